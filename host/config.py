@@ -1,0 +1,161 @@
+"""Configuration: ``config.ini`` plus environment overrides.
+
+The file is optional; every key has a default that gives a working host on
+127.0.0.1:8000 with SQLite under ``var/``. ``TRACKBRIDGE_CONFIG`` names the
+file and ``TRACKBRIDGE_DATABASE`` overrides the database path. A value written
+as ``$NAME`` is read from the environment, so secrets need not sit in files.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "config.ini"
+SECRET_KEY_PATTERN = re.compile(r"secret|password|token|private|credential|key$", re.I)
+REDACTED = "***"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobsConfig:
+    max_attempts: int = 8
+    lease_seconds: float = 60.0
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 3600.0
+    poll_interval_seconds: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The effective configuration, typed and validated."""
+
+    database: Path = Path("var/trackbridge.db")
+    public_url: str = "http://127.0.0.1:8000"
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    max_body_bytes: int = 1_048_576
+    setup_ttl_seconds: int = 1800
+    log_level: str = "info"
+    disabled_plugins: tuple[str, ...] = ()
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    #: Every section of the file, for plugins (``host.plugin_config(name)``).
+    sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    source: Path | None = None
+
+    def plugin_config(self, name: str) -> dict[str, str]:
+        """Return the ``[name]`` section as a dict (empty when absent)."""
+        return dict(self.sections.get(name, {}))
+
+    def redacted(self) -> dict[str, dict[str, str]]:
+        """Every effective value by section, secrets replaced by ``***``."""
+        effective = {
+            "host": {
+                "database": str(self.database),
+                "public_url": self.public_url,
+                "bind": self.bind,
+                "workers": str(self.workers),
+                "max_body_bytes": str(self.max_body_bytes),
+                "setup_ttl_seconds": str(self.setup_ttl_seconds),
+                "log_level": self.log_level,
+            },
+            "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
+            "plugins": {"disabled": ", ".join(self.disabled_plugins)},
+        }
+        for section, values in self.sections.items():
+            if section not in effective:
+                effective[section] = dict(values)
+        return {
+            section: {
+                key: (REDACTED if value and SECRET_KEY_PATTERN.search(key) else value)
+                for key, value in values.items()
+            }
+            for section, values in effective.items()
+        }
+
+
+def load_config(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read the config file (if any) and apply environment overrides.
+
+    :raises ConfigError: a named file is missing, or a value has the wrong type.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or "TRACKBRIDGE_CONFIG" in env
+    file = Path(path or env.get("TRACKBRIDGE_CONFIG") or DEFAULT_CONFIG_FILE)
+    parser = configparser.ConfigParser(interpolation=None)
+    if file.is_file():
+        try:
+            parser.read(file, encoding="utf-8")
+        except configparser.Error as ex:
+            raise ConfigError(f"{file}: {ex}") from ex
+    elif explicit:
+        raise ConfigError(f"Config file not found: {file}")
+    sections = {
+        name: {key: _resolve_env(value, env) for key, value in parser[name].items()}
+        for name in parser.sections()
+    }
+    base = file.resolve().parent if file.is_file() else Path.cwd()
+    host = sections.get("host", {})
+    jobs = sections.get("jobs", {})
+    database = env.get("TRACKBRIDGE_DATABASE") or host.get("database") or ""
+    database_path = Path(database) if database else Config.database
+    if not database_path.is_absolute() and database != ":memory:":
+        database_path = base / database_path
+    defaults = JobsConfig()
+    return Config(
+        database=database_path,
+        public_url=host.get("public_url", Config.public_url).rstrip("/"),
+        bind=host.get("bind", Config.bind),
+        workers=_number(host, "workers", Config.workers, int, "host", minimum=1),
+        max_body_bytes=_number(
+            host, "max_body_bytes", Config.max_body_bytes, int, "host", minimum=1024
+        ),
+        setup_ttl_seconds=_number(
+            host, "setup_ttl_seconds", Config.setup_ttl_seconds, int, "host", minimum=1
+        ),
+        log_level=host.get("log_level", Config.log_level),
+        disabled_plugins=tuple(
+            name.strip()
+            for name in re.split(r"[,\s]+", sections.get("plugins", {}).get("disabled", ""))
+            if name.strip()
+        ),
+        jobs=JobsConfig(
+            **{
+                name: _number(
+                    jobs, name, getattr(defaults, name), type(getattr(defaults, name)),
+                    "jobs", minimum=0,
+                )
+                for name in vars(defaults)
+            }
+        ),
+        sections=sections,
+        source=file if file.is_file() else None,
+    )
+
+
+def _resolve_env(value: str, env: Mapping[str, str]) -> str:
+    if value.startswith("$") and len(value) > 1:
+        return env.get(value[1:], "")
+    return value
+
+
+def _number(values, name, default, kind, section, *, minimum):
+    raw = values.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        number = kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"[{section}] {name} must be a number, not {raw!r}"
+        ) from None
+    if number < minimum:
+        raise ConfigError(f"[{section}] {name} must be at least {minimum}")
+    return number

@@ -1,0 +1,96 @@
+"""The host's error hierarchy.
+
+Every error a user can cause maps to one HTTP status and a JSON body
+``{"detail": "..."}`` (with ``"errors": {field: [messages]}`` for per-field
+problems), so no bad input ever turns into a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class TrackbridgeError(Exception):
+    """Base of every error the host answers with a 4xx."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def to_dict(self) -> dict:
+        return {"detail": self.detail}
+
+
+class ValidationError(TrackbridgeError):
+    """Input failed validation; ``errors`` maps each field to its messages."""
+
+    def __init__(
+        self,
+        errors: Mapping[str, Sequence[str]],
+        detail: str = "Invalid input.",
+    ) -> None:
+        super().__init__(detail)
+        self.errors = {name: list(messages) for name, messages in errors.items()}
+
+    def to_dict(self) -> dict:
+        return {"detail": self.detail, "errors": self.errors}
+
+
+class NotAuthenticated(TrackbridgeError):
+    status = 401
+
+
+class NotFound(TrackbridgeError):
+    status = 404
+
+
+class MethodNotAllowed(TrackbridgeError):
+    status = 405
+
+
+class Conflict(TrackbridgeError):
+    status = 409
+
+
+class PayloadTooLarge(TrackbridgeError):
+    status = 413
+
+
+class UnsupportedMediaType(TrackbridgeError):
+    status = 415
+
+
+class WebhookRejected(TrackbridgeError):
+    """A webhook request failed authentication; ``detail`` says which check."""
+
+
+class SetupError(TrackbridgeError):
+    """A setup pipeline step failed (Jira unreachable, token refused...)."""
+
+
+class IntegrationError(TrackbridgeError):
+    """A provider could not do what was asked; the message is for the user."""
+
+
+class PluginError(Exception):
+    """Plugins are inconsistent (duplicate provider key, missing hook)."""
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid."""
+
+
+class RetryLater(Exception):
+    """Raised inside a job: try again, after ``delay`` seconds if given.
+
+    Providers raise it for 429/503 with ``Retry-After`` and other transient
+    failures; the job runner schedules the retry and keeps ``reason`` as the
+    job's last error.
+    """
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay

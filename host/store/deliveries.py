@@ -1,0 +1,58 @@
+"""Webhook deliveries, stored before they are acknowledged."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+from host import types
+from host.store import rows
+from host.store.db import utcnow
+
+
+class DeliveryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self, integration_id: int, provider: str, headers: Mapping[str, str], body: bytes
+    ) -> int | None:
+        """Store a delivery; ``None`` when this exact body was stored before."""
+        cursor = self.db.execute(
+            "INSERT INTO webhook_deliveries (integration_id, provider, headers, body,"
+            " body_sha256, received_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (integration_id, body_sha256) DO NOTHING",
+            [
+                integration_id,
+                provider,
+                rows.dumps(dict(headers)),
+                body,
+                hashlib.sha256(body).hexdigest(),
+                utcnow(),
+            ],
+        )
+        return cursor.lastrowid if cursor.rowcount else None
+
+    def get(self, delivery_id: int) -> types.Delivery | None:
+        row = self.db.execute(
+            "SELECT * FROM webhook_deliveries WHERE id = ?", [delivery_id]
+        ).fetchone()
+        return rows.delivery(row) if row else None
+
+    def mark(self, delivery_id: int, status: str, error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE webhook_deliveries SET status = ?, error = ?, processed_at = ?"
+            " WHERE id = ?",
+            [status, error, utcnow(), delivery_id],
+        )
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        cursor = self.db.execute(
+            "SELECT id, integration_id, provider, received_at, status, error,"
+            " processed_at FROM webhook_deliveries ORDER BY id DESC LIMIT ?",
+            [limit],
+        )
+        return [dict(row) for row in cursor]

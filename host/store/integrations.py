@@ -1,0 +1,272 @@
+"""Integrations, organizations' use of them, credentials and external issues."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+from host import types
+from host.store import rows
+from host.store.db import utcnow
+
+
+class IntegrationStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def upsert(
+        self, provider: str, external_id: str, name: str, metadata: Mapping[str, Any]
+    ) -> int:
+        """Create the integration, or update the one with this external id."""
+        now = utcnow()
+        self.db.execute(
+            "INSERT INTO integrations (provider, external_id, name, metadata, status,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)"
+            " ON CONFLICT (provider, external_id) DO UPDATE SET"
+            " name = excluded.name, metadata = excluded.metadata,"
+            " status = 'active', updated_at = excluded.updated_at",
+            [provider, external_id, name, rows.dumps(dict(metadata)), now, now],
+        )
+        return self.db.execute(
+            "SELECT id FROM integrations WHERE provider = ? AND external_id = ?",
+            [provider, external_id],
+        ).fetchone()[0]
+
+    def get(self, integration_id: int) -> types.Integration | None:
+        row = self.db.execute(
+            "SELECT * FROM integrations WHERE id = ?", [integration_id]
+        ).fetchone()
+        return rows.integration(row) if row else None
+
+    def get_by_external_id(
+        self, provider: str, external_id: str
+    ) -> types.Integration | None:
+        row = self.db.execute(
+            "SELECT * FROM integrations WHERE provider = ? AND external_id = ?",
+            [provider, external_id],
+        ).fetchone()
+        return rows.integration(row) if row else None
+
+    def update_metadata(self, integration_id: int, changes: Mapping[str, Any]) -> None:
+        integration = self.get(integration_id)
+        metadata = {**integration.metadata, **changes}
+        self.db.execute(
+            "UPDATE integrations SET metadata = ?, updated_at = ? WHERE id = ?",
+            [rows.dumps(metadata), utcnow(), integration_id],
+        )
+
+    def set_status(self, integration_id: int, status: str) -> None:
+        self.db.execute(
+            "UPDATE integrations SET status = ?, updated_at = ? WHERE id = ?",
+            [status, utcnow(), integration_id],
+        )
+
+    def delete(self, integration_id: int) -> None:
+        self.db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
+
+    # ---- credentials ----
+
+    def set_credentials(self, integration_id: int, data: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO credentials (integration_id, data, updated_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
+            " updated_at = excluded.updated_at",
+            [integration_id, rows.dumps(dict(data)), utcnow()],
+        )
+
+    def credentials(self, integration_id: int) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT data FROM credentials WHERE integration_id = ?", [integration_id]
+        ).fetchone()
+        return rows.loads(row[0]) if row else {}
+
+    # ---- organizations using an integration ----
+
+    def add_organization(self, organization_id: int, integration_id: int) -> int:
+        self.db.execute(
+            "INSERT INTO organization_integrations (organization_id, integration_id,"
+            " created_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET status ="
+            " 'active'",
+            [organization_id, integration_id, utcnow()],
+        )
+        return self.org_integration(organization_id, integration_id).id
+
+    def org_integration(
+        self, organization_id: int, integration_id: int
+    ) -> types.OrganizationIntegration | None:
+        row = self.db.execute(
+            "SELECT * FROM organization_integrations"
+            " WHERE organization_id = ? AND integration_id = ?",
+            [organization_id, integration_id],
+        ).fetchone()
+        return rows.org_integration(row) if row else None
+
+    def org_integrations(
+        self, integration_id: int
+    ) -> list[types.OrganizationIntegration]:
+        cursor = self.db.execute(
+            "SELECT * FROM organization_integrations WHERE integration_id = ?"
+            " ORDER BY organization_id",
+            [integration_id],
+        )
+        return [rows.org_integration(row) for row in cursor]
+
+    def for_organization(
+        self, organization_id: int
+    ) -> list[tuple[types.Integration, types.OrganizationIntegration]]:
+        cursor = self.db.execute(
+            "SELECT integrations.*, organization_integrations.id AS oi_id,"
+            " organization_integrations.config AS oi_config,"
+            " organization_integrations.status AS oi_status"
+            " FROM organization_integrations JOIN integrations"
+            " ON integrations.id = organization_integrations.integration_id"
+            " WHERE organization_integrations.organization_id = ?"
+            " ORDER BY integrations.id",
+            [organization_id],
+        )
+        return [
+            (
+                rows.integration(row),
+                types.OrganizationIntegration(
+                    id=row["oi_id"],
+                    organization_id=organization_id,
+                    integration_id=row["id"],
+                    config=rows.loads(row["oi_config"]),
+                    status=row["oi_status"],
+                ),
+            )
+            for row in cursor
+        ]
+
+    def set_config(self, org_integration_id: int, config: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE organization_integrations SET config = ? WHERE id = ?",
+            [rows.dumps(dict(config)), org_integration_id],
+        )
+
+    def remove_organization(self, organization_id: int, integration_id: int) -> int:
+        """Remove the organization's use and its links; return the uses left."""
+        self.db.execute(
+            "DELETE FROM group_links WHERE id IN (SELECT group_links.id FROM"
+            " group_links JOIN groups ON groups.id = group_links.group_id"
+            " JOIN external_issues ON external_issues.id ="
+            " group_links.external_issue_id WHERE groups.organization_id = ?"
+            " AND external_issues.integration_id = ?)",
+            [organization_id, integration_id],
+        )
+        self.db.execute(
+            "DELETE FROM organization_integrations"
+            " WHERE organization_id = ? AND integration_id = ?",
+            [organization_id, integration_id],
+        )
+        return self.db.execute(
+            "SELECT count(*) FROM organization_integrations WHERE integration_id = ?",
+            [integration_id],
+        ).fetchone()[0]
+
+    # ---- external issues and their links to groups ----
+
+    def upsert_external_issue(
+        self, integration_id: int, issue: types.TrackerIssue
+    ) -> int:
+        now = utcnow()
+        self.db.execute(
+            "INSERT INTO external_issues (integration_id, key, external_id, title,"
+            " description, url, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (integration_id, key) DO UPDATE SET"
+            " external_id = coalesce(excluded.external_id, external_id),"
+            " title = excluded.title, description = excluded.description,"
+            " url = excluded.url, updated_at = excluded.updated_at",
+            [
+                integration_id,
+                issue.key,
+                issue.external_id,
+                issue.title,
+                issue.description,
+                issue.url,
+                now,
+                now,
+            ],
+        )
+        return self.db.execute(
+            "SELECT id FROM external_issues WHERE integration_id = ? AND key = ?",
+            [integration_id, issue.key],
+        ).fetchone()[0]
+
+    def external_issue(
+        self, integration_id: int, *, key: str | None = None, issue_id: str | None = None
+    ) -> types.ExternalIssue | None:
+        """Find by the tracker's stable id first, then by key."""
+        row = None
+        if issue_id:
+            row = self.db.execute(
+                "SELECT * FROM external_issues"
+                " WHERE integration_id = ? AND external_id = ?",
+                [integration_id, issue_id],
+            ).fetchone()
+        if row is None and key:
+            row = self.db.execute(
+                "SELECT * FROM external_issues WHERE integration_id = ? AND key = ?",
+                [integration_id, key],
+            ).fetchone()
+        return rows.external_issue(row) if row else None
+
+    def external_issue_by_id(self, external_issue_id: int) -> types.ExternalIssue | None:
+        row = self.db.execute(
+            "SELECT * FROM external_issues WHERE id = ?", [external_issue_id]
+        ).fetchone()
+        return rows.external_issue(row) if row else None
+
+    def rekey_external_issue(self, external_issue_id: int, key: str, url: str) -> None:
+        self.db.execute(
+            "UPDATE external_issues SET key = ?, url = ?, updated_at = ? WHERE id = ?",
+            [key, url, utcnow(), external_issue_id],
+        )
+
+    def last_event_at(self, external_issue_id: int) -> str | None:
+        return self.db.execute(
+            "SELECT last_event_at FROM external_issues WHERE id = ?",
+            [external_issue_id],
+        ).fetchone()[0]
+
+    def set_last_event_at(self, external_issue_id: int, occurred_at: str) -> None:
+        self.db.execute(
+            "UPDATE external_issues SET last_event_at = ? WHERE id = ?",
+            [occurred_at, external_issue_id],
+        )
+
+    def link(self, group_id: int, external_issue_id: int) -> None:
+        self.db.execute(
+            "INSERT INTO group_links (group_id, external_issue_id, created_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [group_id, external_issue_id, utcnow()],
+        )
+
+    def unlink(self, group_id: int, external_issue_id: int) -> bool:
+        cursor = self.db.execute(
+            "DELETE FROM group_links WHERE group_id = ? AND external_issue_id = ?",
+            [group_id, external_issue_id],
+        )
+        return cursor.rowcount > 0
+
+    def issues_for_group(self, group_id: int) -> list[types.ExternalIssue]:
+        cursor = self.db.execute(
+            "SELECT external_issues.* FROM group_links JOIN external_issues"
+            " ON external_issues.id = group_links.external_issue_id"
+            " WHERE group_links.group_id = ? ORDER BY external_issues.id",
+            [group_id],
+        )
+        return [rows.external_issue(row) for row in cursor]
+
+    def linked_group_ids(self, external_issue_id: int, organization_id: int) -> list[int]:
+        cursor = self.db.execute(
+            "SELECT groups.id FROM group_links JOIN groups"
+            " ON groups.id = group_links.group_id"
+            " WHERE group_links.external_issue_id = ? AND groups.organization_id = ?"
+            " ORDER BY groups.id",
+            [external_issue_id, organization_id],
+        )
+        return [row[0] for row in cursor]

@@ -1,0 +1,269 @@
+"""The host's core schema, as a ``sqlite_utils.Migrations`` set.
+
+Plugins add their own sets through the ``register_migrations`` hook; the
+core set is always applied first. Append new migrations; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+core = Migrations("trackbridge")
+
+
+@core()
+def m0001_organizations(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE organizations (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            region TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_normalized TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE members (
+            id INTEGER PRIMARY KEY,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            UNIQUE (organization_id, user_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            last_used_at TEXT
+        )"""
+    )
+
+
+@core()
+def m0002_groups(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            culprit TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'unresolved'
+                CHECK (status IN ('unresolved', 'resolved', 'ignored')),
+            assignee_id INTEGER REFERENCES members(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX groups_org_status ON groups (organization_id, status)")
+    db.execute(
+        """
+        CREATE TABLE group_activity (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            actor_member_id INTEGER REFERENCES members(id) ON DELETE SET NULL,
+            source TEXT NOT NULL CHECK (source IN ('user', 'integration', 'system')),
+            source_integration_id INTEGER,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX group_activity_group ON group_activity (group_id, id)")
+    db.execute(
+        """
+        CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            author_member_id INTEGER REFERENCES members(id) ON DELETE SET NULL,
+            author_name TEXT NOT NULL,
+            author_email TEXT,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('user', 'integration', 'system')),
+            source_integration_id INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX comments_group ON comments (group_id, id)")
+
+
+@core()
+def m0003_integrations(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE integrations (
+            id INTEGER PRIMARY KEY,
+            provider TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'active',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (provider, external_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE organization_integrations (
+            id INTEGER PRIMARY KEY,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            integration_id INTEGER NOT NULL REFERENCES integrations(id)
+                ON DELETE CASCADE,
+            config TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'active',
+            created_at TEXT NOT NULL,
+            UNIQUE (organization_id, integration_id)
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX org_integrations_integration"
+        " ON organization_integrations (integration_id)"
+    )
+    # Secrets live apart from metadata so no query for display ever reads them.
+    db.execute(
+        """
+        CREATE TABLE credentials (
+            integration_id INTEGER PRIMARY KEY REFERENCES integrations(id)
+                ON DELETE CASCADE,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE external_issues (
+            id INTEGER PRIMARY KEY,
+            integration_id INTEGER NOT NULL REFERENCES integrations(id)
+                ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            external_id TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            url TEXT NOT NULL DEFAULT '',
+            last_event_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (integration_id, key)
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX external_issues_external_id"
+        " ON external_issues (integration_id, external_id)"
+    )
+    db.execute(
+        """
+        CREATE TABLE group_links (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            external_issue_id INTEGER NOT NULL REFERENCES external_issues(id)
+                ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            UNIQUE (group_id, external_issue_id)
+        )"""
+    )
+    db.execute("CREATE INDEX group_links_external ON group_links (external_issue_id)")
+    db.execute(
+        """
+        CREATE TABLE comment_links (
+            comment_id INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
+            external_issue_id INTEGER NOT NULL REFERENCES external_issues(id)
+                ON DELETE CASCADE,
+            external_comment_id TEXT NOT NULL,
+            PRIMARY KEY (comment_id, external_issue_id)
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX comment_links_external"
+        " ON comment_links (external_issue_id, external_comment_id)"
+    )
+
+
+@core()
+def m0004_deliveries_and_jobs(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            integration_id INTEGER NOT NULL REFERENCES integrations(id)
+                ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            body BLOB NOT NULL,
+            body_sha256 TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'received',
+            error TEXT,
+            processed_at TEXT,
+            UNIQUE (integration_id, body_sha256)
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at)"
+    )
+    db.execute(
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at REAL NOT NULL,
+            lease_until REAL,
+            worker TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX jobs_ready ON jobs (state, run_at)")
+    db.execute(
+        """
+        CREATE TABLE setup_pipelines (
+            id_hash TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            step_index INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT '{}',
+            expires_at REAL NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
+def apply_all(db: Database, plugin_sets: list[Migrations]) -> list[str]:
+    """Apply the core set, then each plugin set; return what was applied."""
+    applied = []
+    for migrations in [core, *plugin_sets]:
+        pending = [m.name for m in migrations.pending(db)]
+        migrations.apply(db)
+        applied.extend(f"{migrations.name}:{name}" for name in pending)
+    return applied

@@ -1,0 +1,46 @@
+"""Setup pipeline state, kept server-side under the hash of its id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+from host.store import rows
+from host.store.db import utcnow
+
+
+class PipelineStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self, id_hash: str, provider: str, organization_id: int, expires_at: float
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO setup_pipelines (id_hash, provider, organization_id,"
+            " expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+            [id_hash, provider, organization_id, expires_at, utcnow()],
+        )
+
+    def get(self, id_hash: str, *, now: float) -> dict[str, Any] | None:
+        """The live pipeline with this id hash (expired ones are gone)."""
+        self.db.execute("DELETE FROM setup_pipelines WHERE expires_at < ?", [now])
+        row = self.db.execute(
+            "SELECT * FROM setup_pipelines WHERE id_hash = ?", [id_hash]
+        ).fetchone()
+        if row is None:
+            return None
+        pipeline = dict(row)
+        pipeline["state"] = rows.loads(pipeline["state"])
+        return pipeline
+
+    def update(self, id_hash: str, step_index: int, state: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE setup_pipelines SET step_index = ?, state = ? WHERE id_hash = ?",
+            [step_index, rows.dumps(dict(state)), id_hash],
+        )
+
+    def delete(self, id_hash: str) -> None:
+        self.db.execute("DELETE FROM setup_pipelines WHERE id_hash = ?", [id_hash])

@@ -1,0 +1,316 @@
+"""Plain data that crosses the hook boundary between the host and providers.
+
+Plugins receive and return these frozen dataclasses, never Falcon requests or
+database rows, so a provider can be tested with bytes and dicts alone and the
+host can change its storage without touching a plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# ---- registration ---------------------------------------------------------
+
+#: Capabilities a provider may advertise in :class:`Provider.features`.
+FEATURES = frozenset(
+    {
+        "issue_basic",  # create and link external issues
+        "issue_sync",  # assignee / status / comment sync
+        "user_mapping",  # explicit member -> tracker user mapping
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provider:
+    """A tracker provider a plugin contributes (e.g. Jira Server)."""
+
+    key: str
+    name: str
+    features: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def slug(self) -> str:
+        """URL form of the key, as used under ``/extensions/{slug}/``."""
+        return self.key.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A Falcon route a plugin adds to the app (``app.add_route`` arguments)."""
+
+    uri_template: str
+    resource: object
+    suffix: str | None = None
+
+
+# ---- host records handed to plugins ----------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Organization:
+    id: int
+    slug: str
+    name: str
+    region: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    id: int
+    organization_id: int
+    email: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Integration:
+    """One installed tracker (one Jira instance), shareable by organizations."""
+
+    id: int
+    provider: str
+    external_id: str
+    name: str
+    metadata: Mapping[str, Any]
+    status: str = "active"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganizationIntegration:
+    """An organization's use of an integration, with its own sync config."""
+
+    id: int
+    organization_id: int
+    integration_id: int
+    config: Mapping[str, Any]
+    status: str = "active"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Group:
+    """The host's own issue (a "group", as in an error tracker)."""
+
+    id: int
+    organization_id: int
+    title: str
+    culprit: str
+    status: str
+    assignee_email: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalIssue:
+    """An issue in a tracker, linked to one or more groups."""
+
+    id: int
+    integration_id: int
+    key: str
+    external_id: str | None
+    title: str
+    description: str
+    url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comment:
+    id: int
+    group_id: int
+    author_email: str | None
+    author_name: str
+    text: str
+
+
+# ---- install ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormField:
+    """One input of a form the host renders (HTML) or describes (JSON)."""
+
+    name: str
+    label: str
+    type: Literal[
+        "text", "textarea", "password", "url", "boolean", "select", "number"
+    ] = "text"
+    required: bool = False
+    help: str = ""
+    placeholder: str = ""
+    default: Any = None
+    choices: tuple[Choice, ...] = ()
+    multiple: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetupStep:
+    """A named step of a provider's setup pipeline."""
+
+    name: str
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepView:
+    """What a setup step shows: its form and any instructions to copy."""
+
+    fields: tuple[FormField, ...] = ()
+    #: Label/value pairs the user must copy elsewhere (e.g. into Jira).
+    instructions: tuple[tuple[str, str], ...] = ()
+    intro: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    """The outcome of submitting a setup step.
+
+    ``state`` is merged into the pipeline state. With ``redirect_url`` the
+    user is sent away (e.g. to a Jira authorize page) and the pipeline waits
+    for the provider's callback on this same step; otherwise it advances.
+    """
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+    redirect_url: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrationSpec:
+    """What a provider builds from a finished pipeline, before it is saved."""
+
+    external_id: str
+    name: str
+    metadata: Mapping[str, Any]
+    #: Secrets, stored apart from metadata and never shown by the API or CLI.
+    credentials: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerIssue:
+    """An issue as the tracker describes it, before the host stores it."""
+
+    key: str
+    external_id: str | None
+    title: str
+    description: str
+    url: str
+
+
+# ---- webhooks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookRequest:
+    """An HTTP request to a provider URL, as plain data."""
+
+    provider: str
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookVerdict:
+    """A provider's answer to an authenticated webhook request.
+
+    ``store=False`` acknowledges a delivery that carries nothing to apply
+    (answered 200, nothing saved); ``reason`` says why, for the logs.
+    """
+
+    integration_id: int
+    store: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """A webhook delivery the host stored durably before answering."""
+
+    id: int
+    integration_id: int
+    provider: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueEvent:
+    """Base of the normalized events a provider parses a delivery into.
+
+    ``occurred_at`` (ISO 8601) orders deliveries for the same issue: a
+    delivery older than the last one applied is dropped.
+    """
+
+    issue_key: str
+    issue_id: str | None = None
+    occurred_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssigneeChanged(IssueEvent):
+    """The tracker issue's assignee changed; ``email`` None with no user: unassign."""
+
+    email: str | None = None
+    user_name: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(IssueEvent):
+    """The tracker issue moved into ``resolved`` (True) or out of it (False)."""
+
+    resolved: bool | None
+    from_status: str | None = None
+    to_status: str | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueMoved(IssueEvent):
+    """The issue got a new key (e.g. moved to another Jira project)."""
+
+    old_key: str
+    new_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueDeleted(IssueEvent):
+    """The tracker issue was deleted; its links are removed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentAdded(IssueEvent):
+    """A comment was created (or, with ``edited``, updated) in the tracker."""
+
+    comment_id: str
+    author_name: str
+    author_email: str | None = None
+    body: str = ""
+    edited: bool = False
+
+
+# ---- sync ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncResult:
+    """The outcome of one outbound sync call, recorded as group activity.
+
+    ``applied`` False with a ``message`` is a clear, final "could not"
+    (no matching user, a transition needing a field): it is recorded, not
+    retried. Transient failures raise :class:`host.errors.RetryLater`.
+    """
+
+    applied: bool
+    message: str = ""
+    external_comment_id: str | None = None
