@@ -123,14 +123,20 @@ def load_config(
         log_level=host.get("log_level", Config.log_level),
         disabled_plugins=tuple(
             name.strip()
-            for name in re.split(r"[,\s]+", sections.get("plugins", {}).get("disabled", ""))
+            for name in re.split(
+                r"[,\s]+", sections.get("plugins", {}).get("disabled", "")
+            )
             if name.strip()
         ),
         jobs=JobsConfig(
             **{
                 name: _number(
-                    jobs, name, getattr(defaults, name), type(getattr(defaults, name)),
-                    "jobs", minimum=0,
+                    jobs,
+                    name,
+                    getattr(defaults, name),
+                    type(getattr(defaults, name)),
+                    "jobs",
+                    minimum=0,
                 )
                 for name in vars(defaults)
             }
@@ -153,9 +159,7 @@ def _number(values, name, default, kind, section, *, minimum):
     try:
         number = kind(raw)
     except ValueError:
-        raise ConfigError(
-            f"[{section}] {name} must be a number, not {raw!r}"
-        ) from None
+        raise ConfigError(f"[{section}] {name} must be a number, not {raw!r}") from None
     if number < minimum:
         raise ConfigError(f"[{section}] {name} must be at least {minimum}")
     return number

@@ -35,6 +35,8 @@ class ValidationError(TrackbridgeError):
         self.errors = {name: list(messages) for name, messages in errors.items()}
 
     def to_dict(self) -> dict:
+        if not self.errors:
+            return {"detail": self.detail}
         return {"detail": self.detail, "errors": self.errors}
 
 

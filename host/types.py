@@ -241,6 +241,7 @@ class Delivery:
     headers: Mapping[str, str]
     body: bytes
     received_at: str
+    status: str = "received"
 
 
 @dataclass(frozen=True, kw_only=True)

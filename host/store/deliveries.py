@@ -18,7 +18,11 @@ class DeliveryStore:
         self.db = db
 
     def add(
-        self, integration_id: int, provider: str, headers: Mapping[str, str], body: bytes
+        self,
+        integration_id: int,
+        provider: str,
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> int | None:
         """Store a delivery; ``None`` when this exact body was stored before."""
         cursor = self.db.execute(

@@ -197,7 +197,11 @@ class IntegrationStore:
         ).fetchone()[0]
 
     def external_issue(
-        self, integration_id: int, *, key: str | None = None, issue_id: str | None = None
+        self,
+        integration_id: int,
+        *,
+        key: str | None = None,
+        issue_id: str | None = None,
     ) -> types.ExternalIssue | None:
         """Find by the tracker's stable id first, then by key."""
         row = None
@@ -214,7 +218,9 @@ class IntegrationStore:
             ).fetchone()
         return rows.external_issue(row) if row else None
 
-    def external_issue_by_id(self, external_issue_id: int) -> types.ExternalIssue | None:
+    def external_issue_by_id(
+        self, external_issue_id: int
+    ) -> types.ExternalIssue | None:
         row = self.db.execute(
             "SELECT * FROM external_issues WHERE id = ?", [external_issue_id]
         ).fetchone()
@@ -261,7 +267,9 @@ class IntegrationStore:
         )
         return [rows.external_issue(row) for row in cursor]
 
-    def linked_group_ids(self, external_issue_id: int, organization_id: int) -> list[int]:
+    def linked_group_ids(
+        self, external_issue_id: int, organization_id: int
+    ) -> list[int]:
         cursor = self.db.execute(
             "SELECT groups.id FROM group_links JOIN groups"
             " ON groups.id = group_links.group_id"

@@ -93,4 +93,5 @@ def delivery(row: sqlite3.Row) -> types.Delivery:
         headers=loads(row["headers"]),
         body=bytes(row["body"]),
         received_at=row["received_at"],
+        status=row["status"],
     )

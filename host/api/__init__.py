@@ -1,0 +1,1 @@
+"""Falcon resources: thin adapters from HTTP to the domain services."""

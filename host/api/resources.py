@@ -1,0 +1,187 @@
+"""The JSON API under ``/api/0/``: organizations, members, groups, integrations.
+
+Each responder reads its input with :mod:`host.validation`, calls one domain
+service and serializes the result; no business rule lives here.
+"""
+
+from __future__ import annotations
+
+import falcon
+
+from host.api import serialize
+from host.api.requests import int_param, organization, read_json
+from host.services.groups import STATUSES, Source
+from host.validation import Field, check
+
+MEMBER_FIELDS = {
+    "email": Field(str, required=True, max_length=254),
+    "name": Field(str, max_length=200),
+}
+GROUP_FIELDS = {
+    "title": Field(str, required=True, max_length=1000),
+    "culprit": Field(str, max_length=1000),
+}
+GROUP_UPDATE_FIELDS = {
+    "status": Field(str, choices=STATUSES),
+    "assignee": Field(str, nullable=True, max_length=254),
+}
+COMMENT_FIELDS = {"text": Field(str, required=True, max_length=65_536)}
+
+
+class Resource:
+    def __init__(self, host) -> None:
+        self.host = host
+
+    def json(self, req: falcon.Request):
+        return read_json(req, self.host.config.max_body_bytes)
+
+    def source(self, req: falcon.Request, org) -> Source:
+        """A user's change, by the member ``X-Trackbridge-Actor`` names if any."""
+        email = req.get_header("X-Trackbridge-Actor")
+        member = self.host.organizations.member_by_email(org, email) if email else None
+        return Source(member=member, user=True)
+
+
+class Health(Resource):
+    def on_get(self, req, resp):
+        try:
+            self.host.store.ping()
+        except Exception:
+            resp.status = falcon.HTTP_503
+            resp.media = {"status": "unavailable", "detail": "Database unreachable."}
+            return
+        resp.media = {"status": "ok"}
+
+
+class OrganizationItem(Resource):
+    def on_get(self, req, resp, slug):
+        resp.media = serialize.organization(organization(req, slug))
+
+
+class Members(Resource):
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        resp.media = [serialize.member(m) for m in self.host.organizations.members(org)]
+
+    def on_post(self, req, resp, slug):
+        org = organization(req, slug)
+        data = check(self.json(req), MEMBER_FIELDS)
+        member = self.host.organizations.add_member(
+            org, data["email"], data.get("name", "")
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = serialize.member(member)
+
+
+class Groups(Resource):
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        groups = self.host.groups.list(
+            org,
+            status=req.get_param("status"),
+            limit=int_param(req, "limit", 100, 1000),
+            offset=int_param(req, "offset", 0, 2**31),
+        )
+        resp.media = [serialize.group(g) for g in groups]
+
+    def on_post(self, req, resp, slug):
+        org = organization(req, slug)
+        data = check(self.json(req), GROUP_FIELDS)
+        group = self.host.groups.create(org, data["title"], data.get("culprit", ""))
+        resp.status = falcon.HTTP_201
+        resp.media = self._detail(group)
+
+    def _detail(self, group):
+        store = self.host.store
+        data = serialize.group(group, store.groups.timestamps(group.id))
+        data["external_issues"] = [
+            serialize.external_issue(issue)
+            for issue in store.integrations.issues_for_group(group.id)
+        ]
+        return data
+
+
+class GroupItem(Groups):
+    def on_get(self, req, resp, slug, group_id):
+        org = organization(req, slug)
+        resp.media = self._detail(self.host.groups.get(org, group_id))
+
+    def on_put(self, req, resp, slug, group_id):
+        org = organization(req, slug)
+        data = check(self.json(req), GROUP_UPDATE_FIELDS)
+        group = self.host.groups.get(org, group_id)
+        source = self.source(req, org)
+        if "assignee" in data:
+            member = (
+                self.host.organizations.member_by_email(org, data["assignee"])
+                if data["assignee"]
+                else None
+            )
+            self.host.groups.set_assignee(group, member, source)
+        if "status" in data:
+            group = self.host.groups.get(org, group_id)
+            self.host.groups.set_status(group, data["status"], source)
+        resp.media = self._detail(self.host.groups.get(org, group_id))
+
+    def on_delete(self, req, resp, slug, group_id):
+        self.host.groups.delete(organization(req, slug), group_id)
+        resp.status = falcon.HTTP_204
+
+
+class GroupActivity(Resource):
+    def on_get(self, req, resp, slug, group_id):
+        group = self.host.groups.get(organization(req, slug), group_id)
+        resp.media = self.host.groups.activity(group)
+
+
+class Comments(Resource):
+    def on_get(self, req, resp, slug, group_id):
+        group = self.host.groups.get(organization(req, slug), group_id)
+        resp.media = [serialize.comment(c) for c in self.host.groups.comments(group)]
+
+    def on_post(self, req, resp, slug, group_id):
+        org = organization(req, slug)
+        data = check(self.json(req), COMMENT_FIELDS)
+        group = self.host.groups.get(org, group_id)
+        comment = self.host.groups.add_comment(
+            group, data["text"], self.source(req, org)
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = serialize.comment(comment)
+
+
+class CommentItem(Resource):
+    def on_put(self, req, resp, slug, group_id, comment_id):
+        org = organization(req, slug)
+        data = check(self.json(req), COMMENT_FIELDS)
+        group = self.host.groups.get(org, group_id)
+        comment = self.host.groups.edit_comment(
+            group, comment_id, data["text"], self.source(req, org)
+        )
+        resp.media = serialize.comment(comment)
+
+
+class Integrations(Resource):
+    def _render(self, integration, org_integration):
+        provider = self.host.providers.get(integration.provider)
+        name = provider.name if provider else integration.provider
+        return serialize.integration(integration, org_integration, name)
+
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        resp.media = [self._render(i, oi) for i, oi in self.host.integrations.list(org)]
+
+
+class IntegrationItem(Integrations):
+    def on_get(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        resp.media = self._render(*self.host.integrations.get(org, integration_id))
+
+    def on_put(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        self.host.integrations.update_config(org, integration_id, self.json(req))
+        resp.media = self._render(*self.host.integrations.get(org, integration_id))
+
+    def on_delete(self, req, resp, slug, integration_id):
+        self.host.integrations.remove(organization(req, slug), integration_id)
+        resp.status = falcon.HTTP_204

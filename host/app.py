@@ -1,0 +1,86 @@
+"""The Falcon app factory.
+
+``create_app()`` with no argument reads the configuration, so gunicorn can
+serve ``'host.app:create_app()'``; each worker then opens its own database
+connection. Tests pass a ready :class:`host.core.Host`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from host.api import resources
+from host.api.requests import TokenAuth
+from host.api.webhooks import ProviderWebhook
+from host.config import load_config
+from host.core import Host
+from host.errors import TrackbridgeError
+from host.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+API = "/api/0/organizations/{slug}"
+
+
+def create_app(host: Host | None = None) -> falcon.App:
+    if host is None:
+        config = load_config()
+        configure_logging(config.log_level)
+        host = Host.from_config(config)
+    app = falcon.App(middleware=[TokenAuth(host)])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    app.set_error_serializer(_serialize_http_error)
+    app.add_error_handler(Exception, _internal_error)
+    app.add_error_handler(TrackbridgeError, _trackbridge_error)
+
+    app.add_route("/healthz", resources.Health(host))
+    app.add_route(API, resources.OrganizationItem(host))
+    app.add_route(f"{API}/members", resources.Members(host))
+    app.add_route(f"{API}/groups", resources.Groups(host))
+    app.add_route(f"{API}/groups/{{group_id:int}}", resources.GroupItem(host))
+    app.add_route(
+        f"{API}/groups/{{group_id:int}}/activity", resources.GroupActivity(host)
+    )
+    app.add_route(f"{API}/groups/{{group_id:int}}/comments", resources.Comments(host))
+    app.add_route(
+        f"{API}/groups/{{group_id:int}}/comments/{{comment_id:int}}",
+        resources.CommentItem(host),
+    )
+    app.add_route(f"{API}/integrations", resources.Integrations(host))
+    app.add_route(
+        f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)
+    )
+    for contributed in host.hook.register_routes(host=host):
+        for route in contributed or ():
+            app.add_route(route.uri_template, route.resource, suffix=route.suffix)
+    # Last, so that plugins' own pages under /extensions/ take precedence.
+    app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
+    return app
+
+
+def _trackbridge_error(req, resp, ex: TrackbridgeError, params) -> None:
+    resp.status = falcon.code_to_http_status(ex.status)
+    resp.media = ex.to_dict()
+
+
+def _internal_error(req, resp, ex: Exception, params) -> None:
+    if isinstance(ex, falcon.HTTPError):
+        raise ex
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.media = {"detail": "Internal server error."}
+
+
+def _serialize_http_error(req, resp, ex: falcon.HTTPError) -> None:
+    detail = ex.description
+    if detail is None and ex.status_code == 404:
+        detail = f"No such endpoint: {req.path}"
+    elif detail is None and ex.status_code == 405:
+        detail = f"Method {req.method} is not allowed on {req.path}."
+    elif detail is None:
+        detail = ex.title
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = {"detail": detail}

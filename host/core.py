@@ -1,0 +1,97 @@
+"""The running host: configuration, storage, plugins and domain services.
+
+Everything a request handler, a job or a plugin needs is reached through one
+``Host``; nothing is global, so tests build as many as they like.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pluggy
+
+from host.config import Config
+from host.errors import NotFound, PluginError
+from host.plugins import get_plugin_manager
+from host.store import Store
+from host.types import FEATURES, Provider
+
+
+class Host:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        pm: pluggy.PluginManager,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # Imported here: the services import types that name Host.
+        from host.jobs import JobQueue
+        from host.services.groups import GroupService
+        from host.services.inbound import InboundService
+        from host.services.integrations import IntegrationService
+        from host.services.organizations import OrganizationService
+        from host.services.outbound import OutboundService
+
+        self.config = config
+        self.store = store
+        self.pm = pm
+        self.hook = pm.hook
+        self.clock = clock
+        self.providers = self._collect_providers()
+        self.jobs = JobQueue(self)
+        self.organizations = OrganizationService(self)
+        self.groups = GroupService(self)
+        self.integrations = IntegrationService(self)
+        self.inbound = InboundService(self)
+        self.outbound = OutboundService(self)
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, pm: pluggy.PluginManager | None = None
+    ) -> Host:
+        """Open the configured database, apply migrations, load plugins."""
+        if pm is None:
+            pm = get_plugin_manager(blocked=config.disabled_plugins)
+        host = cls(config, Store.open(config.database), pm)
+        host.migrate()
+        return host
+
+    def migrate(self) -> list[str]:
+        plugin_sets = [m for m in self.hook.register_migrations(host=self) if m]
+        return self.store.migrate(plugin_sets)
+
+    def plugin_config(self, name: str) -> dict[str, str]:
+        """The ``[name]`` section of the config file, for plugin settings."""
+        return self.config.plugin_config(name)
+
+    def provider(self, key: str) -> Provider:
+        try:
+            return self.providers[key]
+        except KeyError:
+            raise NotFound(f"Unknown provider: {key}") from None
+
+    def provider_by_slug(self, slug: str) -> Provider | None:
+        return next((p for p in self.providers.values() if p.slug == slug), None)
+
+    def _collect_providers(self) -> dict[str, Provider]:
+        providers: dict[str, Provider] = {}
+        for contributed in self.hook.register_providers(host=self):
+            for provider in contributed or ():
+                if provider.key in providers:
+                    raise PluginError(
+                        f"Provider {provider.key!r} is registered by two plugins"
+                    )
+                unknown = set(provider.features) - FEATURES
+                if unknown:
+                    raise PluginError(
+                        f"Provider {provider.key!r} declares unknown features: "
+                        + ", ".join(sorted(unknown))
+                    )
+                providers[provider.key] = provider
+        return providers
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,114 @@
+"""Durable jobs: enqueueing, and the worker that runs them.
+
+A job is enqueued inside the transaction of the change that causes it. The
+worker claims one job at a time with a lease; a job whose worker died is
+claimed again once its lease runs out, so handlers must be idempotent.
+Failures retry with exponential backoff and jitter (or the delay a handler
+asks for through :class:`host.errors.RetryLater`); after ``max_attempts`` the
+job is dead-lettered and kept with its last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from host.errors import RetryLater
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Host", Mapping[str, Any]], None]
+
+
+class JobQueue:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.handlers: dict[str, Handler] = {
+            "delivery.process": lambda host, p: host.inbound.process_delivery(
+                p["delivery_id"]
+            ),
+            "sync.outbound": lambda host, p: host.outbound.run(p),
+        }
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any], delay: float = 0) -> int:
+        """Queue a job; call inside the transaction that causes it."""
+        if kind not in self.handlers:
+            raise ValueError(f"Unknown job kind: {kind}")
+        return self.host.store.jobs.enqueue(
+            kind,
+            payload,
+            run_at=self.host.clock() + delay,
+            max_attempts=self.host.config.jobs.max_attempts,
+        )
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failure (with jitter)."""
+        settings = self.host.config.jobs
+        delay = settings.backoff_base_seconds * 2 ** max(attempts - 1, 0)
+        delay = min(delay, settings.backoff_max_seconds)
+        return delay * random.uniform(0.5, 1.0)
+
+    def retry(self, job_id: int) -> bool:
+        """Requeue a dead job; ``False`` when there is no such dead job."""
+        return self.host.store.jobs.retry(job_id, now=self.host.clock())
+
+
+class Worker:
+    """Claims and runs jobs until told to stop."""
+
+    def __init__(self, host: Host, name: str | None = None) -> None:
+        self.host = host
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+
+    def run_once(self) -> dict | None:
+        """Claim and run one due job; return it, or ``None`` when idle."""
+        store, settings = self.host.store, self.host.config.jobs
+        job = store.jobs.claim(
+            self.name, now=self.host.clock(), lease_seconds=settings.lease_seconds
+        )
+        if job is None:
+            return None
+        handler = self.host.jobs.handlers.get(job["kind"])
+        try:
+            if handler is None:
+                raise LookupError(f"No handler for job kind {job['kind']!r}")
+            handler(self.host, job["payload"])
+        except RetryLater as ex:
+            self._failed(job, ex.reason, ex.delay)
+        except Exception as ex:
+            log.exception("job %s (%s) failed", job["id"], job["kind"])
+            self._failed(job, f"{type(ex).__name__}: {ex}", None)
+        else:
+            store.jobs.finish(job["id"], self.name)
+        return job
+
+    def _failed(self, job: dict, error: str, delay: float | None) -> None:
+        jobs = self.host.store.jobs
+        if job["attempts"] >= job["max_attempts"]:
+            log.warning("job %s dead after %s attempts", job["id"], job["attempts"])
+            jobs.bury(job["id"], self.name, error)
+            return
+        if delay is None:
+            delay = self.host.jobs.backoff(job["attempts"])
+        jobs.reschedule(job["id"], self.name, self.host.clock() + delay, error)
+
+    def run(self) -> None:
+        """Run jobs until :meth:`stop`; the job in hand is always finished."""
+        poll = self.host.config.jobs.poll_interval_seconds
+        log.info("worker %s started", self.name)
+        while not self.stopping.is_set():
+            if self.run_once() is None:
+                self.stopping.wait(poll)
+        log.info("worker %s stopped", self.name)
+
+    def stop(self) -> None:
+        self.stopping.set()

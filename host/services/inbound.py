@@ -1,0 +1,268 @@
+"""Webhooks in: store at once, apply later, exactly once.
+
+``receive`` runs in the HTTP request: the provider authenticates the request,
+then the delivery and its job are committed together before the answer goes
+out. ``process_delivery`` runs in a job: the provider parses the delivery
+into normalized events and the host applies them to the linked groups of each
+organization using the integration, as that organization configured, in one
+transaction with marking the delivery processed (so a re-run job is a no-op).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from host.errors import NotFound
+from host.services import sync_flags
+from host.services.groups import Source
+from host.types import (
+    AssigneeChanged,
+    CommentAdded,
+    ExternalIssue,
+    Integration,
+    IssueDeleted,
+    IssueEvent,
+    IssueMoved,
+    OrganizationIntegration,
+    StatusChanged,
+    WebhookRequest,
+)
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+log = logging.getLogger(__name__)
+
+#: Request headers never stored with a delivery.
+PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class InboundService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    def receive(self, request: WebhookRequest) -> int | None:
+        """Authenticate and durably store a delivery; return its id.
+
+        ``None`` means acknowledged without storing: the provider said the
+        request carries nothing to apply, or this exact delivery was stored
+        before (Jira sent it twice).
+
+        :raises NotFound: no provider answers for this URL.
+        :raises WebhookRejected: the provider refused the request.
+        """
+        verdict = self.host.hook.authenticate_webhook(host=self.host, request=request)
+        if verdict is None:
+            raise NotFound("No provider handles this URL.")
+        if not verdict.store:
+            log.info(
+                "delivery for integration %s not stored: %s",
+                verdict.integration_id,
+                verdict.reason,
+            )
+            return None
+        headers = {
+            k.lower(): v
+            for k, v in request.headers.items()
+            if k.lower() not in PRIVATE_HEADERS
+        }
+        with self.store.transaction():
+            delivery_id = self.store.deliveries.add(
+                verdict.integration_id, request.provider, headers, request.body
+            )
+            if delivery_id is not None:
+                self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
+        return delivery_id
+
+    def process_delivery(self, delivery_id: int) -> None:
+        delivery = self.store.deliveries.get(delivery_id)
+        if delivery is None or delivery.status != "received":
+            return  # gone, or applied by an earlier run of this job
+        integration = self.store.integrations.get(delivery.integration_id)
+        events = self.host.hook.parse_webhook(
+            host=self.host, integration=integration, delivery=delivery
+        )
+        if events is None:
+            raise LookupError(f"No plugin parses {integration.provider!r} deliveries")
+        with self.store.transaction():
+            for event in events:
+                self.apply(integration, event)
+            self.store.deliveries.mark(
+                delivery_id, "processed" if events else "ignored"
+            )
+
+    def apply(self, integration: Integration, event: IssueEvent) -> None:
+        """Apply one normalized event to every organization's linked groups."""
+        issues = self.store.integrations
+        issue = issues.external_issue(
+            integration.id, key=event.issue_key, issue_id=event.issue_id
+        )
+        if isinstance(event, IssueMoved) and issue is None:
+            issue = issues.external_issue(integration.id, key=event.old_key)
+        if issue is None:
+            return  # not linked to any group
+        if self._is_stale(issue, event):
+            log.info("dropped stale %s for %s", type(event).__name__, issue.key)
+            return
+        new_key = event.new_key if isinstance(event, IssueMoved) else event.issue_key
+        if new_key != issue.key:
+            issue = self._rekey(integration, issue, new_key)
+        for org_integration in issues.org_integrations(integration.id):
+            if org_integration.status != "active":
+                continue
+            for group_id in issues.linked_group_ids(
+                issue.id, org_integration.organization_id
+            ):
+                self._apply_to_group(
+                    integration, org_integration, issue, group_id, event
+                )
+
+    # ---- per-event rules ----
+
+    def _apply_to_group(
+        self,
+        integration: Integration,
+        org_integration: OrganizationIntegration,
+        issue: ExternalIssue,
+        group_id: int,
+        event: IssueEvent,
+    ) -> None:
+        organization = self.store.organizations.get(org_integration.organization_id)
+        group = self.store.groups.get(organization.id, group_id)
+        source = Source(integration_id=integration.id)
+        config = org_integration.config
+        provider = self.host.providers[integration.provider].name
+        if isinstance(event, AssigneeChanged):
+            if not sync_flags.enabled(config, sync_flags.INBOUND["assignee"]):
+                return
+            member = None
+            if event.email:
+                member = self.store.organizations.member_by_email(
+                    organization.id, event.email
+                )
+            if event.email and member is None:
+                user = event.display_name or event.user_name or event.email
+                self._note(
+                    group_id,
+                    integration,
+                    "assignee_unmatched",
+                    f"{provider} user {user} has no matching member",
+                )
+                return
+            if event.email is None and event.user_name:
+                user = event.display_name or event.user_name
+                self._note(
+                    group_id,
+                    integration,
+                    "assignee_unmatched",
+                    f"{provider} user {user} has no visible email to match a member",
+                )
+                return
+            self.host.groups.set_assignee(group, member, source)
+        elif isinstance(event, StatusChanged):
+            if event.resolved is None or not sync_flags.enabled(
+                config, sync_flags.INBOUND["status"]
+            ):
+                return
+            if event.resolved:
+                self.host.groups.set_status(
+                    group,
+                    "resolved",
+                    source,
+                    data={
+                        "provider": provider,
+                        "resolution_strategy": config.get(
+                            "resolution_strategy", "resolve"
+                        ),
+                    },
+                )
+            elif group.status == "resolved":
+                self.host.groups.set_status(
+                    group, "unresolved", source, data={"provider": provider}
+                )
+        elif isinstance(event, IssueDeleted):
+            with self.store.transaction():
+                self.store.integrations.unlink(group_id, issue.id)
+                self._note(
+                    group_id,
+                    integration,
+                    "unlinked",
+                    f"{provider} issue {issue.key} was deleted",
+                )
+        elif isinstance(event, CommentAdded):
+            if not sync_flags.enabled(config, sync_flags.INBOUND["comment"]):
+                return
+            existing = self.store.groups.comment_by_external_id(
+                group_id, issue.id, event.comment_id
+            )
+            if existing is not None:
+                self.host.groups.edit_comment(group, existing, event.body, source)
+                return
+            with self.store.transaction():
+                comment = self.host.groups.add_comment(
+                    group,
+                    event.body,
+                    source,
+                    author_name=event.author_name,
+                    author_email=event.author_email,
+                )
+                self.store.groups.link_comment(
+                    comment["id"], issue.id, event.comment_id
+                )
+
+    def _note(self, group_id: int, integration: Integration, type: str, message: str):
+        self.store.groups.add_activity(
+            group_id,
+            type,
+            {"message": message},
+            source="integration",
+            source_integration_id=integration.id,
+        )
+
+    def _rekey(
+        self, integration: Integration, issue: ExternalIssue, new_key: str
+    ) -> ExternalIssue:
+        """Point the stored issue (and so every link) at its new key."""
+        url = issue.url.replace(issue.key, new_key) if issue.key in issue.url else ""
+        taken = self.store.integrations.external_issue(integration.id, key=new_key)
+        with self.store.transaction():
+            if taken is not None and taken.id != issue.id:
+                # Already linked under the new key too: merge the links into it.
+                for org_integration in self.store.integrations.org_integrations(
+                    integration.id
+                ):
+                    for group_id in self.store.integrations.linked_group_ids(
+                        issue.id, org_integration.organization_id
+                    ):
+                        self.store.integrations.link(group_id, taken.id)
+                        self.store.integrations.unlink(group_id, issue.id)
+                return taken
+            self.store.integrations.rekey_external_issue(issue.id, new_key, url)
+        return self.store.integrations.external_issue_by_id(issue.id)
+
+    def _is_stale(self, issue: ExternalIssue, event: IssueEvent) -> bool:
+        """True when an older delivery for this issue was already applied."""
+        occurred = _instant(event.occurred_at)
+        if occurred is None:
+            return False
+        last = _instant(self.store.integrations.last_event_at(issue.id))
+        if last is not None and occurred < last:
+            return True
+        self.store.integrations.set_last_event_at(issue.id, occurred.isoformat())
+        return False
+
+
+def _instant(text: str | None) -> datetime | None:
+    """Parse an ISO 8601 time (Jira writes offsets as +0200) into UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

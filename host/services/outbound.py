@@ -1,0 +1,95 @@
+"""Runs ``sync.outbound`` jobs: one change, one linked external issue.
+
+The job re-reads current state (the group may have changed again since the
+job was queued) and asks the integration's provider to apply it. A clear
+"could not" from the provider is recorded on the group, not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from host.services import sync_flags
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+
+class OutboundService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    def run(self, payload: Mapping[str, Any]) -> None:
+        store = self.store
+        action = payload["action"]
+        organization = store.organizations.get(payload["organization_id"])
+        issue = store.integrations.external_issue_by_id(payload["external_issue_id"])
+        group = (
+            store.groups.get(organization.id, payload["group_id"])
+            if organization
+            else None
+        )
+        if group is None or issue is None:
+            return  # deleted or unlinked since: nothing to sync
+        integration = store.integrations.get(issue.integration_id)
+        org_integration = store.integrations.org_integration(
+            organization.id, integration.id
+        )
+        if org_integration is None or not sync_flags.enabled(
+            org_integration.config, sync_flags.OUTBOUND[action]
+        ):
+            return  # the organization turned the sync off since
+        call = {
+            "host": self.host,
+            "integration": integration,
+            "org_integration": org_integration,
+            "external_issue": issue,
+        }
+        if action == "assignee":
+            member_id = payload.get("member_id")
+            assignee = (
+                store.organizations.member(organization.id, member_id)
+                if member_id
+                else None
+            )
+            result = self.host.hook.sync_assignee_outbound(**call, assignee=assignee)
+        elif action == "status":
+            result = self.host.hook.sync_status_outbound(
+                **call, resolved=payload["resolved"]
+            )
+        elif action == "comment":
+            row = store.groups.comment(group.id, payload["comment_id"])
+            if row is None:
+                return
+            from host.store import rows
+
+            result = self.host.hook.sync_comment_outbound(
+                **call,
+                comment=rows.comment(row),
+                external_comment_id=store.groups.comment_link(row["id"], issue.id),
+            )
+        else:
+            raise ValueError(f"Unknown outbound action {action!r}")
+        if result is None:
+            raise LookupError(
+                f"No plugin handles {action} sync for provider {integration.provider!r}"
+            )
+        with store.transaction():
+            if result.external_comment_id:
+                store.groups.link_comment(
+                    payload["comment_id"], issue.id, result.external_comment_id
+                )
+            store.groups.add_activity(
+                group.id,
+                "sync_outbound" if result.applied else "sync_outbound_failed",
+                {
+                    "action": action,
+                    "external_issue": issue.key,
+                    "provider": self.host.providers[integration.provider].name,
+                    "message": result.message,
+                },
+                source="integration",
+                source_integration_id=integration.id,
+            )

@@ -1,0 +1,85 @@
+"""Checking JSON bodies: types, required fields, unknown fields.
+
+Every problem is collected and reported per field at once, so a client fixes
+its request in one round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from host.errors import ValidationError
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+
+TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Field:
+    type: type | tuple[type, ...]
+    required: bool = False
+    nullable: bool = False
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+
+
+def check(data: Any, fields: Mapping[str, Field]) -> dict[str, Any]:
+    """Return ``data`` if it matches ``fields``; else raise ValidationError."""
+    if not isinstance(data, dict):
+        raise ValidationError({}, "Request body must be a JSON object.")
+    errors: dict[str, list[str]] = {}
+    for name in data.keys() - fields.keys():
+        errors[name] = ["Unknown field."]
+    for name, spec in fields.items():
+        if name not in data:
+            if spec.required:
+                errors[name] = ["This field is required."]
+            continue
+        message = _problem(data[name], spec)
+        if message:
+            errors[name] = [message]
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def _problem(value: Any, spec: Field) -> str | None:
+    if value is None:
+        return None if spec.nullable else "This field may not be null."
+    kinds = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    # bool is an int in Python; JSON true is not an integer.
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        return f"Must be {' or '.join(TYPE_NAMES.get(k, k.__name__) for k in kinds)}."
+    if isinstance(value, str):
+        if spec.required and not value.strip():
+            return "This field may not be blank."
+        if spec.max_length and len(value) > spec.max_length:
+            return f"Ensure this field has no more than {spec.max_length} characters."
+        if spec.choices and value not in spec.choices:
+            return f"Must be one of: {', '.join(spec.choices)}."
+    return None
+
+
+def email(value: str, field: str = "email") -> str:
+    value = value.strip()
+    if not EMAIL.match(value):
+        raise ValidationError({field: ["Enter a valid email address."]})
+    return value
+
+
+def slug(value: str, field: str = "slug") -> str:
+    if not SLUG.match(value):
+        raise ValidationError(
+            {
+                field: [
+                    "Use 1-50 lowercase letters, digits and hyphens,"
+                    " starting and ending with a letter or digit."
+                ]
+            }
+        )
+    return value

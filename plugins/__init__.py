@@ -1,0 +1,1 @@
+"""Tracker providers that ship with trackbridge (each loaded by entry point)."""
