@@ -508,7 +508,7 @@ def list_projects(host: Host, integration: Integration) -> list[Choice] | None:
 
     :param host: The running host.
     :param integration: Return ``None`` unless ``integration.provider`` is yours.
-    :returns: Choices ``value`` = project id, ``label`` = "KEY – Name".
+    :returns: Choices ``value`` = project id, ``label`` = "KEY - Name".
 
     Called by: the organization config form and its validation.
     """

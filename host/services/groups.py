@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 STATUSES = ("unresolved", "resolved", "ignored")
 
 
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValidationError({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+
+
 @dataclass(frozen=True)
 class Source:
     """Who caused a change: a user (through the API, maybe a known member),
@@ -59,10 +64,8 @@ class GroupService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Group]:
-        if status is not None and status not in STATUSES:
-            raise ValidationError(
-                {"status": [f"Must be one of: {', '.join(STATUSES)}."]}
-            )
+        if status is not None:
+            _check_status(status)
         return self.store.groups.list(organization.id, status, limit, offset)
 
     def delete(self, organization: Organization, group_id: int) -> None:
@@ -74,10 +77,7 @@ class GroupService:
         self, group: Group, status: str, source: Source, data: dict | None = None
     ) -> bool:
         """Change the status; return False when it already was ``status``."""
-        if status not in STATUSES:
-            raise ValidationError(
-                {"status": [f"Must be one of: {', '.join(STATUSES)}."]}
-            )
+        _check_status(status)
         if group.status == status:
             return False
         with self.store.transaction():
