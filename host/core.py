@@ -60,8 +60,14 @@ class Host:
         return host
 
     def migrate(self) -> list[str]:
-        plugin_sets = [m for m in self.hook.register_migrations(host=self) if m]
-        return self.store.migrate(plugin_sets)
+        """Apply pending migrations (core, then plugins'); return their names."""
+        return self.store.migrate(self._plugin_migrations())
+
+    def pending_migrations(self) -> list[str]:
+        return self.store.pending(self._plugin_migrations())
+
+    def _plugin_migrations(self):
+        return [m for m in self.hook.register_migrations(host=self) if m]
 
     def plugin_config(self, name: str) -> dict[str, str]:
         """The ``[name]`` section of the config file, for plugin settings."""

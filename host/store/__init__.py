@@ -18,7 +18,7 @@ from host.store.deliveries import DeliveryStore
 from host.store.groups import GroupStore
 from host.store.integrations import IntegrationStore
 from host.store.jobs import JobStore
-from host.store.migrations import apply_all
+from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
 from host.store.pipelines import PipelineStore
 
@@ -49,6 +49,9 @@ class Store:
         """Apply pending migrations under the write lock (safe across processes)."""
         with write(self.db):
             return apply_all(self.db, list(plugin_sets))
+
+    def pending(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
+        return pending_names(self.db, list(plugin_sets))
 
     def ping(self) -> bool:
         return self.db.execute("SELECT 1").fetchone()[0] == 1

@@ -259,11 +259,18 @@ def m0004_deliveries_and_jobs(db: Database) -> None:
     )
 
 
+def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
+    """``set:name`` of every migration not yet applied, in apply order."""
+    return [
+        f"{migrations.name}:{migration.name}"
+        for migrations in [core, *plugin_sets]
+        for migration in migrations.pending(db)
+    ]
+
+
 def apply_all(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """Apply the core set, then each plugin set; return what was applied."""
-    applied = []
+    applied = pending_names(db, plugin_sets)
     for migrations in [core, *plugin_sets]:
-        pending = [m.name for m in migrations.pending(db)]
         migrations.apply(db)
-        applied.extend(f"{migrations.name}:{name}" for name in pending)
     return applied

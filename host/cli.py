@@ -1,0 +1,299 @@
+"""The ``trackbridge`` command line.
+
+Commands reach the host through ``click.get_current_context().obj`` (a
+:class:`CliContext`), which opens the database only when a command needs it.
+Plugins add their own commands through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+import pluggy
+
+from host.config import Config, load_config
+from host.errors import ConfigError, TrackbridgeError, ValidationError
+from host.logs import configure_logging
+from host.plugins import describe_plugins, get_plugin_manager
+
+
+class CliContext:
+    """Config, plugin manager and (on first use) the host, for commands."""
+
+    def __init__(self, config: Config, pm: pluggy.PluginManager) -> None:
+        self.config = config
+        self.pm = pm
+        self._host = None
+
+    @property
+    def host(self):
+        """The host, its database migrated."""
+        if self._host is None:
+            from host.core import Host
+
+            self._host = Host.from_config(self.config, pm=self.pm)
+        return self._host
+
+    def host_unmigrated(self):
+        """The host without touching the schema (to report what is pending)."""
+        from host.core import Host
+        from host.store import Store
+
+        return Host(self.config, Store.open(self.config.database), self.pm)
+
+
+def _handle_errors(fn):
+    """Turn the host's errors into one clear line and exit status 1."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as ex:
+            problems = "; ".join(
+                f"{field}: {' '.join(messages)}"
+                for field, messages in ex.errors.items()
+            )
+            raise click.ClickException(f"{ex.detail} {problems}".strip()) from None
+        except TrackbridgeError as ex:
+            raise click.ClickException(ex.detail) from None
+        except ConfigError as ex:
+            raise click.ClickException(f"Configuration error: {ex}") from None
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $TRACKBRIDGE_CONFIG, else ./config.ini).",
+)
+@click.pass_context
+@_handle_errors
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """trackbridge: keep your issues in sync with issue trackers."""
+    if ctx.obj is None or config_path is not None:
+        # main() loaded the default config; another file may block other plugins.
+        config = load_config(config_path)
+        ctx.obj = CliContext(
+            config, get_plugin_manager(blocked=config.disabled_plugins)
+        )
+    configure_logging(ctx.obj.config.log_level)
+
+
+@cli.command()
+@click.option("--bind", help="host:port for gunicorn (default: [host] bind).")
+@click.option("--workers", type=click.IntRange(1), help="gunicorn worker processes.")
+@pass_ctx
+@_handle_errors
+def serve(ctx: CliContext, bind: str | None, workers: int | None) -> None:
+    """Run the web app (gunicorn) and one job worker until SIGTERM/SIGINT."""
+    from host.serve import serve as run
+
+    ctx.host.close()  # migrations applied once here, before any worker starts
+    sys.exit(
+        run(
+            ctx.config,
+            bind=bind or ctx.config.bind,
+            workers=workers or ctx.config.workers,
+        )
+    )
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@pass_ctx
+@_handle_errors
+def worker(ctx: CliContext, once: bool) -> None:
+    """Run durable jobs until SIGTERM/SIGINT (the job in hand is finished)."""
+    from host.jobs import Worker
+
+    runner = Worker(ctx.host)
+    if once:
+        count = 0
+        while runner.run_once() is not None:
+            count += 1
+        click.echo(f"ran {count} job(s)")
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runner.stop())
+    runner.run()
+
+
+@cli.command()
+@click.option("--list", "show", is_flag=True, help="Only list what is pending.")
+@pass_ctx
+@_handle_errors
+def migrate(ctx: CliContext, show: bool) -> None:
+    """Create or upgrade the database schema."""
+    if show:
+        pending = ctx.host_unmigrated().pending_migrations()
+        for name in pending:
+            click.echo(f"pending {name}")
+        if not pending:
+            click.echo("no pending migrations")
+        return
+    applied = ctx.host.migrate()
+    click.echo(f"database: {ctx.config.database}")
+    click.echo(f"applied {len(applied)} migration(s)")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_ctx
+def plugins(ctx: CliContext, as_json: bool) -> None:
+    """List plugins: name, distribution, version and the hooks they implement."""
+    infos = describe_plugins(ctx.pm)
+    if as_json:
+        click.echo(json.dumps([vars(info) for info in infos], indent=2))
+        return
+    for info in infos:
+        dist = f"{info.distribution} {info.version}" if info.distribution else "-"
+        click.echo(f"{info.name}  ({dist})")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+
+
+@cli.command("config")
+@pass_ctx
+def show_config(ctx: CliContext) -> None:
+    """Print the effective configuration (secrets redacted)."""
+    source = ctx.config.source or "(defaults: no config file)"
+    click.echo(f"# from {source}")
+    for section, values in ctx.config.redacted().items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"{key} = {value}")
+        click.echo()
+
+
+@cli.group()
+def org() -> None:
+    """Manage organizations."""
+
+
+@org.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+@pass_ctx
+@_handle_errors
+def org_create(ctx: CliContext, slug: str, name: str | None) -> None:
+    """Create an organization."""
+    organization = ctx.host.organizations.create(slug, name)
+    click.echo(f"created organization {organization.slug} (id {organization.id})")
+
+
+@org.command("list")
+@pass_ctx
+@_handle_errors
+def org_list(ctx: CliContext) -> None:
+    """List organizations."""
+    for organization in ctx.host.organizations.list():
+        click.echo(f"{organization.slug}\t{organization.name}")
+
+
+@cli.group()
+def member() -> None:
+    """Manage organization members."""
+
+
+@member.command("add")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@pass_ctx
+@_handle_errors
+def member_add(ctx: CliContext, slug: str, email: str, name: str) -> None:
+    """Add a member (by email) to an organization."""
+    organization = ctx.host.organizations.get(slug)
+    added = ctx.host.organizations.add_member(organization, email, name)
+    click.echo(f"member {added.email} in {organization.slug} (id {added.id})")
+
+
+@member.command("list")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def member_list(ctx: CliContext, slug: str) -> None:
+    """List an organization's members."""
+    organization = ctx.host.organizations.get(slug)
+    for m in ctx.host.organizations.members(organization):
+        click.echo(f"{m.email}\t{m.name}")
+
+
+@cli.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@click.option("--label", default="", help="A note to recognise the token by.")
+@pass_ctx
+@_handle_errors
+def token_create(ctx: CliContext, slug: str, label: str) -> None:
+    """Create an API token for an organization (shown once, stored hashed)."""
+    organization = ctx.host.organizations.get(slug)
+    click.echo(ctx.host.organizations.create_token(organization, label))
+
+
+@cli.group()
+def jobs() -> None:
+    """Inspect and retry durable jobs."""
+
+
+@jobs.command("list")
+@click.option("--failed", is_flag=True, help="Only dead-lettered jobs.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_ctx
+@_handle_errors
+def jobs_list(ctx: CliContext, failed: bool, limit: int, as_json: bool) -> None:
+    """List recent jobs, newest first."""
+    rows = ctx.host.store.jobs.list(("dead",) if failed else (), limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for job in rows:
+        error = f"  {job['last_error']}" if job["last_error"] else ""
+        click.echo(
+            f"{job['id']}\t{job['kind']}\t{job['state']}"
+            f"\tattempts={job['attempts']}/{job['max_attempts']}{error}"
+        )
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+@pass_ctx
+@_handle_errors
+def jobs_retry(ctx: CliContext, job_id: int) -> None:
+    """Put a dead-lettered job back in the queue."""
+    if not ctx.host.jobs.retry(job_id):
+        raise click.ClickException(f"No dead-lettered job with id {job_id}.")
+    click.echo(f"job {job_id} queued again")
+
+
+def main() -> None:
+    """Entry point: add plugins' commands, then run."""
+    try:
+        config = load_config()
+        pm = get_plugin_manager(blocked=config.disabled_plugins)
+    except ConfigError as ex:
+        click.echo(f"Error: Configuration error: {ex}", err=True)
+        sys.exit(1)
+    pm.hook.register_commands(cli=cli)
+    cli(obj=CliContext(config, pm))
+
+
+if __name__ == "__main__":
+    main()
