@@ -49,10 +49,17 @@ def create_app(host: Host | None = None) -> falcon.App:
         f"{API}/groups/{{group_id:int}}/comments/{{comment_id:int}}",
         resources.CommentItem(host),
     )
+    app.add_route(f"{API}/groups/{{group_id:int}}/links", resources.GroupLinks(host))
+    app.add_route(
+        f"{API}/groups/{{group_id:int}}/links/{{external_issue_id:int}}",
+        resources.GroupLinkItem(host),
+    )
     app.add_route(f"{API}/integrations", resources.Integrations(host))
     app.add_route(
         f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)
     )
+    app.add_route(f"{API}/setup", resources.SetupPipelines(host))
+    app.add_route(f"{API}/setup/{{pipeline_id}}", resources.SetupPipelineItem(host))
     for contributed in host.hook.register_routes(host=host):
         for route in contributed or ():
             app.add_route(route.uri_template, route.resource, suffix=route.suffix)

@@ -34,6 +34,7 @@ class Host:
         from host.services.integrations import IntegrationService
         from host.services.organizations import OrganizationService
         from host.services.outbound import OutboundService
+        from host.services.setup import SetupService
 
         self.config = config
         self.store = store
@@ -47,6 +48,7 @@ class Host:
         self.integrations = IntegrationService(self)
         self.inbound = InboundService(self)
         self.outbound = OutboundService(self)
+        self.setup = SetupService(self)
 
     @classmethod
     def from_config(

@@ -26,6 +26,12 @@ GROUP_UPDATE_FIELDS = {
     "assignee": Field(str, nullable=True, max_length=254),
 }
 COMMENT_FIELDS = {"text": Field(str, required=True, max_length=65_536)}
+LINK_FIELDS = {
+    "integration_id": Field(int, required=True),
+    "key": Field(str, required=True, max_length=255),
+    "comment": Field(str, max_length=65_536),
+}
+SETUP_START_FIELDS = {"provider": Field(str, required=True, max_length=100)}
 
 
 class Resource:
@@ -184,4 +190,48 @@ class IntegrationItem(Integrations):
 
     def on_delete(self, req, resp, slug, integration_id):
         self.host.integrations.remove(organization(req, slug), integration_id)
+        resp.status = falcon.HTTP_204
+
+
+class SetupPipelines(Resource):
+    """Start a provider's setup pipeline for the organization."""
+
+    def on_post(self, req, resp, slug):
+        org = organization(req, slug)
+        data = check(self.json(req), SETUP_START_FIELDS)
+        status = self.host.setup.start(org, data["provider"])
+        resp.status = falcon.HTTP_201
+        resp.media = serialize.pipeline(status)
+
+
+class SetupPipelineItem(Resource):
+    """Show the current step of a pipeline, or submit it."""
+
+    def on_get(self, req, resp, slug, pipeline_id):
+        org = organization(req, slug)
+        resp.media = serialize.pipeline(self.host.setup.status(org, pipeline_id))
+
+    def on_post(self, req, resp, slug, pipeline_id):
+        org = organization(req, slug)
+        status = self.host.setup.submit(org, pipeline_id, self.json(req))
+        resp.media = serialize.pipeline(status)
+
+
+class GroupLinks(Resource):
+    """Link an existing tracker issue to a group."""
+
+    def on_post(self, req, resp, slug, group_id):
+        org = organization(req, slug)
+        data = check(self.json(req), LINK_FIELDS)
+        issue = self.host.integrations.link_issue(
+            org, group_id, data["integration_id"], data["key"].strip(), data
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = serialize.external_issue(issue)
+
+
+class GroupLinkItem(Resource):
+    def on_delete(self, req, resp, slug, group_id, external_issue_id):
+        org = organization(req, slug)
+        self.host.integrations.unlink_issue(org, group_id, external_issue_id)
         resp.status = falcon.HTTP_204

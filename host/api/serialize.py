@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from host.services.setup import PipelineStatus
 from host.types import (
     ExternalIssue,
+    FormField,
     Group,
     Integration,
     Member,
@@ -80,3 +83,39 @@ def integration(
         "config": dict(oi.config),
         "organization_status": oi.status,
     }
+
+
+def form_field(field: FormField) -> dict[str, Any]:
+    data = asdict(field)
+    data["choices"] = [asdict(choice) for choice in field.choices]
+    return data
+
+
+def pipeline(status: PipelineStatus) -> dict[str, Any]:
+    if status.complete:
+        state = "complete"
+    elif status.redirect_url:
+        state = "redirect"
+    else:
+        state = "step"
+    data: dict[str, Any] = {
+        "pipeline": status.pipeline_id,
+        "provider": status.provider,
+        "status": state,
+        "step_index": status.step_index,
+        "total_steps": status.total_steps,
+    }
+    if status.complete:
+        data["integration_id"] = status.integration_id
+        return data
+    data["step"] = {"name": status.step.name, "title": status.step.title}
+    data["intro"] = status.view.intro
+    data["fields"] = [form_field(f) for f in status.view.fields]
+    data["instructions"] = [
+        {"label": label, "value": value} for label, value in status.view.instructions
+    ]
+    if status.redirect_url:
+        data["redirect_url"] = status.redirect_url
+    if status.data:
+        data["data"] = dict(status.data)
+    return data

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from host.errors import NotFound, ValidationError
 from host.services import sync_flags
 from host.types import (
+    ExternalIssue,
     Integration,
     IntegrationSpec,
     Organization,
     OrganizationIntegration,
-    TrackerIssue,
 )
 
 if TYPE_CHECKING:
@@ -124,26 +124,64 @@ class IntegrationService:
         with self.store.transaction():
             self.store.integrations.delete(integration_id)
 
+    def by_external_id(self, provider: str, external_id: str) -> Integration | None:
+        """For providers authenticating a webhook: the integration it names."""
+        return self.store.integrations.get_by_external_id(provider, external_id)
+
+    def credentials(self, integration: Integration) -> dict[str, Any]:
+        """The integration's secrets, for its own provider's calls only."""
+        return self.store.integrations.credentials(integration.id)
+
     def link_issue(
         self,
         organization: Organization,
         group_id: int,
         integration_id: int,
-        issue: TrackerIssue,
-    ) -> int:
-        """Store ``issue`` (if new) and link it to the group."""
-        self.get(organization, integration_id)
+        key: str,
+        data: Mapping[str, Any],
+    ) -> ExternalIssue:
+        """Link an existing tracker issue (checked with the tracker) to a group."""
+        integration, org_integration = self.get(organization, integration_id)
         group = self.host.groups.get(organization, group_id)
+        issue = self.host.hook.get_issue(
+            host=self.host, integration=integration, key=key
+        )
+        if issue is None:
+            raise NotFound(f"Provider {integration.provider!r} cannot look up issues.")
         with self.store.transaction():
             external_issue_id = self.store.integrations.upsert_external_issue(
-                integration_id, issue
+                integration.id, issue
             )
             self.store.integrations.link(group.id, external_issue_id)
             self.store.groups.add_activity(
                 group.id,
                 "linked",
                 {"external_issue": issue.key, "url": issue.url},
-                source="system",
-                source_integration_id=integration_id,
+                source="user",
+                source_integration_id=integration.id,
             )
-        return external_issue_id
+        external_issue = self.store.integrations.external_issue_by_id(external_issue_id)
+        self.host.hook.after_link_issue(
+            host=self.host,
+            integration=integration,
+            org_integration=org_integration,
+            external_issue=external_issue,
+            data=data,
+        )
+        return external_issue
+
+    def unlink_issue(
+        self, organization: Organization, group_id: int, external_issue_id: int
+    ) -> None:
+        group = self.host.groups.get(organization, group_id)
+        issue = self.store.integrations.external_issue_by_id(external_issue_id)
+        with self.store.transaction():
+            if issue is None or not self.store.integrations.unlink(group.id, issue.id):
+                raise NotFound("This group is not linked to that issue.")
+            self.store.groups.add_activity(
+                group.id,
+                "unlinked",
+                {"external_issue": issue.key},
+                source="user",
+                source_integration_id=issue.integration_id,
+            )

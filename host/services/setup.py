@@ -1,0 +1,155 @@
+"""The setup pipeline: a provider's install steps, with state kept server-side.
+
+A pipeline is started for one organization and provider and named by an
+unguessable id; only its SHA-256 is stored, so a copy of the database cannot
+resume anyone's setup. It expires (``[host] setup_ttl_seconds``) and is
+deleted when it completes: it is single-use. Nothing about the integration is
+written until every step, and the provider's post-install work, succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from host.errors import NotFound, PluginError, ValidationError
+from host.types import Organization, SetupStep, StepView
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """Where a pipeline stands, for the API and the setup pages."""
+
+    pipeline_id: str
+    provider: str
+    step: SetupStep | None
+    step_index: int
+    total_steps: int
+    view: StepView | None = None
+    redirect_url: str | None = None
+    data: Mapping[str, Any] | None = None
+    integration_id: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.integration_id is not None
+
+
+def _hash(pipeline_id: str) -> str:
+    return hashlib.sha256(pipeline_id.encode()).hexdigest()
+
+
+class SetupService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    def start(self, organization: Organization, provider: str) -> PipelineStatus:
+        self.host.provider(provider)
+        steps = self._steps(provider)
+        pipeline_id = secrets.token_urlsafe(32)
+        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
+        with self.store.transaction():
+            self.store.pipelines.create(
+                _hash(pipeline_id), provider, organization.id, expires_at
+            )
+        return self._status(pipeline_id, provider, steps, 0, {})
+
+    def status(self, organization: Organization, pipeline_id: str) -> PipelineStatus:
+        pipeline = self._load(organization, pipeline_id)
+        steps = self._steps(pipeline["provider"])
+        return self._status(
+            pipeline_id,
+            pipeline["provider"],
+            steps,
+            pipeline["step_index"],
+            pipeline["state"],
+        )
+
+    def submit(
+        self, organization: Organization, pipeline_id: str, data: Mapping[str, Any]
+    ) -> PipelineStatus:
+        """Submit the current step (or a callback to it) and move on."""
+        if not isinstance(data, Mapping):
+            raise ValidationError({}, "Request body must be a JSON object.")
+        pipeline = self._load(organization, pipeline_id)
+        provider, index = pipeline["provider"], pipeline["step_index"]
+        steps = self._steps(provider)
+        result = self.host.hook.setup_step_submit(
+            host=self.host,
+            provider=provider,
+            step=steps[index].name,
+            state=pipeline["state"],
+            data=data,
+        )
+        if result is None:
+            raise PluginError(f"No plugin handles setup of {provider!r}")
+        state = {**pipeline["state"], **result.state}
+        if result.redirect_url is None:
+            index += 1
+        if index >= len(steps):
+            integration_id = self._finish(organization, provider, state)
+            with self.store.transaction():
+                self.store.pipelines.delete(_hash(pipeline_id))
+            return PipelineStatus(
+                pipeline_id=pipeline_id,
+                provider=provider,
+                step=None,
+                step_index=index,
+                total_steps=len(steps),
+                integration_id=integration_id,
+            )
+        with self.store.transaction():
+            self.store.pipelines.update(_hash(pipeline_id), index, state)
+        status = self._status(pipeline_id, provider, steps, index, state)
+        return PipelineStatus(
+            **{**vars(status), "redirect_url": result.redirect_url, "data": result.data}
+        )
+
+    def _finish(
+        self, organization: Organization, provider: str, state: Mapping[str, Any]
+    ) -> int:
+        spec = self.host.hook.build_integration(
+            host=self.host, provider=provider, state=state
+        )
+        if spec is None:
+            raise PluginError(f"No plugin builds {provider!r} integrations")
+        extra = self.host.hook.post_install(
+            host=self.host, provider=provider, spec=spec, state=state
+        )
+        if extra:
+            spec = type(spec)(**{**vars(spec), "metadata": {**spec.metadata, **extra}})
+        integration, _ = self.host.integrations.install(organization, provider, spec)
+        return integration.id
+
+    def _load(self, organization: Organization, pipeline_id: str) -> dict[str, Any]:
+        pipeline = self.store.pipelines.get(_hash(pipeline_id), now=self.host.clock())
+        if pipeline is None or pipeline["organization_id"] != organization.id:
+            raise NotFound("This setup session has expired or does not exist.")
+        return pipeline
+
+    def _steps(self, provider: str) -> list[SetupStep]:
+        steps = self.host.hook.setup_steps(host=self.host, provider=provider)
+        if not steps:
+            raise NotFound(f"Provider {provider!r} cannot be set up here.")
+        return steps
+
+    def _status(self, pipeline_id, provider, steps, index, state) -> PipelineStatus:
+        step = steps[index]
+        view = self.host.hook.setup_step_view(
+            host=self.host, provider=provider, step=step.name, state=state
+        )
+        return PipelineStatus(
+            pipeline_id=pipeline_id,
+            provider=provider,
+            step=step,
+            step_index=index,
+            total_steps=len(steps),
+            view=view or StepView(),
+        )
