@@ -63,15 +63,6 @@ class JobStore:
             [run_at, error, utcnow(), job_id, worker],
         )
 
-    def release(self, job_id: int, worker: str, *, now: float) -> None:
-        """Give a claimed job back untouched (graceful shutdown)."""
-        self.db.execute(
-            "UPDATE jobs SET state = 'queued', run_at = ?, lease_until = NULL,"
-            " attempts = max(attempts - 1, 0), updated_at = ?"
-            " WHERE id = ? AND state = 'running' AND worker = ?",
-            [now, utcnow(), job_id, worker],
-        )
-
     def bury(self, job_id: int, worker: str, error: str) -> None:
         self.db.execute(
             "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?,"

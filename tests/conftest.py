@@ -1,0 +1,103 @@
+"""Fixtures: a fresh host, database and plugin manager for every test."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from host.app import create_app
+from host.config import load_config
+from host.core import Host
+from host.plugins import get_plugin_manager
+from host.store import Store
+from tests import tiny_tracker
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def pytest_report_header(config):
+    return f"sqlite: {sqlite3.sqlite_version}, python: {sys.version.split()[0]}"
+
+
+def write_config(directory: Path, text: str = "") -> Path:
+    """A config file in ``directory`` whose database lives beside it."""
+    path = directory / "config.ini"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [host]
+            database = trackbridge.db
+            public_url = http://tb.example
+            """
+        )
+        + textwrap.dedent(text)
+    )
+    return path
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load_config(write_config(tmp_path), env={})
+
+
+class Clock:
+    """A clock tests move by hand: leases and backoff without sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def host(config, clock):
+    """A host with the tiny provider registered directly (no entry points)."""
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(tiny_tracker, name="tiny")
+    tiny_tracker.CALLS.clear()
+    host = Host(config, Store.open(config.database), pm, clock=clock)
+    host.migrate()
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def client(host):
+    return falcon.testing.TestClient(create_app(host))
+
+
+@pytest.fixture
+def org(host):
+    return host.organizations.create("acme", "Acme")
+
+
+@pytest.fixture
+def auth(host, org):
+    return {"Authorization": f"Bearer {host.organizations.create_token(org)}"}
+
+
+@pytest.fixture
+def api(client, auth):
+    """Call the organization's API: ``api("get", "/groups")``."""
+
+    def call(method, path, **kwargs):
+        headers = {**auth, **kwargs.pop("headers", {})}
+        url = f"/api/0/organizations/acme{path}"
+        return getattr(client, f"simulate_{method}")(url, headers=headers, **kwargs)
+
+    return call

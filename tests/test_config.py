@@ -1,0 +1,66 @@
+import pytest
+
+from host.config import load_config
+from host.errors import ConfigError
+from tests.conftest import write_config
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={})
+    assert config.source is None
+    assert config.database == tmp_path / "var" / "trackbridge.db"
+    assert config.bind == "127.0.0.1:8000"
+    assert config.jobs.max_attempts == 8
+    assert config.disabled_plugins == ()
+
+
+def test_database_is_relative_to_the_config_file(tmp_path):
+    path = write_config(tmp_path, "[plugins]\ndisabled = jira_server, other\n")
+    config = load_config(path, env={})
+    assert config.database == tmp_path / "trackbridge.db"
+    assert config.public_url == "http://tb.example"
+    assert config.disabled_plugins == ("jira_server", "other")
+
+
+def test_environment_overrides(tmp_path):
+    path = write_config(tmp_path)
+    env = {"TRACKBRIDGE_CONFIG": str(path), "TRACKBRIDGE_DATABASE": "/tmp/x.db"}
+    config = load_config(env=env)
+    assert config.source == path
+    assert str(config.database) == "/tmp/x.db"
+
+
+def test_dollar_values_come_from_the_environment(tmp_path):
+    path = write_config(tmp_path, "[tiny]\napi_token = $TINY_TOKEN\nurl = plain\n")
+    config = load_config(path, env={"TINY_TOKEN": "s3cr3t"})
+    assert config.plugin_config("tiny") == {"api_token": "s3cr3t", "url": "plain"}
+    assert config.plugin_config("absent") == {}
+
+
+def test_redacted_hides_secrets(tmp_path):
+    path = write_config(tmp_path, "[tiny]\napi_token = $T\nprivate_key = k\nurl = u\n")
+    shown = load_config(path, env={"T": "s3cr3t"}).redacted()
+    assert shown["tiny"] == {"api_token": "***", "private_key": "***", "url": "u"}
+    assert "s3cr3t" not in repr(shown)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[host]\nworkers = many\n", "[host] workers must be a number, not 'many'"),
+        ("[host]\nworkers = 0\n", "[host] workers must be at least 1"),
+        ("[jobs]\nmax_attempts = x\n", "[jobs] max_attempts must be a number"),
+        ("[host\n", "config.ini"),
+    ],
+)
+def test_invalid_values_are_named(tmp_path, text, message):
+    path = tmp_path / "config.ini"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_config(path, env={})
+
+
+def test_a_named_file_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="Config file not found"):
+        load_config(env={"TRACKBRIDGE_CONFIG": str(tmp_path / "nope.ini")})

@@ -1,0 +1,254 @@
+"""A tiny tracker provider, the second provider beside Jira in the tests.
+
+Tests either register this module directly or install it as its own
+distribution (``tiny-tracker``, entry point ``tiny`` in the ``trackbridge``
+group) so the host discovers it through ``importlib.metadata`` exactly as it
+discovers Jira Server.
+
+Its webhook: ``POST /extensions/tiny/hook/{external_id}`` with header
+``X-Tiny-Secret`` and a body ``{"events": [...]}``. Every call it handles is
+appended to ``CALLS`` and, when ``[tiny] record`` names a file, to that file
+as one JSON line (so a test can see what a separate server process did).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from urllib.parse import urlsplit
+
+from host import hookimpl, types
+from host.errors import (
+    NotFound,
+    RetryLater,
+    SetupError,
+    ValidationError,
+    WebhookRejected,
+)
+
+KEY = "tiny"
+CALLS: list[dict] = []
+
+
+def record(host, hook: str, **data) -> None:
+    entry = {"hook": hook, **data}
+    CALLS.append(entry)
+    path = host.plugin_config(KEY).get("record")
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(entry) + "\n")
+
+
+@hookimpl
+def register_providers(host):
+    return [
+        types.Provider(
+            key=KEY,
+            name="Tiny Tracker",
+            features=frozenset({"issue_basic", "issue_sync"}),
+        )
+    ]
+
+
+# ---- install ----
+
+
+@hookimpl
+def setup_steps(host, provider):
+    if provider != KEY:
+        return None
+    return [types.SetupStep(name="connect", title="Connect Tiny Tracker")]
+
+
+@hookimpl
+def setup_step_view(host, provider, step, state):
+    if provider != KEY:
+        return None
+    return types.StepView(
+        intro="Connect a Tiny Tracker.",
+        fields=(
+            types.FormField(name="url", label="Tracker URL", type="url", required=True),
+            types.FormField(
+                name="secret", label="Secret", type="password", required=True
+            ),
+        ),
+        instructions=(
+            ("Webhook URL", f"{host.config.public_url}/extensions/tiny/hook/"),
+        ),
+    )
+
+
+@hookimpl
+def setup_step_submit(host, provider, step, state, data):
+    if provider != KEY:
+        return None
+    errors = {}
+    url = str(data.get("url", "")).rstrip("/")
+    if not urlsplit(url).scheme.startswith("http") or not urlsplit(url).netloc:
+        errors["url"] = ["Enter a valid URL."]
+    if len(str(data.get("secret", ""))) < 8:
+        errors["secret"] = ["Use at least 8 characters."]
+    if errors:
+        raise ValidationError(errors)
+    return types.StepResult(state={"url": url, "secret": data["secret"]})
+
+
+@hookimpl
+def build_integration(host, provider, state):
+    if provider != KEY:
+        return None
+    return types.IntegrationSpec(
+        external_id=urlsplit(state["url"]).netloc,
+        name=urlsplit(state["url"]).netloc,
+        metadata={"base_url": state["url"]},
+        credentials={"secret": state["secret"]},
+    )
+
+
+@hookimpl
+def post_install(host, provider, spec, state):
+    if provider != KEY:
+        return None
+    if "fail" in state["url"]:
+        raise SetupError("Could not create the webhook in Tiny Tracker.")
+    record(host, "post_install", external_id=spec.external_id)
+    return {"webhook_id": "w-1"}
+
+
+@hookimpl
+def uninstall(host, integration, credentials):
+    if integration.provider != KEY:
+        return None
+    record(host, "uninstall", external_id=integration.external_id)
+    return True
+
+
+# ---- webhooks ----
+
+
+@hookimpl
+def authenticate_webhook(host, request):
+    if request.provider != KEY:
+        return None
+    prefix, _, external_id = request.path.partition("/")
+    if prefix != "hook" or not external_id:
+        raise WebhookRejected("Unknown Tiny Tracker URL.")
+    integration = host.integrations.by_external_id(KEY, external_id)
+    if integration is None:
+        raise WebhookRejected("No integration for this URL.")
+    secret = host.integrations.credentials(integration)["secret"]
+    if not hmac.compare_digest(request.headers.get("x-tiny-secret", ""), secret):
+        raise WebhookRejected("Bad secret.")
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise WebhookRejected("Body is not JSON.") from None
+    has_events = isinstance(body, dict) and bool(body.get("events"))
+    return types.WebhookVerdict(
+        integration_id=integration.id, store=has_events, reason="no events"
+    )
+
+
+EVENT_TYPES = {
+    "assignee": types.AssigneeChanged,
+    "status": types.StatusChanged,
+    "moved": types.IssueMoved,
+    "deleted": types.IssueDeleted,
+    "comment": types.CommentAdded,
+}
+
+
+@hookimpl
+def parse_webhook(host, integration, delivery):
+    if integration.provider != KEY:
+        return None
+    record(host, "parse_webhook", delivery_id=delivery.id)
+    events = []
+    for raw in json.loads(delivery.body)["events"]:
+        fields = dict(raw)
+        if fields.pop("retry", False):
+            raise RetryLater("tracker busy", delay=0)
+        events.append(EVENT_TYPES[fields.pop("type")](**fields))
+    return events
+
+
+# ---- sync ----
+
+
+def _outbound(host, hook, integration, external_issue, **data):
+    if integration.provider != KEY:
+        return None
+    record(host, hook, key=external_issue.key, **data)
+    return types.SyncResult(applied=True, message="ok")
+
+
+@hookimpl
+def sync_assignee_outbound(
+    host, integration, org_integration, external_issue, assignee
+):
+    email = assignee.email if assignee else None
+    return _outbound(
+        host, "sync_assignee_outbound", integration, external_issue, email=email
+    )
+
+
+@hookimpl
+def sync_status_outbound(host, integration, org_integration, external_issue, resolved):
+    return _outbound(
+        host, "sync_status_outbound", integration, external_issue, resolved=resolved
+    )
+
+
+@hookimpl
+def sync_comment_outbound(
+    host, integration, org_integration, external_issue, comment, external_comment_id
+):
+    if integration.provider != KEY:
+        return None
+    record(
+        host,
+        "sync_comment_outbound",
+        key=external_issue.key,
+        text=comment.text,
+        external_comment_id=external_comment_id,
+    )
+    return types.SyncResult(
+        applied=True, external_comment_id=external_comment_id or f"c-{comment.id}"
+    )
+
+
+@hookimpl
+def get_issue(host, integration, key):
+    if integration.provider != KEY:
+        return None
+    if key.startswith("MISSING"):
+        raise NotFound(f"Issue {key} does not exist.")
+    return types.TrackerIssue(
+        key=key,
+        external_id=f"id-{key}",
+        title=f"Issue {key}",
+        description="",
+        url=f"{integration.metadata['base_url']}/browse/{key}",
+    )
+
+
+@hookimpl
+def after_link_issue(host, integration, org_integration, external_issue, data):
+    if integration.provider != KEY:
+        return None
+    record(
+        host, "after_link_issue", key=external_issue.key, comment=data.get("comment")
+    )
+    return True
+
+
+@hookimpl
+def validate_organization_config(host, integration, org_integration, config):
+    if integration.provider != KEY:
+        return None
+    errors = {key: ["Unknown field."] for key in config if key != "label"}
+    if "label" in config and not isinstance(config["label"], str):
+        errors["label"] = ["Must be a string."]
+    if errors:
+        raise ValidationError(errors)
+    return dict(config)
