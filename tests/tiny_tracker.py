@@ -167,7 +167,7 @@ def parse_webhook(host, integration, delivery):
     for raw in json.loads(delivery.body)["events"]:
         fields = dict(raw)
         if fields.pop("retry", False):
-            raise RetryLater("tracker busy", delay=0)
+            raise RetryLater("tracker busy", delay=60)
         events.append(EVENT_TYPES[fields.pop("type")](**fields))
     return events
 
