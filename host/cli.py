@@ -143,7 +143,7 @@ def migrate(ctx: CliContext, show: bool) -> None:
         if not pending:
             click.echo("no pending migrations")
         return
-    applied = ctx.host.migrate()
+    applied = ctx.host_unmigrated().migrate()
     click.echo(f"database: {ctx.config.database}")
     click.echo(f"applied {len(applied)} migration(s)")
 
@@ -283,16 +283,31 @@ def jobs_retry(ctx: CliContext, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+def build_cli(pm: pluggy.PluginManager) -> click.Group:
+    """The command group with the host's commands plus the plugins' own.
+
+    A fresh group each time, so plugins never add to the module's group.
+    """
+    group = click.Group(
+        name="trackbridge",
+        commands=dict(cli.commands),
+        callback=cli.callback,
+        params=cli.params,
+        help=cli.help,
+    )
+    pm.hook.register_commands(cli=group)
+    return group
+
+
 def main() -> None:
-    """Entry point: add plugins' commands, then run."""
+    """Entry point: load config and plugins, add their commands, run."""
     try:
         config = load_config()
         pm = get_plugin_manager(blocked=config.disabled_plugins)
     except ConfigError as ex:
         click.echo(f"Error: Configuration error: {ex}", err=True)
         sys.exit(1)
-    pm.hook.register_commands(cli=cli)
-    cli(obj=CliContext(config, pm))
+    build_cli(pm)(obj=CliContext(config, pm))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ import hmac
 import json
 from urllib.parse import urlsplit
 
+import click
+from sqlite_utils import Migrations
+
 from host import hookimpl, types
 from host.errors import (
     NotFound,
@@ -252,3 +255,49 @@ def validate_organization_config(host, integration, org_integration, config):
     if errors:
         raise ValidationError(errors)
     return dict(config)
+
+
+# ---- registration: a page, a table and a command of its own ----
+
+migrations = Migrations("tiny")
+
+
+@migrations()
+def m001_notes(db):
+    db.execute("CREATE TABLE tiny_notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+
+
+@hookimpl
+def register_migrations(host):
+    return migrations
+
+
+class StatusPage:
+    def __init__(self, host):
+        self.host = host
+
+    def on_get(self, req, resp):
+        resp.media = {
+            "provider": KEY,
+            "integrations": self.host.store.db.execute(
+                "SELECT count(*) FROM integrations WHERE provider = ?", [KEY]
+            ).fetchone()[0],
+        }
+
+
+@hookimpl
+def register_routes(host):
+    return [types.Route("/extensions/tiny/status", StatusPage(host))]
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command(name="tiny-notes")
+    @click.argument("text")
+    def tiny_notes(text):
+        """Store a note in the tiny provider's own table."""
+        host = click.get_current_context().obj.host
+        with host.store.transaction():
+            host.store.db.execute("INSERT INTO tiny_notes (text) VALUES (?)", [text])
+        count = host.store.db.execute("SELECT count(*) FROM tiny_notes").fetchone()[0]
+        click.echo(f"{count} note(s)")

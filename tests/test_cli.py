@@ -1,0 +1,170 @@
+"""The command line, through click's runner and (for start-up) a real process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import click
+import falcon.testing
+import pytest
+from click.testing import CliRunner
+
+from host.app import create_app
+from host.cli import CliContext, build_cli
+from host.plugins import get_plugin_manager
+from tests import tiny_tracker
+
+
+@pytest.fixture
+def run(config):
+    pm = get_plugin_manager()
+    pm.register(tiny_tracker, name="tiny")
+    group = build_cli(pm)
+
+    def invoke(*args):
+        return CliRunner().invoke(group, list(args), obj=CliContext(config, pm))
+
+    return invoke
+
+
+def all_commands(group, path=()):
+    for name, command in group.commands.items():
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from all_commands(command, (*path, name))
+
+
+def test_every_command_has_help(run, config):
+    group = build_cli(get_plugin_manager())
+    paths = list(all_commands(group))
+    assert ("jobs", "retry") in paths and ("serve",) in paths
+    for path in paths:
+        result = run(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "Usage:" in result.output
+
+
+def test_organizations_members_and_tokens(run, config, host):
+    assert run("org", "create", "acme", "--name", "Acme Inc").output == (
+        "created organization acme (id 1)\n"
+    )
+    duplicate = run("org", "create", "acme")
+    assert (duplicate.exit_code, duplicate.output) == (
+        1,
+        "Error: Organization 'acme' already exists.\n",
+    )
+    bad = run("org", "create", "Not A Slug")
+    assert bad.exit_code == 1 and "slug: Use 1-50 lowercase letters" in bad.output
+    assert run("org", "list").output == "acme\tAcme Inc\n"
+
+    assert (
+        run(
+            "member", "add", "--org", "acme", "ann@example.com", "--name", "Ann"
+        ).exit_code
+        == 0
+    )
+    assert run("member", "list", "--org", "acme").output == "ann@example.com\tAnn\n"
+    missing = run("member", "add", "--org", "nope", "x@example.com")
+    assert missing.output == "Error: Organization 'nope' not found.\n"
+
+    token = run("token", "create", "--org", "acme").output.strip()
+    assert token.startswith("tb_")
+    client = falcon.testing.TestClient(create_app(host))
+    response = client.simulate_get(
+        "/api/0/organizations/acme/members",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert [m["email"] for m in response.json] == ["ann@example.com"]
+    stored = host.store.db.execute("SELECT token_hash FROM api_tokens").fetchone()[0]
+    assert token not in stored
+
+
+def test_jobs_list_and_retry(run, host, clock):
+    host.jobs.handlers["broken"] = lambda host, payload: 1 / 0
+    job_id = host.jobs.enqueue("broken", {})
+    host.jobs.enqueue("delivery.process", {"delivery_id": 999})
+    for _ in range(host.config.jobs.max_attempts):
+        host.store.jobs.claim("w", now=clock(), lease_seconds=1)
+        host.store.jobs.bury(job_id, "w", "ZeroDivisionError: division by zero")
+    listed = run("jobs", "list", "--failed").output
+    assert listed.startswith(f"{job_id}\tbroken\tdead")
+    assert "ZeroDivisionError" in listed
+    assert "delivery.process" not in listed
+    as_json = json.loads(run("jobs", "list", "--json").output)
+    assert {j["kind"] for j in as_json} == {"broken", "delivery.process"}
+    assert run("jobs", "retry", str(job_id)).output == f"job {job_id} queued again\n"
+    again = run("jobs", "retry", str(job_id))
+    assert (again.exit_code, again.output) == (
+        1,
+        f"Error: No dead-lettered job with id {job_id}.\n",
+    )
+
+
+def test_worker_once_runs_due_jobs(run, host):
+    host.jobs.enqueue("delivery.process", {"delivery_id": 999})
+    assert run("worker", "--once").output == "ran 1 job(s)\n"
+    assert host.store.jobs.list()[0]["state"] == "done"
+
+
+def test_plugins_lists_each_plugin_with_its_hooks(run):
+    output = run("plugins").output
+    assert "jira_server  (trackbridge 0.1.0)\n    register_providers\n" in output
+    listed = json.loads(run("plugins", "--json").output)
+    tiny = next(p for p in listed if p["name"] == "tiny")
+    assert "parse_webhook" in tiny["hooks"]
+
+
+def test_a_plugin_adds_its_own_command(run, host):
+    assert run("tiny-notes", "hello").output == "1 note(s)\n"
+    assert run("tiny-notes", "again").output == "2 note(s)\n"
+
+
+def test_config_redacts_secrets(tmp_path):
+    config = tmp_path / "config.ini"
+    config.write_text("[host]\ndatabase = t.db\n[tiny]\napi_token = $TINY_TOKEN\n")
+    env = {**os.environ, "TRACKBRIDGE_CONFIG": str(config), "TINY_TOKEN": "s3cr3t"}
+    result = subprocess.run(
+        [sys.executable, "-m", "host.cli", "config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "api_token = ***" in result.stdout
+    assert f"database = {tmp_path / 't.db'}" in result.stdout
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_migrate_reports_pending_then_applies(tmp_path):
+    config = tmp_path / "config.ini"
+    config.write_text("[host]\ndatabase = t.db\n")
+    env = {**os.environ, "TRACKBRIDGE_CONFIG": str(config)}
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "host.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert "pending trackbridge:m0001_organizations" in cli("migrate", "--list")
+    assert "applied 4 migration(s)" in cli("migrate")
+    assert cli("migrate", "--list") == "no pending migrations\n"
+
+
+def test_a_broken_config_is_a_clear_error(tmp_path):
+    config = tmp_path / "config.ini"
+    config.write_text("[host]\nworkers = lots\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "host.cli", "org", "list"],
+        env={**os.environ, "TRACKBRIDGE_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: Configuration error: [host] workers must be a number, not 'lots'\n"
+    )
