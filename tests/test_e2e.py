@@ -1,0 +1,203 @@
+"""End to end: ``trackbridge serve`` (real gunicorn and the job worker) on loopback.
+
+The tiny provider is installed as its own distribution, so the server
+processes discover it exactly as they discover Jira Server. A webhook is
+applied by the worker process; a change through the API reaches the provider
+through an outbound job (the provider records its calls to a file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.distributions import install_tiny_distribution
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, what: str):
+    """Poll ``condition`` until it returns something truthy, or fail."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except requests.ConnectionError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def server(tmp_path):
+    site = install_tiny_distribution(tmp_path / "site")
+    record = tmp_path / "tiny-calls.jsonl"
+    port = free_port()
+    config = tmp_path / "config.ini"
+    config.write_text(
+        f"[host]\ndatabase = data/tb.db\npublic_url = http://127.0.0.1:{port}\n"
+        f"[jobs]\npoll_interval_seconds = 0.05\n[tiny]\nrecord = {record}\n"
+    )
+    env = {
+        **os.environ,
+        "TRACKBRIDGE_CONFIG": str(config),
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "host.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    cli("org", "create", "acme")
+    cli("member", "add", "--org", "acme", "ann@example.com", "--name", "Ann")
+    token = cli("token", "create", "--org", "acme")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, "the server")
+        yield {
+            "base": base,
+            "process": process,
+            "record": record,
+            "session": requests.Session(),
+            "headers": {"Authorization": f"Bearer {token}"},
+        }
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def recorded(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_serve_applies_webhooks_and_syncs_out_then_stops_cleanly(server):
+    http, headers = server["session"], server["headers"]
+    api = f"{server['base']}/api/0/organizations/acme"
+
+    begun = http.post(f"{api}/setup", json={"provider": "tiny"}, headers=headers).json()
+    done = http.post(
+        f"{api}/setup/{begun['pipeline']}",
+        json={"url": "https://tiny.example", "secret": "tiny-secret"},
+        headers=headers,
+    ).json()
+    integration = done["integration_id"]
+    http.put(
+        f"{api}/integrations/{integration}",
+        json={
+            "sync_reverse_assignment": True,
+            "sync_forward_assignment": True,
+            "sync_status_forward": True,
+        },
+        headers=headers,
+    ).raise_for_status()
+    group = http.post(
+        f"{api}/groups", json={"title": "KeyError"}, headers=headers
+    ).json()
+    http.post(
+        f"{api}/groups/{group['id']}/links",
+        json={"integration_id": integration, "key": "T-9"},
+        headers=headers,
+    ).raise_for_status()
+
+    hook = http.post(
+        f"{server['base']}/extensions/tiny/hook/tiny.example",
+        data=json.dumps(
+            {
+                "events": [
+                    {"type": "assignee", "issue_key": "T-9", "email": "ANN@example.com"}
+                ]
+            }
+        ),
+        headers={"X-Tiny-Secret": "tiny-secret"},
+    )
+    assert hook.json() == {"received": True}
+    wait_for(
+        lambda: (
+            http.get(f"{api}/groups/{group['id']}", headers=headers).json()["assignee"]
+            == "ann@example.com"
+        ),
+        "the worker to apply the webhook",
+    )
+
+    http.put(
+        f"{api}/groups/{group['id']}", json={"status": "resolved"}, headers=headers
+    )
+    calls = wait_for(
+        lambda: [
+            c for c in recorded(server["record"]) if c["hook"] == "sync_status_outbound"
+        ],
+        "the outbound status sync",
+    )
+    assert calls == [{"hook": "sync_status_outbound", "key": "T-9", "resolved": True}]
+    # the assignment came from the tracker, so it was not sent back to it
+    assert not [
+        c for c in recorded(server["record"]) if c["hook"] == "sync_assignee_outbound"
+    ]
+
+    process = server["process"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=DEADLINE_SECONDS) == 0
+    output = process.stdout.read()
+    assert "Shutting down: Master" in output
+    assert "worker" in output and "stopped" in output
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server['base']}/healthz", timeout=1)
+
+
+def test_serve_stops_everything_when_a_child_dies(server):
+    process = server["process"]
+    log_line = wait_for(lambda: _serving_line(process), "the serve log line")
+    web_pid, worker_pid = json.loads(log_line.split("(pids ")[1].rstrip(")\n"))
+    os.kill(worker_pid, signal.SIGKILL)
+    assert process.wait(timeout=DEADLINE_SECONDS) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(web_pid, 0)
+
+
+def _serving_line(process):
+    line = process.stdout.readline()
+    return line if "serving on" in line else None
