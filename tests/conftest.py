@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -15,6 +17,7 @@ from host.config import load_config
 from host.core import Host
 from host.plugins import get_plugin_manager
 from host.store import Store
+from host.types import IntegrationSpec
 from tests import tiny_tracker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +42,32 @@ def write_config(directory: Path, text: str = "") -> Path:
         + textwrap.dedent(text)
     )
     return path
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    """Run ``trackbridge ARGS`` in a real process with ``env`` added; its stdout."""
+    return subprocess.run(
+        [sys.executable, "-m", "host.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def install_tiny(host, organization, external_id="tiny.example", **metadata):
+    """Install a tiny-provider integration for ``organization`` directly."""
+    integration, _ = host.integrations.install(
+        organization,
+        "tiny",
+        IntegrationSpec(
+            external_id=external_id,
+            name=external_id,
+            metadata={"base_url": f"https://{external_id}", **metadata},
+            credentials={"secret": "tiny-secret"},
+        ),
+    )
+    return integration
 
 
 @pytest.fixture

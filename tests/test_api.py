@@ -3,7 +3,7 @@
 import pytest
 
 from host.services.groups import Source
-from host.types import IntegrationSpec
+from tests.conftest import install_tiny
 
 
 def test_healthz_needs_no_auth(client):
@@ -236,17 +236,7 @@ def test_unexpected_errors_are_a_json_500_without_a_traceback(api, host, monkeyp
 
 @pytest.fixture
 def installed(host, org):
-    integration, _ = host.integrations.install(
-        org,
-        "tiny",
-        IntegrationSpec(
-            external_id="tiny.example",
-            name="tiny.example",
-            metadata={"base_url": "https://tiny.example", "webhook_secret": "hush"},
-            credentials={"secret": "credential-secret"},
-        ),
-    )
-    return integration
+    return install_tiny(host, org, webhook_secret="hush")
 
 
 def test_integrations_list_and_read_without_secrets(api, installed):
@@ -256,7 +246,7 @@ def test_integrations_list_and_read_without_secrets(api, installed):
     assert shown.json["provider"] == {"key": "tiny", "name": "Tiny Tracker"}
     assert shown.json["metadata"] == {"base_url": "https://tiny.example"}
     assert shown.json["config"] == {}
-    assert "hush" not in shown.text and "credential-secret" not in shown.text
+    assert "hush" not in shown.text and "tiny-secret" not in shown.text
 
 
 def test_integration_config_update_is_validated_and_merged(api, installed):
@@ -334,16 +324,7 @@ def test_link_and_unlink_an_existing_issue(api, host, installed):
 
 def test_linking_through_another_organizations_integration_is_404(api, host):
     other = host.organizations.create("other")
-    integration, _ = host.integrations.install(
-        other,
-        "tiny",
-        IntegrationSpec(
-            external_id="t2",
-            name="t2",
-            metadata={"base_url": "https://t2"},
-            credentials={"secret": "x" * 8},
-        ),
-    )
+    integration = install_tiny(host, other, "t2")
     group_id = api("post", "/groups", json={"title": "x"}).json["id"]
     response = api(
         "post",

@@ -14,6 +14,7 @@ from host.app import create_app
 from host.cli import CliContext, build_cli
 from host.plugins import get_plugin_manager
 from tests import tiny_tracker
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -123,36 +124,22 @@ def test_a_plugin_adds_its_own_command(run, host):
 def test_config_redacts_secrets(tmp_path):
     config = tmp_path / "config.ini"
     config.write_text("[host]\ndatabase = t.db\n[tiny]\napi_token = $TINY_TOKEN\n")
-    env = {**os.environ, "TRACKBRIDGE_CONFIG": str(config), "TINY_TOKEN": "s3cr3t"}
-    result = subprocess.run(
-        [sys.executable, "-m", "host.cli", "config"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "api_token = ***" in result.stdout
-    assert f"database = {tmp_path / 't.db'}" in result.stdout
-    assert "s3cr3t" not in result.stdout + result.stderr
+    env = {"TRACKBRIDGE_CONFIG": str(config), "TINY_TOKEN": "s3cr3t"}
+    output = run_cli(env, "config")
+    assert "api_token = ***" in output
+    assert f"database = {tmp_path / 't.db'}" in output
+    assert "s3cr3t" not in output
 
 
 def test_migrate_reports_pending_then_applies(tmp_path):
     config = tmp_path / "config.ini"
     config.write_text("[host]\ndatabase = t.db\n")
-    env = {**os.environ, "TRACKBRIDGE_CONFIG": str(config)}
-
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "host.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    assert "pending trackbridge:m0001_organizations" in cli("migrate", "--list")
-    assert "applied 4 migration(s)" in cli("migrate")
-    assert cli("migrate", "--list") == "no pending migrations\n"
+    env = {"TRACKBRIDGE_CONFIG": str(config)}
+    assert "pending trackbridge:m0001_organizations" in run_cli(
+        env, "migrate", "--list"
+    )
+    assert "applied 4 migration(s)" in run_cli(env, "migrate")
+    assert run_cli(env, "migrate", "--list") == "no pending migrations\n"
 
 
 def test_a_broken_config_is_a_clear_error(tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import run_cli
 from tests.distributions import install_tiny_distribution
 
 pytestmark = pytest.mark.e2e
@@ -58,19 +59,12 @@ def server(tmp_path):
         f"[jobs]\npoll_interval_seconds = 0.05\n[tiny]\nrecord = {record}\n"
     )
     env = {
-        **os.environ,
         "TRACKBRIDGE_CONFIG": str(config),
         "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
     }
 
     def cli(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "host.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        return run_cli(env, *args).strip()
 
     cli("org", "create", "acme")
     cli("member", "add", "--org", "acme", "ann@example.com", "--name", "Ann")
@@ -86,7 +80,7 @@ def server(tmp_path):
             "--workers",
             "2",
         ],
-        env=env,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

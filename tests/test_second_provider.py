@@ -7,7 +7,6 @@ URLs never reach it.
 
 import json
 import os
-import subprocess
 import sys
 
 import falcon.testing
@@ -17,6 +16,7 @@ from host.app import create_app
 from host.core import Host
 from host.jobs import Worker
 from host.plugins import describe_plugins
+from tests.conftest import run_cli
 from tests.distributions import install_tiny_distribution
 
 
@@ -109,20 +109,13 @@ def test_webhooks_and_jobs_go_to_their_own_provider(both):
 
 def test_the_cli_lists_the_installed_distribution(tiny_dist, tmp_path):
     env = {
-        **os.environ,
         "PYTHONPATH": os.pathsep.join(
             [str(tiny_dist), os.environ.get("PYTHONPATH", "")]
         ),
         "TRACKBRIDGE_DATABASE": str(tmp_path / "t.db"),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "host.cli", "plugins", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    listed = {p["name"]: p for p in json.loads(result.stdout)}
+    output = run_cli(env, "plugins", "--json")
+    listed = {p["name"]: p for p in json.loads(output)}
     assert listed["tiny"]["distribution"] == "tiny-tracker"
     assert "authenticate_webhook" in listed["tiny"]["hooks"]
     assert listed["jira_server"]["distribution"] == "trackbridge"

@@ -10,25 +10,15 @@ import json
 import pytest
 
 from host.jobs import Worker
-from host.types import IntegrationSpec
 from tests import tiny_tracker
+from tests.conftest import install_tiny
 
 SECRET = "tiny-secret"
 
 
 @pytest.fixture
 def integration(host, org):
-    integration, _ = host.integrations.install(
-        org,
-        "tiny",
-        IntegrationSpec(
-            external_id="tiny.example",
-            name="tiny",
-            metadata={"base_url": "https://tiny.example"},
-            credentials={"secret": SECRET},
-        ),
-    )
-    return integration
+    return install_tiny(host, org)
 
 
 @pytest.fixture

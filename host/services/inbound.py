@@ -130,88 +130,95 @@ class InboundService:
         group_id: int,
         event: IssueEvent,
     ) -> None:
-        organization = self.store.organizations.get(org_integration.organization_id)
-        group = self.store.groups.get(organization.id, group_id)
-        source = Source(integration_id=integration.id)
-        config = org_integration.config
+        group = self.store.groups.get(org_integration.organization_id, group_id)
+        rule = {
+            AssigneeChanged: self._apply_assignee,
+            StatusChanged: self._apply_status,
+            IssueDeleted: self._apply_deleted,
+            CommentAdded: self._apply_comment,
+        }.get(type(event))
+        if rule is not None:
+            rule(integration, org_integration.config, issue, group, event)
+
+    def _apply_assignee(self, integration, config, issue, group, event) -> None:
+        """Assign the member with the tracker user's email; None unassigns."""
+        if not sync_flags.enabled(config, sync_flags.INBOUND["assignee"]):
+            return
         provider = self.host.providers[integration.provider].name
-        if isinstance(event, AssigneeChanged):
-            if not sync_flags.enabled(config, sync_flags.INBOUND["assignee"]):
-                return
-            member = None
-            if event.email:
-                member = self.store.organizations.member_by_email(
-                    organization.id, event.email
-                )
-            if event.email and member is None:
-                user = event.display_name or event.user_name or event.email
+        user = event.display_name or event.user_name or event.email
+        if event.email is None and event.user_name:
+            self._note(
+                group.id,
+                integration,
+                "assignee_unmatched",
+                f"{provider} user {user} has no visible email to match a member",
+            )
+            return
+        member = None
+        if event.email:
+            member = self.store.organizations.member_by_email(
+                group.organization_id, event.email
+            )
+            if member is None:
                 self._note(
-                    group_id,
+                    group.id,
                     integration,
                     "assignee_unmatched",
                     f"{provider} user {user} has no matching member",
                 )
                 return
-            if event.email is None and event.user_name:
-                user = event.display_name or event.user_name
-                self._note(
-                    group_id,
-                    integration,
-                    "assignee_unmatched",
-                    f"{provider} user {user} has no visible email to match a member",
-                )
-                return
-            self.host.groups.set_assignee(group, member, source)
-        elif isinstance(event, StatusChanged):
-            if event.resolved is None or not sync_flags.enabled(
-                config, sync_flags.INBOUND["status"]
-            ):
-                return
-            if event.resolved:
-                self.host.groups.set_status(
-                    group,
-                    "resolved",
-                    source,
-                    data={
-                        "provider": provider,
-                        "resolution_strategy": config.get(
-                            "resolution_strategy", "resolve"
-                        ),
-                    },
-                )
-            elif group.status == "resolved":
-                self.host.groups.set_status(
-                    group, "unresolved", source, data={"provider": provider}
-                )
-        elif isinstance(event, IssueDeleted):
-            with self.store.transaction():
-                self.store.integrations.unlink(group_id, issue.id)
-                self._note(
-                    group_id,
-                    integration,
-                    "unlinked",
-                    f"{provider} issue {issue.key} was deleted",
-                )
-        elif isinstance(event, CommentAdded):
-            if not sync_flags.enabled(config, sync_flags.INBOUND["comment"]):
-                return
-            existing = self.store.groups.comment_by_external_id(
-                group_id, issue.id, event.comment_id
+        self.host.groups.set_assignee(
+            group, member, Source(integration_id=integration.id)
+        )
+
+    def _apply_status(self, integration, config, issue, group, event) -> None:
+        """Resolve on entering a resolved status; unresolve on leaving it."""
+        if event.resolved is None or not sync_flags.enabled(
+            config, sync_flags.INBOUND["status"]
+        ):
+            return
+        provider = self.host.providers[integration.provider].name
+        source = Source(integration_id=integration.id)
+        if event.resolved:
+            strategy = config.get("resolution_strategy", "resolve")
+            data = {"provider": provider, "resolution_strategy": strategy}
+            self.host.groups.set_status(group, "resolved", source, data=data)
+        elif group.status == "resolved":
+            data = {"provider": provider}
+            self.host.groups.set_status(group, "unresolved", source, data=data)
+
+    def _apply_deleted(self, integration, config, issue, group, event) -> None:
+        """Unlink the deleted tracker issue, whatever the sync settings."""
+        provider = self.host.providers[integration.provider].name
+        with self.store.transaction():
+            self.store.integrations.unlink(group.id, issue.id)
+            self._note(
+                group.id,
+                integration,
+                "unlinked",
+                f"{provider} issue {issue.key} was deleted",
             )
-            if existing is not None:
-                self.host.groups.edit_comment(group, existing, event.body, source)
-                return
-            with self.store.transaction():
-                comment = self.host.groups.add_comment(
-                    group,
-                    event.body,
-                    source,
-                    author_name=event.author_name,
-                    author_email=event.author_email,
-                )
-                self.store.groups.link_comment(
-                    comment["id"], issue.id, event.comment_id
-                )
+
+    def _apply_comment(self, integration, config, issue, group, event) -> None:
+        """Add the tracker comment, or update the one it was added as."""
+        if not sync_flags.enabled(config, sync_flags.INBOUND["comment"]):
+            return
+        source = Source(integration_id=integration.id)
+        existing = self.store.groups.comment_by_external_id(
+            group.id, issue.id, event.comment_id
+        )
+        if existing is not None:
+            self.host.groups.edit_comment(group, existing, event.body, source)
+            return
+        with self.store.transaction():
+            comment = self.host.groups.add_comment(
+                group,
+                event.body,
+                source,
+                author_name=event.author_name,
+                author_email=event.author_email,
+            )
+            self.store.groups.link_comment(comment["id"], issue.id, event.comment_id)
 
     def _note(self, group_id: int, integration: Integration, type: str, message: str):
         self.store.groups.add_activity(

@@ -60,15 +60,13 @@ class OutboundService:
                 **call, resolved=payload["resolved"]
             )
         elif action == "comment":
-            row = store.groups.comment(group.id, payload["comment_id"])
-            if row is None:
+            comment = store.groups.comment_record(group.id, payload["comment_id"])
+            if comment is None:
                 return
-            from host.store import rows
-
             result = self.host.hook.sync_comment_outbound(
                 **call,
-                comment=rows.comment(row),
-                external_comment_id=store.groups.comment_link(row["id"], issue.id),
+                comment=comment,
+                external_comment_id=store.groups.comment_link(comment.id, issue.id),
             )
         else:
             raise ValueError(f"Unknown outbound action {action!r}")

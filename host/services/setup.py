@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from host.errors import NotFound, PluginError, ValidationError
@@ -107,9 +107,10 @@ class SetupService:
             )
         with self.store.transaction():
             self.store.pipelines.update(_hash(pipeline_id), index, state)
-        status = self._status(pipeline_id, provider, steps, index, state)
-        return PipelineStatus(
-            **{**vars(status), "redirect_url": result.redirect_url, "data": result.data}
+        return replace(
+            self._status(pipeline_id, provider, steps, index, state),
+            redirect_url=result.redirect_url,
+            data=result.data,
         )
 
     def _finish(
@@ -124,7 +125,7 @@ class SetupService:
             host=self.host, provider=provider, spec=spec, state=state
         )
         if extra:
-            spec = type(spec)(**{**vars(spec), "metadata": {**spec.metadata, **extra}})
+            spec = replace(spec, metadata={**spec.metadata, **extra})
         integration, _ = self.host.integrations.install(organization, provider, spec)
         return integration.id
 

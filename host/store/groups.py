@@ -156,6 +156,14 @@ class GroupStore:
         ).fetchone()
         return dict(row) if row else None
 
+    def comment_record(self, group_id: int, comment_id: int) -> types.Comment | None:
+        """The comment as handed to providers."""
+        row = self.db.execute(
+            "SELECT * FROM comments WHERE group_id = ? AND id = ?",
+            [group_id, comment_id],
+        ).fetchone()
+        return rows.comment(row) if row else None
+
     def comments(self, group_id: int) -> list[dict[str, Any]]:
         cursor = self.db.execute(
             "SELECT * FROM comments WHERE group_id = ? ORDER BY id", [group_id]

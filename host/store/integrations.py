@@ -49,20 +49,6 @@ class IntegrationStore:
         ).fetchone()
         return rows.integration(row) if row else None
 
-    def update_metadata(self, integration_id: int, changes: Mapping[str, Any]) -> None:
-        integration = self.get(integration_id)
-        metadata = {**integration.metadata, **changes}
-        self.db.execute(
-            "UPDATE integrations SET metadata = ?, updated_at = ? WHERE id = ?",
-            [rows.dumps(metadata), utcnow(), integration_id],
-        )
-
-    def set_status(self, integration_id: int, status: str) -> None:
-        self.db.execute(
-            "UPDATE integrations SET status = ?, updated_at = ? WHERE id = ?",
-            [status, utcnow(), integration_id],
-        )
-
     def delete(self, integration_id: int) -> None:
         self.db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
 

@@ -92,10 +92,6 @@ class JobStore:
         )
         return [self._job(row) for row in cursor]
 
-    def counts(self) -> dict[str, int]:
-        cursor = self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")
-        return {state: count for state, count in cursor}
-
     @staticmethod
     def _job(row) -> dict:
         job = dict(row)
