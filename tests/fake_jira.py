@@ -1,0 +1,427 @@
+"""A fake Jira Server / Data Center: a real HTTP server on loopback.
+
+It speaks the parts of Jira that installing trackbridge touches: the OAuth
+1.0a endpoints (form-encoded answers, ``oauth_problem=`` errors), the
+authorize page, ``serverInfo`` in 9.x or 10.x mode, ``mypermissions``,
+``myself``, and both webhook resources. Every OAuth request's RSA-SHA1
+signature is checked with oauthlib against the consumer's registered public
+key, and a nonce is accepted once only, as Jira does.
+
+Tests change its behaviour through attributes (``version``, ``admin``,
+``failures``, ``delays``) and read what it saw in ``requests`` and
+``webhooks``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from oauthlib.common import Request as OAuthRequest
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+
+OAUTH = "/plugins/servlet/oauth"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+    auth: str | None  # "oauth:<consumer key>", "bearer:<user>" or None
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeJiraState:
+    version: str = "9.12.2"
+    admin: bool = True
+    #: consumer key -> PEM public key registered in the Application Link
+    consumers: dict[str, str] = field(default_factory=dict)
+    #: personal access token -> user name
+    personal_tokens: dict[str, str] = field(default_factory=dict)
+    #: path -> (status, body, content type) answered instead of the real thing
+    failures: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    #: path -> seconds to wait before answering
+    delays: dict[str, float] = field(default_factory=dict)
+    user: str = "admin"
+    requests: list[Seen] = field(default_factory=list)
+    webhooks: dict[int, dict] = field(default_factory=dict)
+    request_tokens: dict[str, dict] = field(default_factory=dict)
+    access_tokens: dict[str, str] = field(default_factory=dict)
+    nonces: set[str] = field(default_factory=set)
+
+
+class FakeJira:
+    """Start with ``with FakeJira() as jira:``; ``jira.url`` is its base URL."""
+
+    def __init__(self) -> None:
+        self.state = FakeJiraState()
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # A short poll interval: shutdown() waits up to one interval.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
+        )
+
+    def __enter__(self) -> FakeJira:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def __getattr__(self, name):
+        return getattr(self.state, name)
+
+    def __setattr__(self, name, value):
+        if name in FakeJiraState.__dataclass_fields__:
+            setattr(self.state, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def seen(self, path: str, method: str | None = None) -> list[Seen]:
+        return [
+            r
+            for r in self.state.requests
+            if r.path == path and (method is None or r.method == method)
+        ]
+
+    def approve(self, request_token: str) -> str:
+        """What the user's "Allow" click does: returns the verifier."""
+        with self.lock:
+            token = self.state.request_tokens[request_token]
+            token["verifier"] = secrets.token_urlsafe(8)
+            return token["verifier"]
+
+
+def _handler(jira: FakeJira):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_jira = jira
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def do_GET(self):
+            self._dispatch()
+
+        def do_POST(self):
+            self._dispatch()
+
+        def do_DELETE(self):
+            self._dispatch()
+
+        def do_PUT(self):
+            self._dispatch()
+
+        # ---- plumbing ----
+
+        def _dispatch(self):
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            self.query = dict(parse_qsl(parts.query))
+            self.body = body
+            self.oauth = {}
+            path = parts.path
+            delay = jira.state.delays.get(path)
+            if delay:
+                time.sleep(delay)
+            auth = self._authenticate(path)
+            jira.state.requests.append(
+                Seen(
+                    self.command,
+                    path,
+                    self.query,
+                    dict(self.headers),
+                    body,
+                    auth if isinstance(auth, str) else None,
+                )
+            )
+            if path in jira.state.failures:
+                status, text, content_type = jira.state.failures[path]
+                return self._send(status, text.encode(), content_type)
+            if isinstance(auth, tuple):  # an OAuth problem
+                return self._send(*auth)
+            route = ROUTES.get((self.command, path))
+            if route is None:
+                for (method, prefix), handler in PREFIX_ROUTES.items():
+                    if method == self.command and path.startswith(prefix):
+                        return handler(self, auth, path[len(prefix) :])
+                return self._json(404, {"errorMessages": ["Not found"]})
+            return route(self, auth)
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, data) -> None:
+            self._send(status, json.dumps(data).encode(), "application/json")
+
+        def _form(self, status: int, data: dict) -> None:
+            self._send(status, urlencode(data).encode(), "text/plain")
+
+        # ---- authentication ----
+
+        def _authenticate(self, path: str):
+            """``"oauth:<key>"``/``"bearer:<user>"``, None, or an error answer."""
+            header = self.headers.get("Authorization", "")
+            if header.startswith("Bearer "):
+                user = jira.state.personal_tokens.get(header[7:])
+                return f"bearer:{user}" if user else None
+            if not header.startswith("OAuth "):
+                return None
+            params = dict(
+                oauth_signature.collect_parameters(
+                    headers={"Authorization": header}, exclude_oauth_signature=False
+                )
+            )
+            problem = self._oauth_problem(params, header)
+            if problem:
+                return (
+                    401,
+                    urlencode({"oauth_problem": problem}).encode(),
+                    "text/plain",
+                )
+            return f"oauth:{params['oauth_consumer_key']}"
+
+        def _oauth_problem(self, params: dict, header: str) -> str | None:
+            if params.get("oauth_signature_method") != "RSA-SHA1":
+                return "signature_method_rejected"
+            public_key = jira.state.consumers.get(params.get("oauth_consumer_key"))
+            if public_key is None:
+                return "consumer_key_unknown"
+            if abs(time.time() - int(params.get("oauth_timestamp", 0))) > 300:
+                return "timestamp_refused"
+            host, port = self.server.server_address[:2]
+            request = OAuthRequest(
+                f"http://{host}:{port}{self.path}",
+                self.command,
+                self.body,
+                {"Authorization": header},
+            )
+            request.params = [
+                (k, v)
+                for k, v in oauth_signature.collect_parameters(
+                    uri_query=urlsplit(self.path).query,
+                    headers={"Authorization": header},
+                    exclude_oauth_signature=True,
+                )
+            ]
+            request.signature = params.get("oauth_signature", "")
+            try:
+                valid = oauth_signature.verify_rsa_sha1(request, public_key)
+            except ValueError:  # binascii.Error included: not even base64
+                valid = False
+            if not valid:
+                return "signature_invalid"
+            with jira.lock:
+                if params["oauth_nonce"] in jira.state.nonces:
+                    return "nonce_used"
+                jira.state.nonces.add(params["oauth_nonce"])
+            self.oauth = params
+            token = params.get("oauth_token")
+            is_api_call = not self.path.startswith(OAUTH)
+            if token and is_api_call and token not in jira.state.access_tokens:
+                return "token_rejected"
+            return None
+
+    return Handler
+
+
+# ---- OAuth dance ----
+
+
+def request_token(h, auth):
+    if auth is None:
+        return h._form(401, {"oauth_problem": "parameter_absent"})
+    token = secrets.token_urlsafe(12)
+    jira = h.server_jira
+    jira.state.request_tokens[token] = {
+        "secret": secrets.token_urlsafe(12),
+        "callback": h.oauth.get("oauth_callback", "oob"),
+        "verifier": None,
+    }
+    return h._form(
+        200,
+        {
+            "oauth_token": token,
+            "oauth_token_secret": jira.state.request_tokens[token]["secret"],
+            "oauth_callback_confirmed": "true",
+        },
+    )
+
+
+def authorize(h, auth):
+    """The page Jira shows the user; "Allow" posts back here."""
+    jira = h.server_jira
+    token = h.query.get("oauth_token", "")
+    pending = jira.state.request_tokens.get(token)
+    if pending is None:
+        return h._send(400, b"<p>Unknown request token</p>", "text/html")
+    if h.command == "GET":
+        page = (
+            "<html><body><h1>Allow trackbridge access to Jira?</h1>"
+            f"<form method='post' action='{OAUTH}/authorize?oauth_token={token}'>"
+            "<button id='approve' type='submit'>Allow</button></form></body></html>"
+        )
+        return h._send(200, page.encode(), "text/html")
+    verifier = jira.approve(token)
+    callback = pending["callback"]
+    if callback == "oob":
+        page = f"<p>Your verification code is <code id='verifier'>{verifier}</code></p>"
+        return h._send(200, page.encode(), "text/html")
+    separator = "&" if "?" in callback else "?"
+    query = urlencode({"oauth_token": token, "oauth_verifier": verifier})
+    location = f"{callback}{separator}{query}"
+    h.send_response(302)
+    h.send_header("Location", location)
+    h.send_header("Content-Length", "0")
+    h.end_headers()
+
+
+def access_token(h, auth):
+    jira = h.server_jira
+    token = h.oauth.get("oauth_token") if auth else None
+    pending = jira.state.request_tokens.pop(token, None) if token else None
+    if pending is None:
+        return h._form(401, {"oauth_problem": "token_rejected"})
+    if (
+        pending["verifier"] is None
+        or h.oauth.get("oauth_verifier") != pending["verifier"]
+    ):
+        return h._form(401, {"oauth_problem": "permission_unknown"})
+    access, secret = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    jira.state.access_tokens[access] = secret
+    return h._form(200, {"oauth_token": access, "oauth_token_secret": secret})
+
+
+# ---- REST ----
+
+
+def _require_user(h, auth):
+    if auth is None or not auth.split(":", 1)[1]:
+        h._json(401, {"errorMessages": ["You are not authenticated."]})
+        return False
+    return True
+
+
+def server_info(h, auth):
+    jira = h.server_jira
+    numbers = [int(n) for n in jira.state.version.split(".")]
+    return h._json(
+        200,
+        {
+            "baseUrl": jira.url,
+            "version": jira.state.version,
+            "versionNumbers": numbers,
+            "deploymentType": "Server",
+            "serverTitle": "Fake Jira",
+        },
+    )
+
+
+def myself(h, auth):
+    if _require_user(h, auth):
+        jira = h.server_jira
+        name = auth.split(":", 1)[1] if auth.startswith("bearer:") else jira.state.user
+        return h._json(
+            200,
+            {
+                "name": name,
+                "key": name,
+                "emailAddress": f"{name}@jira.example",
+                "displayName": name.title(),
+            },
+        )
+
+
+def my_permissions(h, auth):
+    if _require_user(h, auth):
+        admin = h.server_jira.state.admin
+        return h._json(
+            200,
+            {
+                "permissions": {
+                    "ADMINISTER": {"key": "ADMINISTER", "havePermission": admin},
+                    "BROWSE_PROJECTS": {
+                        "key": "BROWSE_PROJECTS",
+                        "havePermission": True,
+                    },
+                }
+            },
+        )
+
+
+def _create_webhook(h, auth, modern: bool):
+    jira = h.server_jira
+    major = int(jira.state.version.split(".")[0])
+    if (major >= 10) != modern:
+        return h._json(404, {"errorMessages": ["Not found"]})
+    if not _require_user(h, auth):
+        return None
+    data = json.loads(h.body)
+    if not jira.state.admin:
+        denied = f"You do not have permission to create WebHook '{data['name']}'."
+        return h._json(
+            403,
+            {"messages": [{"key": denied}]},
+        )
+    webhook_id = len(jira.state.webhooks) + 1
+    path = "/rest/jira-webhook/1.0/webhooks" if modern else "/rest/webhooks/1.0/webhook"
+    jira.state.webhooks[webhook_id] = {**data, "id": webhook_id, "modern": modern}
+    return h._json(
+        201, {**data, "id": webhook_id, "self": f"{jira.url}{path}/{webhook_id}"}
+    )
+
+
+def _delete_webhook(h, auth, rest, modern: bool):
+    jira = h.server_jira
+    if not _require_user(h, auth):
+        return None
+    webhook = jira.state.webhooks.get(int(rest)) if rest.isdigit() else None
+    if webhook is None or webhook["modern"] != modern:
+        return h._json(404, {"errorMessages": ["Webhook not found"]})
+    del jira.state.webhooks[int(rest)]
+    return h._send(204, b"", "application/json")
+
+
+ROUTES = {
+    ("POST", f"{OAUTH}/request-token"): request_token,
+    ("GET", f"{OAUTH}/authorize"): authorize,
+    ("POST", f"{OAUTH}/authorize"): authorize,
+    ("POST", f"{OAUTH}/access-token"): access_token,
+    ("GET", "/rest/api/2/serverInfo"): server_info,
+    ("GET", "/rest/api/2/myself"): myself,
+    ("GET", "/rest/api/2/mypermissions"): my_permissions,
+    ("POST", "/rest/webhooks/1.0/webhook"): lambda h, a: _create_webhook(h, a, False),
+    ("POST", "/rest/jira-webhook/1.0/webhooks"): lambda h, a: _create_webhook(
+        h, a, True
+    ),
+}
+PREFIX_ROUTES = {
+    ("DELETE", "/rest/webhooks/1.0/webhook/"): lambda h, a, r: _delete_webhook(
+        h, a, r, False
+    ),
+    ("DELETE", "/rest/jira-webhook/1.0/webhooks/"): lambda h, a, r: _delete_webhook(
+        h, a, r, True
+    ),
+}
