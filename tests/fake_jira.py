@@ -49,8 +49,8 @@ class FakeJiraState:
     consumers: dict[str, str] = field(default_factory=dict)
     #: personal access token -> user name
     personal_tokens: dict[str, str] = field(default_factory=dict)
-    #: path -> (status, body, content type) answered instead of the real thing
-    failures: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    #: path -> (status, body, content type[, headers]) answered instead
+    failures: dict[str, tuple] = field(default_factory=dict)
     #: path -> seconds to wait before answering
     delays: dict[str, float] = field(default_factory=dict)
     user: str = "admin"
@@ -154,8 +154,8 @@ def _handler(jira: FakeJira):
                 )
             )
             if path in jira.state.failures:
-                status, text, content_type = jira.state.failures[path]
-                return self._send(status, text.encode(), content_type)
+                status, text, content_type, *headers = jira.state.failures[path]
+                return self._send(status, text.encode(), content_type, *headers)
             if isinstance(auth, tuple):  # an OAuth problem
                 return self._send(*auth)
             route = ROUTES.get((self.command, path))
@@ -166,8 +166,10 @@ def _handler(jira: FakeJira):
                 return self._json(404, {"errorMessages": ["Not found"]})
             return route(self, auth)
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status, body: bytes, content_type: str, headers=None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -1,0 +1,242 @@
+"""The HTTP client for one Jira Server / Data Center.
+
+One client serves both auth modes: OAuth 1.0a RSA-SHA1 (header auth), signed
+afresh for every request so each attempt has its own nonce, or a personal
+access token sent as ``Authorization: Bearer``. The session never retries at
+the transport level: a retried signed request would reuse its nonce and
+Jira would refuse it (``oauth_problem=nonce_used``). Retries happen in jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth1
+
+from host.errors import IntegrationError
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+
+#: Jira's OAuth problems, with what the person setting it up should do.
+OAUTH_HINTS = {
+    "signature_invalid": "Jira could not verify the signature: the public key in "
+    "the Application Link must match this private key.",
+    "consumer_key_unknown": "Jira does not know this consumer key: add it to the "
+    "Application Link's incoming authentication.",
+    "timestamp_refused": "Jira refused the request time: check that this server's "
+    "clock and Jira's agree.",
+    "nonce_used": "Jira saw this request before; start the setup again.",
+    "token_rejected": "Jira rejected the token: it may have expired or been "
+    "revoked; start the setup again.",
+    "signature_method_rejected": "Jira accepts only RSA-SHA1 signatures from an "
+    "Application Link.",
+    "permission_unknown": "The request was not approved in Jira: click Allow on "
+    "Jira's page, then continue.",
+    "token_expired": "The token expired before it was used; start the setup again.",
+    "parameter_absent": "Jira says a required OAuth parameter is missing.",
+}
+
+
+class JiraError(IntegrationError):
+    """A failed call to Jira, with what Jira said about it."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        errors: dict[str, str] | None = None,
+        oauth_problem: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.http_status = status
+        self.errors = errors or {}
+        self.oauth_problem = oauth_problem
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class OAuthCredentials:
+    consumer_key: str
+    private_key: str
+    token: str | None = None
+    token_secret: str | None = None
+
+    def auth(self, **extra: Any) -> OAuth1:
+        """A signer for one request: a fresh nonce and timestamp each time."""
+        return OAuth1(
+            self.consumer_key,
+            rsa_key=self.private_key,
+            signature_method="RSA-SHA1",
+            signature_type="AUTH_HEADER",
+            resource_owner_key=self.token,
+            resource_owner_secret=self.token_secret,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class TokenCredentials:
+    personal_access_token: str
+
+
+Credentials = OAuthCredentials | TokenCredentials
+
+
+class JiraClient:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None,
+        *,
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.verify = verify
+        self.session = session or new_session()
+
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        form: bool = False,
+        oauth: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call Jira; return parsed JSON (or, with ``form``, a form-encoded dict).
+
+        :param oauth: extra OAuth1 arguments for this request (callback,
+            verifier), used by the setup dance.
+        :raises JiraError: any failure, with a message fit for the user.
+        """
+        headers = {"Accept": "application/json"}
+        auth = None
+        if isinstance(self.credentials, OAuthCredentials):
+            auth = self.credentials.auth(**(oauth or {}))
+        elif isinstance(self.credentials, TokenCredentials):
+            headers["Authorization"] = (
+                f"Bearer {self.credentials.personal_access_token}"
+            )
+        try:
+            response = self.session.request(
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=json_body,
+                headers=headers,
+                auth=auth,
+                verify=self.verify,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                allow_redirects=method == "GET",
+            )
+        except requests.exceptions.SSLError as ex:
+            raise JiraError(
+                f"TLS verification failed for {self.netloc}: {_reason(ex)}. Provide "
+                "the CA bundle of a self-signed Jira, or turn off Verify SSL."
+            ) from None
+        except requests.Timeout:
+            raise JiraError(
+                f"Timed out attempting to reach host: {self.netloc}"
+            ) from None
+        except requests.RequestException:
+            raise JiraError(f"Unable to reach host: {self.netloc}") from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if form:
+            return dict(parse_qsl(response.text))
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise JiraError(
+                f"Jira answered {path} with something that is not JSON "
+                f"(HTTP {response.status_code}).",
+                status=response.status_code,
+            ) from None
+
+
+def new_session() -> requests.Session:
+    """A session that never retries by itself (see the module docstring)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def error_from_response(response: requests.Response) -> JiraError:
+    """One clear error from whatever shape Jira's error body has."""
+    status = response.status_code
+    retry_after = _retry_after(response.headers.get("Retry-After"))
+    text = response.text or ""
+    problem = (
+        dict(parse_qsl(text)).get("oauth_problem") if "oauth_problem=" in text else None
+    )
+    if problem:
+        hint = OAUTH_HINTS.get(problem, "")
+        return JiraError(
+            f"Jira refused the request (oauth_problem={problem}). {hint}".strip(),
+            status=status,
+            oauth_problem=problem,
+        )
+    messages: list[str] = []
+    errors: dict[str, str] = {}
+    try:
+        body = json.loads(text) if text else {}
+    except ValueError:
+        body = {}
+    if isinstance(body, dict):
+        messages = [str(m) for m in body.get("errorMessages") or [] if m]
+        if isinstance(body.get("errors"), dict):
+            errors = {str(k): str(v) for k, v in body["errors"].items()}
+        for item in body.get("messages") or []:
+            if isinstance(item, dict) and item:
+                messages.append(str(next(iter(item.values()))))
+    detail = " ".join(messages + [f"{k}: {v}" for k, v in errors.items()])
+    if status == 401 and not detail:
+        detail = "Unauthorized: the access token is invalid or was revoked."
+    return JiraError(
+        f"Error communicating with Jira (HTTP {status}): {detail or 'unknown error'}",
+        status=status,
+        errors=errors,
+        retry_after=retry_after,
+    )
+
+
+def first_message(error: JiraError) -> str:
+    """Jira's own first message, without our prefix (for setup errors)."""
+    detail = error.detail
+    prefix = f"Error communicating with Jira (HTTP {error.http_status}): "
+    return detail[len(prefix) :] if detail.startswith(prefix) else detail
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
+def _reason(ex: Exception) -> str:
+    text = str(ex)
+    return (
+        "certificate verify failed"
+        if "CERTIFICATE_VERIFY_FAILED" in text
+        else text[:200]
+    )
