@@ -1,0 +1,253 @@
+"""Installing against a Jira Server: the form, the keys, the webhook.
+
+Everything here is checked before anything reaches Jira, and every Jira
+failure becomes a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from host.errors import SetupError, ValidationError
+from plugins.jira_server.client import JiraClient, JiraError, first_message
+
+CONSUMER_KEY_MAX = 200
+EXTERNAL_ID_MAX = 64
+WEBHOOK_NAME = "trackbridge issue sync"
+WEBHOOK_EVENTS = (
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+)
+LEGACY_WEBHOOKS = "/rest/webhooks/1.0/webhook"  # Jira <= 9
+MODERN_WEBHOOKS = "/rest/jira-webhook/1.0/webhooks"  # Jira >= 10
+
+
+@dataclass(frozen=True)
+class InstallationConfig:
+    url: str
+    verify_ssl: bool
+    ca_bundle: str | None
+    auth_mode: Literal["oauth", "token"]
+    consumer_key: str | None = None
+    private_key: str | None = None
+    personal_access_token: str | None = None
+
+
+def validate_installation(data: dict[str, Any]) -> InstallationConfig:
+    """Check the setup form; every invalid field gets its own message."""
+    errors: dict[str, list[str]] = {}
+    url = str(data.get("url") or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors["url"] = ["Enter a valid URL, including http:// or https://."]
+    verify_ssl = _boolean(data.get("verify_ssl", True))
+    if verify_ssl is None:
+        errors["verify_ssl"] = ["Must be a boolean."]
+    ca_bundle = str(data.get("ca_bundle") or "").strip() or None
+    if ca_bundle and "-----BEGIN CERTIFICATE-----" not in ca_bundle:
+        errors["ca_bundle"] = ["Paste the CA certificate(s) in PEM format."]
+    auth_mode = str(data.get("auth_mode") or "oauth")
+    if auth_mode not in ("oauth", "token"):
+        errors["auth_mode"] = [
+            "Choose OAuth (Application Link) or personal access token."
+        ]
+    consumer_key = private_key = token = None
+    if auth_mode == "oauth":
+        consumer_key = str(data.get("consumer_key") or "").strip()
+        if not consumer_key:
+            errors["consumer_key"] = ["This field is required."]
+        elif len(consumer_key) > CONSUMER_KEY_MAX:
+            errors["consumer_key"] = [
+                f"Consumer key is limited to {CONSUMER_KEY_MAX} characters."
+            ]
+        private_key = str(data.get("private_key") or "").strip()
+        if not private_key:
+            errors["private_key"] = ["This field is required."]
+        else:
+            try:
+                load_private_key(private_key)
+            except ValueError as ex:
+                errors["private_key"] = [str(ex)]
+    elif auth_mode == "token":
+        token = str(data.get("personal_access_token") or "").strip()
+        if not token:
+            errors["personal_access_token"] = ["This field is required."]
+    if errors:
+        raise ValidationError(errors)
+    return InstallationConfig(
+        url=url,
+        verify_ssl=bool(verify_ssl),
+        ca_bundle=ca_bundle,
+        auth_mode=auth_mode,  # type: ignore[arg-type]
+        consumer_key=consumer_key,
+        private_key=private_key,
+        personal_access_token=token,
+    )
+
+
+def load_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """Load an unencrypted RSA private key, or say exactly what is wrong."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except TypeError:
+        raise ValueError(
+            "This private key is encrypted: export it without a passphrase."
+        ) from None
+    except ValueError:
+        raise ValueError(
+            "Private key must be an RSA private key in PEM format"
+            " (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)."
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(
+            "Jira Application Links need an RSA key; this is another type."
+        )
+    return key
+
+
+def public_key_pem(private_key: str) -> str:
+    """The public key to paste into Jira's Application Link."""
+    return (
+        load_private_key(private_key)
+        .public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+    )
+
+
+def external_id(url: str, name: str) -> str:
+    """``{netloc}:{consumer key or Jira user}``, cut to 64 characters."""
+    return f"{urlsplit(url).netloc}:{name}"[:EXTERNAL_ID_MAX]
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def webhook_token(integration_external_id: str, secret: str) -> str:
+    return jwt.encode({"id": integration_external_id}, secret, algorithm="HS256")
+
+
+def webhook_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/extensions/jira-server/issue-updated/{token}/"
+
+
+def verify_option(config: InstallationConfig, ca_directory: Path) -> bool | str:
+    """What requests' ``verify`` gets: False, True, or a CA bundle file."""
+    if not config.verify_ssl:
+        return False
+    if config.ca_bundle:
+        return ca_bundle_file(config.ca_bundle, ca_directory)
+    return True
+
+
+def ca_bundle_file(pem: str, directory: Path) -> str:
+    """Write the CA bundle once, named by its hash, and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{hashlib.sha256(pem.encode()).hexdigest()}.pem"
+    if not path.exists():
+        path.write_text(pem)
+    return str(path)
+
+
+def server_major_version(client: JiraClient) -> int | None:
+    """Jira's major version from serverInfo, or None when it cannot be read."""
+    try:
+        info = client.request("GET", "/rest/api/2/serverInfo")
+    except JiraError:
+        return None
+    numbers = info.get("versionNumbers") if isinstance(info, dict) else None
+    if isinstance(numbers, list) and numbers and isinstance(numbers[0], int):
+        return numbers[0]
+    version = str(info.get("version", "")) if isinstance(info, dict) else ""
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else None
+
+
+def require_admin(client: JiraClient, user: str) -> None:
+    """Fail early, and precisely, when the Jira user cannot create webhooks."""
+    try:
+        permissions = client.request("GET", "/rest/api/2/mypermissions")
+    except JiraError:
+        return  # the webhook call itself will say what is wrong
+    administer = (permissions.get("permissions") or {}).get("ADMINISTER") or {}
+    if administer.get("havePermission") is False:
+        raise SetupError(
+            f"The Jira user {user} is not a Jira administrator, and only administrators"
+            " can create webhooks. Ask a Jira administrator to install trackbridge, or"
+            " choose the manual webhook mode and have an administrator add the webhook."
+        )
+
+
+def create_webhook(client: JiraClient, url: str) -> dict[str, Any]:
+    """Create the issue webhook; return what to remember about it.
+
+    Jira 10 moved the resource; the version picks the endpoint, and a 404 or
+    405 from one falls back to the other.
+    """
+    major = server_major_version(client)
+    order = (
+        [MODERN_WEBHOOKS, LEGACY_WEBHOOKS]
+        if major is not None and major >= 10
+        else [LEGACY_WEBHOOKS, MODERN_WEBHOOKS]
+    )
+    body = {"name": WEBHOOK_NAME, "url": url, "events": list(WEBHOOK_EVENTS)}
+    error: JiraError | None = None
+    for path in order:
+        try:
+            created = client.request("POST", path, json_body=body)
+        except JiraError as ex:
+            error = ex
+            if ex.http_status in (404, 405):
+                continue
+            break
+        return {
+            "webhook_id": created.get("id") or _id_from_self(created.get("self")),
+            "webhook_self": created.get("self"),
+            "webhook_api": path,
+        }
+    raise SetupError(
+        f"Could not create issue webhook in Jira. {first_message(error)}".strip()
+    )
+
+
+def delete_webhook(client: JiraClient, metadata: dict[str, Any]) -> bool:
+    """Delete the webhook by its stored id; True when it is gone (404 included)."""
+    webhook_id, api = metadata.get("webhook_id"), metadata.get("webhook_api")
+    if not webhook_id or not api:
+        return True  # manual mode: nothing of ours to delete
+    try:
+        client.request("DELETE", f"{api}/{webhook_id}")
+    except JiraError as ex:
+        return ex.http_status == 404
+    return True
+
+
+def _id_from_self(self_url: str | None):
+    tail = (self_url or "").rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no", ""):
+        return False
+    return None
