@@ -113,7 +113,9 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec(firstresult=True)
-def setup_steps(host: Host, provider: str) -> list[SetupStep] | None:
+def setup_steps(
+    host: Host, provider: str, state: Mapping[str, Any]
+) -> list[SetupStep] | None:
     """Return the ordered steps of the provider's setup pipeline.
 
     Stops at first non-None result.
@@ -121,9 +123,12 @@ def setup_steps(host: Host, provider: str) -> list[SetupStep] | None:
     :param host: The running host.
     :param provider: The provider key being installed; return ``None``
         unless it is yours.
+    :param state: The pipeline state so far (empty at the start): the steps
+        may depend on earlier answers, e.g. the auth mode chosen. Steps
+        already passed must stay where they are.
     :returns: The steps, or ``None``.
 
-    Called by: the host's setup pipeline, when a pipeline starts.
+    Called by: the host's setup pipeline, at the start and after each step.
     """
 
 

@@ -52,7 +52,7 @@ class SetupService:
 
     def start(self, organization: Organization, provider: str) -> PipelineStatus:
         self.host.provider(provider)
-        steps = self._steps(provider)
+        steps = self._steps(provider, {})
         pipeline_id = secrets.token_urlsafe(32)
         expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
         with self.store.transaction():
@@ -63,7 +63,7 @@ class SetupService:
 
     def status(self, organization: Organization, pipeline_id: str) -> PipelineStatus:
         pipeline = self._load(organization, pipeline_id)
-        steps = self._steps(pipeline["provider"])
+        steps = self._steps(pipeline["provider"], pipeline["state"])
         return self._status(
             pipeline_id,
             pipeline["provider"],
@@ -80,7 +80,7 @@ class SetupService:
             raise ValidationError({}, "Request body must be a JSON object.")
         pipeline = self._load(organization, pipeline_id)
         provider, index = pipeline["provider"], pipeline["step_index"]
-        steps = self._steps(provider)
+        steps = self._steps(provider, pipeline["state"])
         result = self.host.hook.setup_step_submit(
             host=self.host,
             provider=provider,
@@ -91,6 +91,7 @@ class SetupService:
         if result is None:
             raise PluginError(f"No plugin handles setup of {provider!r}")
         state = {**pipeline["state"], **result.state}
+        steps = self._steps(provider, state)  # may depend on what was answered
         if result.redirect_url is None:
             index += 1
         if index >= len(steps):
@@ -135,8 +136,10 @@ class SetupService:
             raise NotFound("This setup session has expired or does not exist.")
         return pipeline
 
-    def _steps(self, provider: str) -> list[SetupStep]:
-        steps = self.host.hook.setup_steps(host=self.host, provider=provider)
+    def _steps(self, provider: str, state: Mapping[str, Any]) -> list[SetupStep]:
+        steps = self.host.hook.setup_steps(
+            host=self.host, provider=provider, state=state
+        )
         if not steps:
             raise NotFound(f"Provider {provider!r} cannot be set up here.")
         return steps

@@ -1,13 +1,14 @@
 """Hook implementations of the Jira Server provider.
 
 Only ``@hookimpl`` functions live here; each checks the provider is its own
-and delegates to the modules beside it.
+(returning ``None`` otherwise) and delegates to the modules beside it.
 """
 
 from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
+from plugins.jira_server import setup
 
 KEY = "jira_server"
 
@@ -23,3 +24,31 @@ PROVIDER = Provider(
 @hookimpl
 def register_providers(host):
     return [PROVIDER]
+
+
+# ---- install ----
+
+
+@hookimpl
+def setup_steps(host, provider, state):
+    return setup.steps(state) if provider == KEY else None
+
+
+@hookimpl
+def setup_step_view(host, provider, step, state):
+    return setup.view(host, step, state) if provider == KEY else None
+
+
+@hookimpl
+def setup_step_submit(host, provider, step, state, data):
+    return setup.submit(host, step, state, data) if provider == KEY else None
+
+
+@hookimpl
+def build_integration(host, provider, state):
+    return setup.build(host, state) if provider == KEY else None
+
+
+@hookimpl
+def post_install(host, provider, spec, state):
+    return setup.create_webhook(host, spec, state) if provider == KEY else None

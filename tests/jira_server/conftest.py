@@ -36,3 +36,13 @@ def jira(key_pair):
     with FakeJira() as fake:
         fake.consumers["trackbridge"] = key_pair[1]
         yield fake
+
+
+@pytest.fixture
+def jira_host(host):
+    """The test host with the Jira Server plugin registered too."""
+    from plugins.jira_server import plugin
+
+    host.pm.register(plugin, name="jira_server")
+    host.providers["jira_server"] = plugin.PROVIDER
+    return host

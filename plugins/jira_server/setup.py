@@ -1,0 +1,361 @@
+"""The Jira Server setup steps, driven by the host's setup pipeline.
+
+OAuth (an Application Link): ``installation_config`` → ``authorize`` (show
+what to enter in Jira, get a request token, send the user to Jira, take the
+callback or a pasted verifier) → ``webhook``. A personal access token skips
+``authorize``: it is checked with ``GET /rest/api/2/myself`` right away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from host.errors import SetupError, ValidationError
+from host.types import (
+    Choice,
+    FormField,
+    IntegrationSpec,
+    SetupStep,
+    StepResult,
+    StepView,
+)
+from plugins.jira_server import install
+from plugins.jira_server.client import (
+    JiraClient,
+    JiraError,
+    OAuthCredentials,
+    TokenCredentials,
+)
+
+OAUTH = "/plugins/servlet/oauth"
+
+CONFIG = SetupStep(name="installation_config", title="Connect to Jira Server")
+AUTHORIZE = SetupStep(name="authorize", title="Create the Application Link and approve")
+WEBHOOK = SetupStep(name="webhook", title="Receive Jira's updates")
+
+
+def steps(state: Mapping[str, Any]) -> list[SetupStep]:
+    if state.get("auth_mode") == "token":
+        return [CONFIG, WEBHOOK]
+    return [CONFIG, AUTHORIZE, WEBHOOK]
+
+
+def callback_url(host) -> str:
+    """Where Jira sends the user back; also what the Application Link needs."""
+    return f"{host.config.public_url}/extensions/jira-server/setup/"
+
+
+def view(host, step: str, state: Mapping[str, Any]) -> StepView:
+    if step == CONFIG.name:
+        return config_view(host)
+    if step == AUTHORIZE.name:
+        return authorize_view(host, state)
+    return webhook_view(host, state)
+
+
+def submit(host, step: str, state: Mapping[str, Any], data: Mapping[str, Any]):
+    if step == CONFIG.name:
+        return submit_config(host, data)
+    if step == AUTHORIZE.name:
+        return submit_authorize(host, state, data)
+    return submit_webhook(data)
+
+
+# ---- installation_config ----
+
+
+def config_view(host) -> StepView:
+    return StepView(
+        intro="Enter your Jira Server or Data Center's address and how trackbridge"
+        " signs in: an Application Link (OAuth 1.0a) or a personal access token"
+        " (Jira 8.14 and later).",
+        fields=(
+            FormField(
+                name="url",
+                label="Jira URL",
+                type="url",
+                required=True,
+                placeholder="https://jira.example.com",
+                help="The base URL of your Jira, including http:// or https://.",
+            ),
+            FormField(
+                name="verify_ssl",
+                label="Verify SSL",
+                type="boolean",
+                default=True,
+                help="Check Jira's TLS certificate (recommended).",
+            ),
+            FormField(
+                name="ca_bundle",
+                label="CA certificate (PEM)",
+                type="textarea",
+                help="For a Jira with a self-signed or private certificate authority:"
+                " paste its CA certificate instead of turning off verification.",
+            ),
+            FormField(
+                name="auth_mode",
+                label="Sign in with",
+                type="select",
+                default="oauth",
+                choices=(
+                    Choice(value="oauth", label="Application Link (OAuth 1.0a)"),
+                    Choice(value="token", label="Personal access token"),
+                ),
+            ),
+            FormField(
+                name="consumer_key",
+                label="Consumer key",
+                placeholder="trackbridge",
+                help="The consumer key you will enter in Jira's Application Link.",
+            ),
+            FormField(
+                name="private_key",
+                label="Private key (PEM)",
+                type="textarea",
+                placeholder="-----BEGIN RSA PRIVATE KEY-----",
+                help="An unencrypted RSA private key; its public key is shown next.",
+            ),
+            FormField(
+                name="personal_access_token",
+                label="Personal access token",
+                type="password",
+                help="Created in Jira under Profile → Personal Access Tokens.",
+            ),
+        ),
+        instructions=(("OAuth callback URL", callback_url(host)),),
+    )
+
+
+def submit_config(host, data: Mapping[str, Any]) -> StepResult:
+    config = install.validate_installation(dict(data))
+    state: dict[str, Any] = {
+        "url": config.url,
+        "verify_ssl": config.verify_ssl,
+        "ca_bundle": config.ca_bundle,
+        "auth_mode": config.auth_mode,
+        "webhook_secret": install.new_webhook_secret(),
+    }
+    if config.auth_mode == "token":
+        state["personal_access_token"] = config.personal_access_token
+        client = client_for(host, state)
+        try:
+            me = client.request("GET", "/rest/api/2/myself")
+        except JiraError as ex:
+            raise SetupError(
+                f"Jira did not accept the personal access token. {ex.detail}"
+            ) from None
+        state["jira_user"] = me.get("name") or me.get("key")
+    else:
+        state["consumer_key"] = config.consumer_key
+        state["private_key"] = config.private_key
+    return StepResult(state=state)
+
+
+# ---- authorize (OAuth only) ----
+
+
+def authorize_view(host, state: Mapping[str, Any]) -> StepView:
+    return StepView(
+        intro="In Jira, go to Administration → Applications → Application links,"
+        " create a link to this server, and under Incoming Authentication enter"
+        " exactly these values. Then continue: Jira asks you to allow access.",
+        instructions=(
+            ("Consumer key", state["consumer_key"]),
+            ("Consumer name", "trackbridge"),
+            ("Public key", install.public_key_pem(state["private_key"])),
+            ("Consumer callback URL", callback_url(host)),
+        ),
+        fields=(
+            FormField(
+                name="oauth_verifier",
+                label="Verification code",
+                help="Only if Jira showed you a code instead of sending you back here.",
+            ),
+        ),
+    )
+
+
+def submit_authorize(
+    host, state: Mapping[str, Any], data: Mapping[str, Any]
+) -> StepResult:
+    # Jira's callback brings oauth_verifier; Sentry-era links send the token.
+    verifier = str(data.get("oauth_verifier") or data.get("oauth_token") or "").strip()
+    if state.get("request_token") and verifier:
+        return exchange_verifier(host, state, verifier)
+    return request_authorization(host, state)
+
+
+def request_authorization(host, state: Mapping[str, Any]) -> StepResult:
+    client = client_for(host, state, token=False)
+    try:
+        answer = client.request(
+            "POST",
+            f"{OAUTH}/request-token",
+            form=True,
+            oauth={"callback_uri": callback_url(host)},
+        )
+    except JiraError as ex:
+        raise SetupError(
+            f"Could not fetch a request token from Jira. {ex.detail}"
+        ) from None
+    if not answer.get("oauth_token") or not answer.get("oauth_token_secret"):
+        raise SetupError(
+            "Missing oauth_token: Jira answered the request-token call without a token."
+        )
+    query = urlencode({"oauth_token": answer["oauth_token"]})
+    return StepResult(
+        state={
+            "request_token": answer["oauth_token"],
+            "request_token_secret": answer["oauth_token_secret"],
+        },
+        redirect_url=f"{state['url']}{OAUTH}/authorize?{query}",
+    )
+
+
+def exchange_verifier(host, state: Mapping[str, Any], verifier: str) -> StepResult:
+    client = client_for(
+        host,
+        {
+            **state,
+            "access_token": state["request_token"],
+            "access_token_secret": state["request_token_secret"],
+        },
+    )
+    try:
+        answer = client.request(
+            "POST", f"{OAUTH}/access-token", form=True, oauth={"verifier": verifier}
+        )
+    except JiraError as ex:
+        raise SetupError(
+            f"Could not fetch an access token from Jira. {ex.detail}"
+        ) from None
+    if not answer.get("oauth_token"):
+        raise SetupError(
+            "Could not fetch an access token from Jira: none was returned."
+        )
+    return StepResult(
+        state={
+            "access_token": answer["oauth_token"],
+            "access_token_secret": answer.get("oauth_token_secret", ""),
+            "request_token": None,
+            "request_token_secret": None,
+        }
+    )
+
+
+# ---- webhook ----
+
+
+def integration_external_id(state: Mapping[str, Any]) -> str:
+    name = (
+        state["consumer_key"] if state["auth_mode"] == "oauth" else state["jira_user"]
+    )
+    return install.external_id(state["url"], name)
+
+
+def webhook_view(host, state: Mapping[str, Any]) -> StepView:
+    token = install.webhook_token(
+        integration_external_id(state), state["webhook_secret"]
+    )
+    return StepView(
+        intro="trackbridge creates a webhook in Jira for issue changes; that needs"
+        " a Jira administrator. Without one, choose manual and have an administrator"
+        " add a webhook with this URL and these events (System → WebHooks).",
+        fields=(
+            FormField(
+                name="webhook_mode",
+                label="Webhook",
+                type="select",
+                default="automatic",
+                choices=(
+                    Choice(value="automatic", label="Create it for me"),
+                    Choice(value="manual", label="A Jira administrator adds it"),
+                ),
+            ),
+        ),
+        instructions=(
+            ("Webhook URL", install.webhook_url(host.config.public_url, token)),
+            ("Events", ", ".join(install.WEBHOOK_EVENTS)),
+        ),
+    )
+
+
+def submit_webhook(data: Mapping[str, Any]) -> StepResult:
+    mode = str(data.get("webhook_mode") or "automatic")
+    if mode not in ("automatic", "manual"):
+        raise ValidationError({"webhook_mode": ["Choose automatic or manual."]})
+    return StepResult(state={"webhook_mode": mode})
+
+
+# ---- building and finishing ----
+
+
+def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
+    credentials: dict[str, Any] = {"webhook_secret": state["webhook_secret"]}
+    if state["auth_mode"] == "oauth":
+        credentials.update(
+            consumer_key=state["consumer_key"],
+            private_key=state["private_key"],
+            access_token=state["access_token"],
+            access_token_secret=state["access_token_secret"],
+        )
+        name = state["consumer_key"]
+    else:
+        credentials["personal_access_token"] = state["personal_access_token"]
+        name = state["jira_user"]
+    client = client_for(host, state)
+    version = None
+    with contextlib.suppress(JiraError):
+        version = client.request("GET", "/rest/api/2/serverInfo").get("version")
+    return IntegrationSpec(
+        external_id=integration_external_id(state),
+        name=name,
+        metadata={
+            "base_url": state["url"],
+            "domain_name": urlsplit(state["url"]).netloc,
+            "verify_ssl": state["verify_ssl"],
+            "ca_bundle": state.get("ca_bundle"),
+            "auth_mode": state["auth_mode"],
+            "server_version": version,
+            "webhook_mode": state.get("webhook_mode", "automatic"),
+        },
+        credentials=credentials,
+    )
+
+
+def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
+    """Create the Jira webhook (automatic mode), or wait for a manual one."""
+    if state.get("webhook_mode") == "manual":
+        return {"webhook_status": "waiting for first webhook"}
+    client = client_for(host, state)
+    install.require_admin(client, spec.name)
+    token = install.webhook_token(spec.external_id, state["webhook_secret"])
+    created = install.create_webhook(
+        client, install.webhook_url(host.config.public_url, token)
+    )
+    return {**created, "webhook_status": "created"}
+
+
+def client_for(host, state: Mapping[str, Any], *, token: bool = True) -> JiraClient:
+    """A client from pipeline state (or an integration's metadata + credentials)."""
+    config = install.InstallationConfig(
+        url=state["url"] if "url" in state else state["base_url"],
+        verify_ssl=state.get("verify_ssl", True),
+        ca_bundle=state.get("ca_bundle"),
+        auth_mode=state.get("auth_mode", "oauth"),
+    )
+    verify = install.verify_option(config, Path(host.config.database).parent / "ca")
+    if config.auth_mode == "token":
+        credentials = TokenCredentials(state["personal_access_token"])
+    else:
+        credentials = OAuthCredentials(
+            state["consumer_key"],
+            state["private_key"],
+            token=state.get("access_token") if token else None,
+            token_secret=state.get("access_token_secret") if token else None,
+        )
+    return JiraClient(config.url, credentials, verify=verify)

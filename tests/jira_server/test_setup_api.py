@@ -1,0 +1,288 @@
+"""Installing Jira Server through the JSON setup pipeline, against the fake Jira.
+
+Covers the Sentry install scenarios (reference §8.1) and the failure paths:
+each leaves a clear message and nothing saved.
+"""
+
+from urllib.parse import parse_qsl, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from tests.jira_server.test_fake_jira import CALLBACK
+
+
+@pytest.fixture
+def setup(api, jira_host):
+    """Start a Jira Server pipeline; returns a function to post to it."""
+    begun = api("post", "/setup", json={"provider": "jira_server"}).json
+    url = f"/setup/{begun['pipeline']}"
+
+    def post(**data):
+        return api("post", url, json=data)
+
+    post.begun = begun
+    post.status = lambda: api("get", url)
+    return post
+
+
+def config_form(jira, key_pair, **changes):
+    return {
+        "url": jira.url + "/",
+        "consumer_key": "trackbridge",
+        "private_key": key_pair[0],
+        **changes,
+    }
+
+
+def approve(jira, redirect_url: str) -> dict:
+    """What the user's browser does at Jira: click Allow, follow the callback."""
+    token = dict(parse_qsl(urlsplit(redirect_url).query))["oauth_token"]
+    answer = requests.post(
+        f"{jira.url}/plugins/servlet/oauth/authorize?oauth_token={token}",
+        allow_redirects=False,
+    )
+    location = answer.headers["Location"]
+    assert location.startswith(CALLBACK)
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+def count(host, table):
+    return host.store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_the_first_step_shows_the_form_and_the_callback_url(setup):
+    begun = setup.begun
+    assert begun["step"]["name"] == "installation_config"
+    names = [f["name"] for f in begun["fields"]]
+    assert names[:4] == ["url", "verify_ssl", "ca_bundle", "auth_mode"]
+    assert begun["instructions"] == [{"label": "OAuth callback URL", "value": CALLBACK}]
+
+
+def test_full_oauth_install_on_jira_9(setup, jira, key_pair, jira_host, api):
+    advanced = setup(**config_form(jira, key_pair))
+    assert advanced.status_code == 200
+    assert advanced.json["step"]["name"] == "authorize"
+    shown = {i["label"]: i["value"] for i in advanced.json["instructions"]}
+    assert shown["Public key"] == key_pair[1]
+    assert shown["Consumer key"] == "trackbridge"
+    assert shown["Consumer callback URL"] == CALLBACK
+    assert jira.requests == []  # nothing reaches Jira before the user continues
+
+    redirect = setup()
+    assert redirect.json["status"] == "redirect"
+    assert redirect.json["redirect_url"].startswith(
+        f"{jira.url}/plugins/servlet/oauth/authorize?oauth_token="
+    )
+    callback = approve(jira, redirect.json["redirect_url"])
+
+    webhook_step = setup(**callback)
+    assert webhook_step.json["step"]["name"] == "webhook"
+    done = setup(webhook_mode="automatic")
+    assert done.json["status"] == "complete", done.json
+
+    integration = api("get", f"/integrations/{done.json['integration_id']}").json
+    netloc = urlsplit(jira.url).netloc
+    assert integration["external_id"] == f"{netloc}:trackbridge"
+    assert integration["name"] == "trackbridge"
+    assert integration["metadata"]["base_url"] == jira.url  # trailing slash gone
+    assert integration["metadata"]["webhook_api"] == "/rest/webhooks/1.0/webhook"
+    assert integration["metadata"]["server_version"] == "9.12.2"
+    assert integration["config"] == {}
+    credentials = jira_host.store.integrations.credentials(integration["id"])
+    assert set(credentials) == {
+        "consumer_key",
+        "private_key",
+        "access_token",
+        "access_token_secret",
+        "webhook_secret",
+    }
+    assert credentials["access_token"] in jira.access_tokens
+    for name in (
+        "private_key",
+        "access_token",
+        "access_token_secret",
+        "webhook_secret",
+    ):
+        assert credentials[name] not in str(integration)
+
+    [hook] = jira.webhooks.values()
+    token = hook["url"].split("/")[-2]
+    assert (
+        hook["url"]
+        == f"http://tb.example/extensions/jira-server/issue-updated/{token}/"
+    )
+    claims = jwt.decode(token, credentials["webhook_secret"], algorithms=["HS256"])
+    assert claims == {"id": integration["external_id"]}
+    # the access-token call used the callback's verifier
+    [exchange] = jira.seen("/plugins/servlet/oauth/access-token")
+    assert (
+        f'oauth_verifier="{callback["oauth_verifier"]}"'
+        in exchange.headers["Authorization"]
+    )
+
+
+def test_jira_10_gets_the_new_webhook_endpoint(setup, jira, key_pair):
+    jira.version = "10.0.1"
+    setup(**config_form(jira, key_pair))
+    callback = approve(jira, setup().json["redirect_url"])
+    setup(**callback)
+    assert setup(webhook_mode="automatic").json["status"] == "complete"
+    assert jira.seen("/rest/jira-webhook/1.0/webhooks", "POST")
+    assert not jira.seen("/rest/webhooks/1.0/webhook")
+
+
+def test_a_pasted_verifier_works_without_a_callback(setup, jira, key_pair):
+    setup(**config_form(jira, key_pair))
+    redirect = setup().json["redirect_url"]
+    token = dict(parse_qsl(urlsplit(redirect).query))["oauth_token"]
+    verifier = jira.approve(token)  # shown to the user by Jira, out of band
+    assert setup(oauth_verifier=verifier).json["step"]["name"] == "webhook"
+
+
+def test_the_callback_token_serves_as_verifier_like_sentry(setup, jira, key_pair):
+    setup(**config_form(jira, key_pair))
+    token = dict(parse_qsl(urlsplit(setup().json["redirect_url"]).query))["oauth_token"]
+    jira.request_tokens[token]["verifier"] = token  # a link that echoes the token
+    assert setup(oauth_token=token).json["step"]["name"] == "webhook"
+
+
+def test_personal_access_token_install(setup, jira, jira_host, api):
+    jira.personal_tokens["pat-123"] = "svc-trackbridge"
+    step = setup(url=jira.url, auth_mode="token", personal_access_token="pat-123")
+    assert step.json["step"]["name"] == "webhook"
+    assert step.json["total_steps"] == 2
+    done = setup(webhook_mode="automatic").json
+    integration = api("get", f"/integrations/{done['integration_id']}").json
+    assert integration["external_id"] == f"{urlsplit(jira.url).netloc}:svc-trackbridge"
+    assert (
+        jira.seen("/rest/webhooks/1.0/webhook", "POST")[0].auth
+        == "bearer:svc-trackbridge"
+    )
+    credentials = jira_host.store.integrations.credentials(integration["id"])
+    assert credentials["personal_access_token"] == "pat-123"
+
+
+def test_a_refused_personal_access_token_says_so(setup, jira, jira_host):
+    response = setup(url=jira.url, auth_mode="token", personal_access_token="wrong")
+    assert response.status_code == 400
+    assert response.json["detail"].startswith(
+        "Jira did not accept the personal access token."
+    )
+    assert setup.status().json["step"]["name"] == "installation_config"
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"url": "jira.example.com/"}, "url"),
+        ({"private_key": "hot-garbage"}, "private_key"),
+        ({"consumer_key": "k" * 201}, "consumer_key"),
+    ],
+)
+def test_invalid_forms_never_reach_jira(setup, jira, key_pair, changes, field):
+    response = setup(**config_form(jira, key_pair, **changes))
+    assert response.status_code == 400
+    assert list(response.json["errors"]) == [field]
+    assert jira.requests == []
+
+
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ((503, "", "text/plain"), "Could not fetch a request token from Jira."),
+        ((200, "no_token=oops&foo=bar", "text/plain"), "Missing oauth_token"),
+        ((200, "oauth_token=req-token", "text/plain"), "Missing oauth_token"),
+        (
+            (401, "oauth_problem=consumer_key_unknown", "text/plain"),
+            "Application Link's incoming authentication",
+        ),
+    ],
+)
+def test_request_token_failures(setup, jira, key_pair, failure, message):
+    jira.failures["/plugins/servlet/oauth/request-token"] = failure
+    setup(**config_form(jira, key_pair))
+    response = setup()
+    assert response.status_code == 400
+    assert message in response.json["detail"]
+
+
+def test_a_request_token_timeout_says_so(setup, jira, key_pair, monkeypatch):
+    monkeypatch.setattr("plugins.jira_server.client.READ_TIMEOUT", 0.2)
+    jira.delays["/plugins/servlet/oauth/request-token"] = 1
+    setup(**config_form(jira, key_pair))
+    detail = setup().json["detail"]
+    assert detail.startswith("Could not fetch a request token from Jira. Timed out")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        (500, "<html>it broke</html>", "text/html"),
+        (404, "oauth_error=token+expired", "text/plain"),
+    ],
+)
+def test_access_token_failures(setup, jira, key_pair, jira_host, failure):
+    setup(**config_form(jira, key_pair))
+    callback = approve(jira, setup().json["redirect_url"])
+    jira.failures["/plugins/servlet/oauth/access-token"] = failure
+    response = setup(**callback)
+    assert response.status_code == 400
+    assert response.json["detail"].startswith(
+        "Could not fetch an access token from Jira."
+    )
+    assert count(jira_host, "integrations") == 0
+
+
+def test_a_webhook_failure_saves_nothing(setup, jira, key_pair, jira_host):
+    setup(**config_form(jira, key_pair))
+    setup(**approve(jira, setup().json["redirect_url"]))
+    jira.failures["/rest/webhooks/1.0/webhook"] = (502, "Bad things", "text/plain")
+    response = setup(webhook_mode="automatic")
+    assert response.status_code == 400
+    assert "Could not create issue webhook in Jira." in response.json["detail"]
+    assert [count(jira_host, t) for t in ("integrations", "credentials")] == [0, 0]
+
+
+def test_a_non_admin_is_told_before_the_webhook_is_tried(
+    setup, jira, key_pair, jira_host
+):
+    jira.admin = False
+    setup(**config_form(jira, key_pair))
+    setup(**approve(jira, setup().json["redirect_url"]))
+    response = setup(webhook_mode="automatic")
+    assert "not a Jira administrator" in response.json["detail"]
+    assert jira.seen("/rest/webhooks/1.0/webhook") == []
+    assert count(jira_host, "integrations") == 0
+    # ...and manual mode still installs, waiting for the admin's webhook
+    done = setup(webhook_mode="manual").json
+    assert done["status"] == "complete"
+    integration = jira_host.store.integrations.get(done["integration_id"])
+    assert integration.metadata["webhook_status"] == "waiting for first webhook"
+
+
+def test_the_webhook_step_shows_the_manual_url_and_events(setup, jira, key_pair):
+    setup(**config_form(jira, key_pair))
+    step = setup(**approve(jira, setup().json["redirect_url"])).json
+    shown = {i["label"]: i["value"] for i in step["instructions"]}
+    assert shown["Webhook URL"].startswith(
+        "http://tb.example/extensions/jira-server/issue-updated/"
+    )
+    assert shown["Events"] == (
+        "jira:issue_created, jira:issue_updated, jira:issue_deleted,"
+        " comment_created, comment_updated"
+    )
+
+
+def test_a_long_consumer_key_is_cut_in_the_external_id(setup, jira, key_pair, api):
+    key = "a-very-long-consumer-key-that-when-combined-with-the-host-is-long"
+    jira.consumers[key] = key_pair[1]
+    setup(**config_form(jira, key_pair, consumer_key=key))
+    setup(**approve(jira, setup().json["redirect_url"]))
+    done = setup(webhook_mode="automatic").json
+    external_id = api("get", f"/integrations/{done['integration_id']}").json[
+        "external_id"
+    ]
+    assert len(external_id) == 64
+    assert external_id == f"{urlsplit(jira.url).netloc}:{key}"[:64]
