@@ -52,3 +52,10 @@ def build_integration(host, provider, state):
 @hookimpl
 def post_install(host, provider, spec, state):
     return setup.create_webhook(host, spec, state) if provider == KEY else None
+
+
+@hookimpl
+def uninstall(host, integration, credentials):
+    if integration.provider != KEY:
+        return None
+    return setup.remove_webhook(host, integration, credentials)

@@ -359,3 +359,9 @@ def client_for(host, state: Mapping[str, Any], *, token: bool = True) -> JiraCli
             token_secret=state.get("access_token_secret") if token else None,
         )
     return JiraClient(config.url, credentials, verify=verify)
+
+
+def remove_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:
+    """Delete our webhook in Jira when the integration is removed."""
+    client = client_for(host, {**integration.metadata, **credentials})
+    return install.delete_webhook(client, dict(integration.metadata))

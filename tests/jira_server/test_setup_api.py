@@ -286,3 +286,38 @@ def test_a_long_consumer_key_is_cut_in_the_external_id(setup, jira, key_pair, ap
     ]
     assert len(external_id) == 64
     assert external_id == f"{urlsplit(jira.url).netloc}:{key}"[:64]
+
+
+def install_with_token(setup, jira):
+    jira.personal_tokens["pat-123"] = "svc"
+    setup(url=jira.url, auth_mode="token", personal_access_token="pat-123")
+    return setup(webhook_mode="automatic").json["integration_id"]
+
+
+def test_removing_the_integration_deletes_its_webhook(setup, jira, jira_host, api):
+    integration_id = install_with_token(setup, jira)
+    assert len(jira.webhooks) == 1
+    assert api("delete", f"/integrations/{integration_id}").status_code == 204
+    assert jira.webhooks == {}
+    assert jira.seen("/rest/webhooks/1.0/webhook/1", "DELETE")[0].auth == "bearer:svc"
+    assert count(jira_host, "credentials") == 0
+
+
+def test_a_webhook_already_gone_in_jira_does_not_block_removal(
+    setup, jira, jira_host, api
+):
+    integration_id = install_with_token(setup, jira)
+    jira.webhooks.clear()
+    assert api("delete", f"/integrations/{integration_id}").status_code == 204
+    assert count(jira_host, "integrations") == 0
+
+
+def test_an_unreachable_jira_does_not_block_removal(
+    setup, jira, jira_host, api, caplog
+):
+    integration_id = install_with_token(setup, jira)
+    jira.failures["/rest/webhooks/1.0/webhook/1"] = (500, "", "text/plain")
+    assert api("delete", f"/integrations/{integration_id}").status_code == 204
+    assert count(jira_host, "integrations") == 0
+    assert "remote clean-up incomplete" in caplog.text
+    assert "pat-123" not in caplog.text
