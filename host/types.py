@@ -147,6 +147,8 @@ class FormField:
     default: Any = None
     choices: tuple[Choice, ...] = ()
     multiple: bool = False
+    #: Never shown again once entered (keys, tokens).
+    secret: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

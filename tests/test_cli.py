@@ -140,10 +140,9 @@ def test_migrate_reports_pending_then_applies(tmp_path):
     config = tmp_path / "config.ini"
     config.write_text("[host]\ndatabase = t.db\n")
     env = {"TRACKBRIDGE_CONFIG": str(config)}
-    assert "pending trackbridge:m0001_organizations" in run_cli(
-        env, "migrate", "--list"
-    )
-    assert "applied 4 migration(s)" in run_cli(env, "migrate")
+    pending = run_cli(env, "migrate", "--list").splitlines()
+    assert pending[0] == "pending trackbridge:m0001_organizations"
+    assert f"applied {len(pending)} migration(s)" in run_cli(env, "migrate")
     assert run_cli(env, "migrate", "--list") == "no pending migrations\n"
 
 

@@ -61,6 +61,36 @@ class SetupService:
             )
         return self._status(pipeline_id, provider, steps, 0, {})
 
+    def create_link(self, organization: Organization, provider: str) -> str:
+        """A one-time token that opens the setup page for ``organization``."""
+        self.host.provider(provider)
+        token = secrets.token_urlsafe(32)
+        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
+        with self.store.transaction():
+            self.store.pipelines.add_link(
+                _hash(token), provider, organization.id, expires_at
+            )
+        return token
+
+    def redeem_link(self, token: str, provider: str) -> Organization:
+        """Use up a one-time link; its organization, or NotFound."""
+        with self.store.transaction():
+            organization_id = self.store.pipelines.take_link(
+                _hash(token), provider, now=self.host.clock()
+            )
+        if organization_id is None:
+            raise NotFound("This setup link has expired or was already used.")
+        return self.store.organizations.get(organization_id)
+
+    def organization_of(self, pipeline_id: str) -> Organization:
+        """The organization a pipeline belongs to (for the browser pages)."""
+        organization_id = self.store.pipelines.organization_of(
+            _hash(pipeline_id), now=self.host.clock()
+        )
+        if organization_id is None:
+            raise NotFound("This setup session has expired or does not exist.")
+        return self.store.organizations.get(organization_id)
+
     def status(self, organization: Organization, pipeline_id: str) -> PipelineStatus:
         pipeline = self._load(organization, pipeline_id)
         steps = self._steps(pipeline["provider"], pipeline["state"])

@@ -259,6 +259,21 @@ def m0004_deliveries_and_jobs(db: Database) -> None:
     )
 
 
+@core()
+def m0005_setup_links(db: Database) -> None:
+    # One-time links that open a provider's setup page for an organization.
+    db.execute(
+        """
+        CREATE TABLE setup_links (
+            token_hash TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            expires_at REAL NOT NULL
+        )"""
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

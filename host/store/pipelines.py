@@ -44,3 +44,27 @@ class PipelineStore:
 
     def delete(self, id_hash: str) -> None:
         self.db.execute("DELETE FROM setup_pipelines WHERE id_hash = ?", [id_hash])
+
+    # ---- one-time setup links ----
+
+    def add_link(
+        self, token_hash: str, provider: str, organization_id: int, expires_at: float
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO setup_links (token_hash, provider, organization_id,"
+            " expires_at) VALUES (?, ?, ?, ?)",
+            [token_hash, provider, organization_id, expires_at],
+        )
+
+    def take_link(self, token_hash: str, provider: str, *, now: float) -> int | None:
+        """Use up a live link; return its organization id (None: no such link)."""
+        row = self.db.execute(
+            "DELETE FROM setup_links WHERE token_hash = ? AND provider = ?"
+            " AND expires_at >= ? RETURNING organization_id",
+            [token_hash, provider, now],
+        ).fetchone()
+        return row[0] if row else None
+
+    def organization_of(self, id_hash: str, *, now: float) -> int | None:
+        pipeline = self.get(id_hash, now=now)
+        return pipeline["organization_id"] if pipeline else None
