@@ -13,6 +13,7 @@ import falcon
 
 from host.api import resources
 from host.api.requests import TokenAuth
+from host.api.setup_page import SetupPage
 from host.api.webhooks import ProviderWebhook
 from host.config import load_config
 from host.core import Host
@@ -63,6 +64,7 @@ def create_app(host: Host | None = None) -> falcon.App:
     for contributed in host.hook.register_routes(host=host):
         for route in contributed or ():
             app.add_route(route.uri_template, route.resource, suffix=route.suffix)
+    app.add_route("/extensions/{provider_slug}/setup", SetupPage(host))
     # Last, so that plugins' own pages under /extensions/ take precedence.
     app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
     return app

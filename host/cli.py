@@ -247,6 +247,22 @@ def token_create(ctx: CliContext, slug: str, label: str) -> None:
     click.echo(ctx.host.organizations.create_token(organization, label))
 
 
+@cli.command()
+@click.argument("provider")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def install(ctx: CliContext, provider: str, slug: str) -> None:
+    """Print a one-time link that opens PROVIDER's setup page for an organization."""
+    host = ctx.host
+    organization = host.organizations.get(slug)
+    token = host.setup.create_link(organization, provider)
+    minutes = host.config.setup_ttl_seconds // 60
+    url = f"{host.config.public_url}/extensions/{host.provider(provider).slug}/setup/"
+    click.echo(f"Open this link within {minutes} minutes to install {provider}:")
+    click.echo(f"{url}?link={token}")
+
+
 @cli.group()
 def jobs() -> None:
     """Inspect and retry durable jobs."""

@@ -159,3 +159,17 @@ def test_a_broken_config_is_a_clear_error(tmp_path):
     assert result.stderr == (
         "Error: Configuration error: [host] workers must be a number, not 'lots'\n"
     )
+
+
+def test_install_prints_a_one_time_setup_link(run, host, org):
+    output = run("install", "tiny", "--org", "acme").output
+    lines = output.splitlines()
+    assert lines[0] == "Open this link within 30 minutes to install tiny:"
+    url, _, token = lines[1].partition("?link=")
+    assert url == "http://tb.example/extensions/tiny/setup/"
+    assert host.setup.redeem_link(token, "tiny").slug == "acme"
+    unknown = run("install", "gitlab", "--org", "acme")
+    assert (unknown.exit_code, unknown.output) == (
+        1,
+        "Error: Unknown provider: gitlab\n",
+    )

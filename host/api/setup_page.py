@@ -1,0 +1,255 @@
+"""The browser setup pages: ``/extensions/{provider}/setup/``.
+
+They drive the same :class:`host.services.setup.SetupService` as the JSON
+API. A page is opened with a one-time link (``trackbridge install``) or the
+organization's API token; from then on the pipeline id lives only in an
+HttpOnly, SameSite=Lax cookie, so the tracker's redirect back (a top-level
+GET to the constant callback URL) finds it. Forms carry a CSRF token derived
+from the pipeline id; secrets are never echoed back into a page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import falcon
+import jinja2
+
+from host.errors import NotAuthenticated, NotFound, TrackbridgeError, ValidationError
+from host.services.setup import PipelineStatus
+from host.types import FormField, Provider
+
+COOKIE = "tb_setup"
+BOOLEANS = "_booleans"
+CSRF = "_csrf"
+
+templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("host", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def csrf_token(pipeline_id: str) -> str:
+    return hmac.new(pipeline_id.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
+class SetupPage:
+    def __init__(self, host) -> None:
+        self.host = host
+
+    # ---- GET: start from a link, show a step, or take the tracker's callback ----
+
+    def on_get(self, req, resp, provider_slug):
+        provider = self._provider(provider_slug)
+        link = req.get_param("link")
+        if link:
+            try:
+                organization = self.host.setup.redeem_link(link, provider.key)
+            except NotFound as ex:
+                resp.status = falcon.HTTP_404
+                return self._render_start(resp, provider, "", error=ex.detail)
+            return self._start(resp, provider, organization)
+        pipeline_id = req.cookies.get(COOKIE)
+        callback = {
+            k: v
+            for k, v in req.params.items()
+            if k in ("oauth_token", "oauth_verifier")
+        }
+        if not pipeline_id:
+            if callback.get("oauth_verifier"):
+                return self._render(
+                    resp,
+                    provider,
+                    title="Access approved",
+                    done="Jira approved access, but this browser has no setup in "
+                    "progress. Paste this verification code where you started: "
+                    + callback["oauth_verifier"],
+                )
+            return self._render_start(resp, provider, req.get_param("org") or "")
+        try:
+            organization = self.host.setup.organization_of(pipeline_id)
+            if callback:
+                status = self.host.setup.submit(organization, pipeline_id, callback)
+                return self._after_submit(resp, provider, status)
+            status = self.host.setup.status(organization, pipeline_id)
+        except NotFound as ex:
+            resp.unset_cookie(COOKIE, path="/extensions/")
+            return self._render_start(resp, provider, "", error=ex.detail)
+        except TrackbridgeError as ex:
+            status = self.host.setup.status(organization, pipeline_id)
+            return self._render_step(resp, provider, status, error=ex.detail)
+        return self._render_step(resp, provider, status)
+
+    # ---- POST: start with a token, or submit the current step ----
+
+    def on_post(self, req, resp, provider_slug):
+        provider = self._provider(provider_slug)
+        data = self._form(req)
+        if data.get("_action") == "start":
+            return self._start_with_token(resp, provider, data)
+        pipeline_id = req.cookies.get(COOKIE)
+        if not pipeline_id or not hmac.compare_digest(
+            str(data.pop(CSRF, "")), csrf_token(pipeline_id)
+        ):
+            raise falcon.HTTPForbidden(
+                description="This form has expired or did not come from this page:"
+                " open the setup page again."
+            )
+        organization = self.host.setup.organization_of(pipeline_id)
+        for name in str(data.pop(BOOLEANS, "")).split(","):
+            if name:
+                data[name] = data.get(name) == "true"
+        try:
+            status = self.host.setup.submit(organization, pipeline_id, data)
+        except ValidationError as ex:
+            status = self.host.setup.status(organization, pipeline_id)
+            resp.status = falcon.HTTP_400
+            return self._render_step(
+                resp, provider, status, errors=ex.errors, values=data
+            )
+        except TrackbridgeError as ex:
+            status = self.host.setup.status(organization, pipeline_id)
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_step(
+                resp, provider, status, error=ex.detail, values=data
+            )
+        return self._after_submit(resp, provider, status)
+
+    # ---- helpers ----
+
+    def _provider(self, slug: str) -> Provider:
+        provider = self.host.provider_by_slug(slug)
+        if provider is None:
+            raise NotFound(f"Unknown provider: {slug}")
+        return provider
+
+    def _form(self, req) -> dict[str, Any]:
+        limit = self.host.config.max_body_bytes
+        if req.content_length is not None and req.content_length > limit:
+            raise falcon.HTTPPayloadTooLarge(
+                description=f"Request body is larger than {limit} bytes."
+            )
+        media = req.get_media(default_when_empty={})
+        if not isinstance(media, dict):
+            raise falcon.HTTPBadRequest(description="Expected a form.")
+        return dict(media)
+
+    def _start_with_token(self, resp, provider, data):
+        slug = str(data.get("org", "")).strip()
+        try:
+            organization = self.host.organizations.authenticate(
+                str(data.get("token", ""))
+            )
+            if organization.slug != slug:
+                raise NotAuthenticated(
+                    "That token does not belong to this organization."
+                )
+        except NotAuthenticated as ex:
+            resp.status = falcon.HTTP_401
+            return self._render_start(resp, provider, slug, error=ex.detail)
+        return self._start(resp, provider, organization)
+
+    def _start(self, resp, provider, organization):
+        status = self.host.setup.start(organization, provider.key)
+        resp.set_cookie(
+            COOKIE,
+            status.pipeline_id,
+            max_age=self.host.config.setup_ttl_seconds,
+            path="/extensions/",
+            secure=self.host.config.public_url.startswith("https://"),
+            http_only=True,
+            same_site="Lax",
+        )
+        raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup/")
+
+    def _after_submit(self, resp, provider, status: PipelineStatus):
+        if status.complete:
+            resp.unset_cookie(COOKIE, path="/extensions/")
+            integration = self.host.store.integrations.get(status.integration_id)
+            return self._render(
+                resp,
+                provider,
+                title="Installed",
+                done=f"{provider.name} “{integration.name}” is installed and ready.",
+            )
+        if status.redirect_url:
+            raise falcon.HTTPSeeOther(status.redirect_url)
+        raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup/")
+
+    def _render_start(self, resp, provider, slug: str, error: str | None = None):
+        self._render(
+            resp,
+            provider,
+            title=f"Install {provider.name}",
+            intro="Open this page with the link `trackbridge install` printed, or"
+            " sign in with your organization's API token.",
+            fields=[
+                FormField(name="org", label="Organization", required=True),
+                FormField(
+                    name="token", label="API token", type="password", required=True
+                ),
+            ],
+            values={"org": slug},
+            hidden={"_action": "start"},
+            submit_label="Start",
+            error=error,
+        )
+
+    def _render_step(
+        self,
+        resp,
+        provider,
+        status: PipelineStatus,
+        *,
+        errors=None,
+        values=None,
+        error=None,
+    ):
+        fields = list(status.view.fields)
+        shown = {
+            f.name: v
+            for f in fields
+            if not f.secret and (v := (values or {}).get(f.name)) is not None
+        }
+        self._render(
+            resp,
+            provider,
+            title=status.step.title,
+            intro=status.view.intro,
+            instructions=status.view.instructions,
+            fields=fields,
+            errors=errors or {},
+            values=shown,
+            hidden={
+                CSRF: csrf_token(status.pipeline_id),
+                BOOLEANS: ",".join(f.name for f in fields if f.type == "boolean"),
+            },
+            step=status.step,
+            step_index=status.step_index,
+            total_steps=status.total_steps,
+            submit_label="Continue",
+            error=error,
+        )
+
+    def _render(self, resp, provider, **context):
+        defaults = {
+            "provider": provider,
+            "intro": "",
+            "instructions": (),
+            "fields": None,
+            "errors": {},
+            "values": {},
+            "hidden": {},
+            "step": None,
+            "step_index": 0,
+            "total_steps": 0,
+            "submit_label": "Continue",
+            "error": None,
+            "done": None,
+            "action": f"/extensions/{provider.slug}/setup/",
+        }
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = templates.get_template("setup.html").render({**defaults, **context})

@@ -1,0 +1,187 @@
+"""The browser setup pages over falcon.testing, against the fake Jira."""
+
+import re
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+
+PAGE = "/extensions/jira-server/setup/"
+
+
+class Browser:
+    """Just enough of a browser: a cookie jar and form posts."""
+
+    def __init__(self, client):
+        self.client = client
+        self.cookies: dict[str, str] = {}
+
+    def _headers(self, extra=None):
+        jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return {**({"Cookie": jar} if jar else {}), **(extra or {})}
+
+    def _keep(self, result):
+        for name, cookie in result.cookies.items():
+            if cookie.value:
+                self.cookies[name] = cookie.value
+            else:
+                self.cookies.pop(name, None)
+        return result
+
+    def get(self, path, **params):
+        return self._keep(
+            self.client.simulate_get(
+                path, params=params or None, headers=self._headers()
+            )
+        )
+
+    def post(self, path, data, csrf=True):
+        if csrf:
+            page = self.get(PAGE).text
+            data = {**hidden_inputs(page), **data}
+        return self._keep(
+            self.client.simulate_post(
+                path,
+                body=urlencode(data),
+                headers=self._headers(
+                    {"Content-Type": "application/x-www-form-urlencoded"}
+                ),
+            )
+        )
+
+
+def hidden_inputs(page: str) -> dict:
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+
+@pytest.fixture
+def browser(client, jira_host, org):
+    browser = Browser(client)
+    link = jira_host.setup.create_link(org, "jira_server")
+    opened = browser.get(PAGE, link=link)
+    assert opened.status_code == 303
+    assert opened.headers["location"].endswith(PAGE)
+    cookie = opened.cookies["tb_setup"]
+    assert (
+        cookie.http_only and cookie.same_site == "Lax" and cookie.path == "/extensions/"
+    )
+    return browser
+
+
+def test_the_full_browser_flow_installs(browser, jira, key_pair, jira_host):
+    form = browser.get(PAGE)
+    assert form.status_code == 200
+    assert (
+        "Jira URL" in form.text
+        and "http://tb.example/extensions/jira-server/setup/" in form.text
+    )
+
+    sent = browser.post(
+        PAGE,
+        {
+            "url": jira.url,
+            "auth_mode": "oauth",
+            "consumer_key": "trackbridge",
+            "private_key": key_pair[0],
+            "verify_ssl": "true",
+        },
+    )
+    assert sent.status_code == 303
+    authorize = browser.get(PAGE).text
+    assert "Consumer callback URL" in authorize
+    assert key_pair[1].splitlines()[1] in authorize  # the public key, to copy
+    assert key_pair[0].splitlines()[1] not in authorize  # never the private key
+
+    to_jira = browser.post(PAGE, {})
+    assert to_jira.status_code == 303
+    location = to_jira.headers["location"]
+    assert location.startswith(f"{jira.url}/plugins/servlet/oauth/authorize")
+    approved = requests.post(location, allow_redirects=False).headers["Location"]
+    callback = urlsplit(approved)
+    assert (
+        f"{callback.scheme}://{callback.netloc}{callback.path}"
+        == f"http://tb.example{PAGE}"
+    )
+
+    back = browser.get(callback.path + "?" + callback.query)
+    assert back.status_code == 303
+    assert "Webhook URL" in browser.get(PAGE).text
+    done = browser.post(PAGE, {"webhook_mode": "automatic"})
+    assert done.status_code == 200
+    assert "is installed and ready" in done.text
+    assert "tb_setup" not in browser.cookies
+    assert len(jira.webhooks) == 1
+    assert jira_host.store.integrations.get(1).provider == "jira_server"
+
+
+def test_field_errors_are_shown_next_to_their_fields(browser, jira):
+    page = browser.post(
+        PAGE,
+        {
+            "url": "jira.example.com/",
+            "consumer_key": "k" * 201,
+            "private_key": "hot-garbage",
+            "auth_mode": "oauth",
+        },
+    )
+    assert page.status_code == 400
+    assert page.text.count('class="field-error"') == 3
+    assert "limited to 200 characters" in page.text
+    assert "hot-garbage" not in page.text  # a secret field is never echoed
+    assert 'value="jira.example.com/"' in page.text  # other values are kept
+    assert jira.requests == []
+
+
+def test_setup_errors_are_shown_on_the_page(browser, jira, key_pair):
+    jira.failures["/plugins/servlet/oauth/request-token"] = (503, "", "text/plain")
+    browser.post(
+        PAGE,
+        {"url": jira.url, "consumer_key": "trackbridge", "private_key": key_pair[0]},
+    )
+    page = browser.post(PAGE, {})
+    assert page.status_code == 400
+    assert "Setup error." in page.text
+    assert "Could not fetch a request token from Jira." in page.text
+
+
+def test_posts_without_the_csrf_token_are_refused(browser):
+    refused = browser.post(PAGE, {"url": "https://evil.example"}, csrf=False)
+    assert refused.status_code == 403
+    assert "did not come from this page" in refused.json["detail"]
+
+
+def test_a_link_works_once(client, jira_host, org):
+    link = jira_host.setup.create_link(org, "jira_server")
+    assert Browser(client).get(PAGE, link=link).status_code == 303
+    again = Browser(client).get(PAGE, link=link)
+    assert again.status_code == 404
+    assert "expired or was already used" in again.text
+
+
+def test_starting_with_an_api_token(client, jira_host, org, auth):
+    browser = Browser(client)
+    start = browser.get(PAGE)
+    assert "API token" in start.text
+    token = auth["Authorization"].split()[1]
+    wrong = browser.post(
+        PAGE, {"_action": "start", "org": "acme", "token": "nope"}, csrf=False
+    )
+    assert wrong.status_code == 401
+    assert "Invalid API token." in wrong.text
+    started = browser.post(
+        PAGE, {"_action": "start", "org": "acme", "token": token}, csrf=False
+    )
+    assert started.status_code == 303 and "tb_setup" in browser.cookies
+
+
+def test_a_callback_without_a_session_shows_the_code(client, jira_host):
+    page = Browser(client).get(PAGE, oauth_token="t", oauth_verifier="v3rif13r")
+    assert page.status_code == 200
+    assert "v3rif13r" in page.text and "Paste this verification code" in page.text
+
+
+def test_an_expired_session_starts_over(browser, clock, jira_host):
+    clock.advance(jira_host.config.setup_ttl_seconds + 1)
+    page = browser.get(PAGE)
+    assert "expired" in page.text
+    assert "tb_setup" not in browser.cookies
