@@ -11,10 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,30 +18,9 @@ import requests
 
 from tests.conftest import run_cli
 from tests.distributions import install_tiny_distribution
+from tests.servers import DEADLINE_SECONDS, free_port, serving, wait_for
 
 pytestmark = pytest.mark.e2e
-
-DEADLINE_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, what: str):
-    """Poll ``condition`` until it returns something truthy, or fail."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-        except requests.ConnectionError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -69,37 +44,14 @@ def server(tmp_path):
     cli("org", "create", "acme")
     cli("member", "add", "--org", "acme", "ann@example.com", "--name", "Ann")
     token = cli("token", "create", "--org", "acme")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "host.cli",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, "the server")
+    with serving(env, port) as process:
         yield {
-            "base": base,
+            "base": f"http://127.0.0.1:{port}",
             "process": process,
             "record": record,
             "session": requests.Session(),
             "headers": {"Authorization": f"Bearer {token}"},
         }
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def recorded(path: Path) -> list[dict]:

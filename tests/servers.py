@@ -1,0 +1,69 @@
+"""Real processes for tests: a free loopback port, waiting, ``trackbridge serve``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+DEADLINE_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, what: str):
+    """Poll ``condition`` until it returns something truthy, or fail."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except requests.ConnectionError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    """Run ``trackbridge serve`` on ``port`` until the block ends (always stopped)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
+            "the server",
+        )
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
