@@ -132,6 +132,16 @@ class IntegrationService:
         """The integration's secrets, for its own provider's calls only."""
         return self.store.integrations.credentials(integration.id)
 
+    def mark_needs_reauth(self, integration: Integration) -> None:
+        """The tracker refused our credentials: the setup must be run again.
+
+        Links and config are kept; installing the same tracker again for the
+        organization replaces the credentials and makes it active.
+        """
+        log.warning("integration %s needs re-authentication", integration.id)
+        with self.store.transaction():
+            self.store.integrations.set_status(integration.id, "needs_reauth")
+
     def link_issue(
         self,
         organization: Organization,

@@ -49,6 +49,12 @@ class IntegrationStore:
         ).fetchone()
         return rows.integration(row) if row else None
 
+    def set_status(self, integration_id: int, status: str) -> None:
+        self.db.execute(
+            "UPDATE integrations SET status = ?, updated_at = ? WHERE id = ?",
+            [status, utcnow(), integration_id],
+        )
+
     def delete(self, integration_id: int) -> None:
         self.db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
 

@@ -10,6 +10,7 @@ Jira would refuse it (``oauth_problem=nonce_used``). Retries happen in jobs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -98,11 +99,14 @@ class JiraClient:
         *,
         verify: bool | str = True,
         session: requests.Session | None = None,
+        on_unauthorized: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.verify = verify
         self.session = session or new_session()
+        #: Called when Jira answers 401: the stored credentials stopped working.
+        self.on_unauthorized = on_unauthorized
 
     @property
     def netloc(self) -> str:
@@ -156,6 +160,8 @@ class JiraClient:
         except requests.RequestException:
             raise JiraError(f"Unable to reach host: {self.netloc}") from None
         if response.status_code >= 400:
+            if response.status_code == 401 and self.on_unauthorized:
+                self.on_unauthorized()
             raise error_from_response(response)
         if form:
             return dict(parse_qsl(response.text))

@@ -261,7 +261,7 @@ def integration_external_id(state: Mapping[str, Any]) -> str:
 
 def webhook_view(host, state: Mapping[str, Any]) -> StepView:
     token = install.webhook_token(
-        integration_external_id(state), state["webhook_secret"]
+        integration_external_id(state), webhook_secret(host, state)
     )
     return StepView(
         intro="trackbridge creates a webhook in Jira for issue changes; that needs"
@@ -296,8 +296,24 @@ def submit_webhook(data: Mapping[str, Any]) -> StepResult:
 # ---- building and finishing ----
 
 
+def webhook_secret(host, state: Mapping[str, Any]) -> str:
+    """The secret the webhook URL is signed with.
+
+    Installing the same Jira again (re-authentication, or another
+    organization) keeps the secret its existing webhook was made with.
+    """
+    existing = host.integrations.by_external_id(
+        "jira_server", integration_external_id(state)
+    )
+    if existing is not None:
+        stored = host.integrations.credentials(existing).get("webhook_secret")
+        if stored:
+            return stored
+    return state["webhook_secret"]
+
+
 def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
-    credentials: dict[str, Any] = {"webhook_secret": state["webhook_secret"]}
+    credentials: dict[str, Any] = {"webhook_secret": webhook_secret(host, state)}
     if state["auth_mode"] == "oauth":
         credentials.update(
             consumer_key=state["consumer_key"],
@@ -329,13 +345,22 @@ def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
     )
 
 
+WEBHOOK_KEYS = ("webhook_id", "webhook_self", "webhook_api", "webhook_status")
+
+
 def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
-    """Create the Jira webhook (automatic mode), or wait for a manual one."""
+    """Create the Jira webhook (automatic mode), or wait for a manual one.
+
+    An integration that already has its webhook (installed again) keeps it.
+    """
+    existing = host.integrations.by_external_id("jira_server", spec.external_id)
+    if existing is not None and existing.metadata.get("webhook_status"):
+        return {k: existing.metadata[k] for k in WEBHOOK_KEYS if k in existing.metadata}
     if state.get("webhook_mode") == "manual":
         return {"webhook_status": "waiting for first webhook"}
     client = client_for(host, state)
     install.require_admin(client, spec.name)
-    token = install.webhook_token(spec.external_id, state["webhook_secret"])
+    token = install.webhook_token(spec.external_id, spec.credentials["webhook_secret"])
     created = install.create_webhook(
         client, install.webhook_url(host.config.public_url, token)
     )
@@ -361,6 +386,17 @@ def client_for(host, state: Mapping[str, Any], *, token: bool = True) -> JiraCli
             token_secret=state.get("access_token_secret") if token else None,
         )
     return JiraClient(config.url, credentials, verify=verify)
+
+
+def integration_client(host, integration) -> JiraClient:
+    """A client with the integration's stored credentials.
+
+    A 401 from Jira marks the integration as needing re-authentication.
+    """
+    credentials = host.integrations.credentials(integration)
+    client = client_for(host, {**integration.metadata, **credentials})
+    client.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)
+    return client
 
 
 def remove_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:

@@ -321,3 +321,73 @@ def test_an_unreachable_jira_does_not_block_removal(
     assert count(jira_host, "integrations") == 0
     assert "remote clean-up incomplete" in caplog.text
     assert "pat-123" not in caplog.text
+
+
+def full_oauth_install(setup_factory, jira, key_pair):
+    post = setup_factory()
+    post(**config_form(jira, key_pair))
+    post(**approve(jira, post().json["redirect_url"]))
+    return post(webhook_mode="automatic").json
+
+
+@pytest.fixture
+def setup_factory(api, jira_host):
+    """Start as many pipelines as a test needs."""
+
+    def start():
+        begun = api("post", "/setup", json={"provider": "jira_server"}).json
+        url = f"/setup/{begun['pipeline']}"
+        return lambda **data: api("post", url, json=data)
+
+    return start
+
+
+def test_a_401_marks_the_integration_and_setup_again_repairs_it(
+    setup_factory, jira, key_pair, jira_host, api, org
+):
+    from host.types import TrackerIssue
+    from plugins.jira_server.client import JiraError
+    from plugins.jira_server.setup import integration_client
+
+    integration_id = full_oauth_install(setup_factory, jira, key_pair)["integration_id"]
+    api("put", f"/integrations/{integration_id}", json={"sync_comments": True})
+    group = jira_host.groups.create(org, "boom", "")
+    issue_id = jira_host.store.integrations.upsert_external_issue(
+        integration_id,
+        TrackerIssue(
+            key="APP-1", external_id="10001", title="", description="", url=""
+        ),
+    )
+    jira_host.store.integrations.link(group.id, issue_id)
+
+    jira.access_tokens.clear()  # an admin revoked trackbridge's access in Jira
+    integration = jira_host.store.integrations.get(integration_id)
+    with pytest.raises(JiraError):
+        integration_client(jira_host, integration).request("GET", "/rest/api/2/myself")
+    assert (
+        api("get", f"/integrations/{integration_id}").json["status"] == "needs_reauth"
+    )
+
+    again = full_oauth_install(setup_factory, jira, key_pair)
+    assert again["integration_id"] == integration_id
+    shown = api("get", f"/integrations/{integration_id}").json
+    assert shown["status"] == "active"
+    assert shown["config"] == {"sync_comments": True}
+    assert [i.key for i in jira_host.store.integrations.issues_for_group(group.id)] == [
+        "APP-1"
+    ]
+    assert len(jira.webhooks) == 1  # the existing webhook is kept, not duplicated
+    me = integration_client(jira_host, jira_host.store.integrations.get(integration_id))
+    assert me.request("GET", "/rest/api/2/myself")["name"] == "admin"
+
+
+def test_installing_again_keeps_the_webhook_secret(
+    setup_factory, jira, key_pair, jira_host
+):
+    first = full_oauth_install(setup_factory, jira, key_pair)["integration_id"]
+    secret = jira_host.store.integrations.credentials(first)["webhook_secret"]
+    full_oauth_install(setup_factory, jira, key_pair)
+    assert jira_host.store.integrations.credentials(first)["webhook_secret"] == secret
+    [hook] = jira.webhooks.values()
+    claims = jwt.decode(hook["url"].split("/")[-2], secret, algorithms=["HS256"])
+    assert claims["id"].endswith(":trackbridge")
