@@ -250,12 +250,40 @@ def token_create(ctx: CliContext, slug: str, label: str) -> None:
 @cli.command()
 @click.argument("provider")
 @click.option("--org", "slug", required=True, help="Organization slug.")
+@click.option(
+    "--terminal", is_flag=True, help="Run the setup here, prompting for each field."
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="With --terminal: answer a field (NAME=@PATH reads a file).",
+)
 @pass_ctx
 @_handle_errors
-def install(ctx: CliContext, provider: str, slug: str) -> None:
-    """Print a one-time link that opens PROVIDER's setup page for an organization."""
+def install(
+    ctx: CliContext,
+    provider: str,
+    slug: str,
+    terminal: bool,
+    assignments: tuple[str, ...],
+) -> None:
+    """Install PROVIDER for an organization.
+
+    Prints a one-time link that opens the setup page, or with --terminal runs
+    the same steps here.
+    """
     host = ctx.host
     organization = host.organizations.get(slug)
+    if terminal:
+        from host import setup_terminal
+
+        given = setup_terminal.parse_assignments(assignments)
+        integration_id = setup_terminal.run(host, organization, provider, given)
+        integration = host.store.integrations.get(integration_id)
+        click.echo(f"\nInstalled {integration.name} (integration {integration_id}).")
+        return
     token = host.setup.create_link(organization, provider)
     minutes = host.config.setup_ttl_seconds // 60
     url = f"{host.config.public_url}/extensions/{host.provider(provider).slug}/setup/"

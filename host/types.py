@@ -149,6 +149,8 @@ class FormField:
     multiple: bool = False
     #: Never shown again once entered (keys, tokens).
     secret: bool = False
+    #: Only asked when another field has a value: ``("auth_mode", "oauth")``.
+    show_if: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

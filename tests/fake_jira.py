@@ -54,6 +54,9 @@ class FakeJiraState:
     #: path -> seconds to wait before answering
     delays: dict[str, float] = field(default_factory=dict)
     user: str = "admin"
+    #: When set, every request token is approved at once with this verifier
+    #: (as if the user clicked Allow and copied the code Jira showed).
+    auto_verifier: str | None = None
     requests: list[Seen] = field(default_factory=list)
     webhooks: dict[int, dict] = field(default_factory=dict)
     request_tokens: dict[str, dict] = field(default_factory=dict)
@@ -260,7 +263,7 @@ def request_token(h, auth):
     jira.state.request_tokens[token] = {
         "secret": secrets.token_urlsafe(12),
         "callback": h.oauth.get("oauth_callback", "oob"),
-        "verifier": None,
+        "verifier": jira.state.auto_verifier,
     }
     return h._form(
         200,

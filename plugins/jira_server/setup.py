@@ -109,12 +109,14 @@ def config_view(host) -> StepView:
             FormField(
                 name="consumer_key",
                 label="Consumer key",
+                show_if=("auth_mode", "oauth"),
                 placeholder="trackbridge",
                 help="The consumer key you will enter in Jira's Application Link.",
             ),
             FormField(
                 name="private_key",
                 label="Private key (PEM)",
+                show_if=("auth_mode", "oauth"),
                 type="textarea",
                 placeholder="-----BEGIN RSA PRIVATE KEY-----",
                 secret=True,
@@ -123,6 +125,7 @@ def config_view(host) -> StepView:
             FormField(
                 name="personal_access_token",
                 label="Personal access token",
+                show_if=("auth_mode", "token"),
                 type="password",
                 secret=True,
                 help="Created in Jira under Profile → Personal Access Tokens.",
