@@ -130,3 +130,11 @@ def api(client, auth):
         return getattr(client, f"simulate_{method}")(url, headers=headers, **kwargs)
 
     return call
+
+
+def shared_fixture(name: str) -> bytes:
+    """A file from ../shared/fixtures (skips the test, saying why, when absent)."""
+    path = SHARED / "fixtures" / name
+    if not path.exists():
+        pytest.skip(f"shared fixture {path} is not available (../shared is missing)")
+    return path.read_bytes()

@@ -132,6 +132,13 @@ class IntegrationService:
         """The integration's secrets, for its own provider's calls only."""
         return self.store.integrations.credentials(integration.id)
 
+    def update_metadata(
+        self, integration: Integration, changes: Mapping[str, Any]
+    ) -> None:
+        """Merge ``changes`` into the integration's (non-secret) metadata."""
+        with self.store.transaction():
+            self.store.integrations.update_metadata(integration.id, changes)
+
     def mark_needs_reauth(self, integration: Integration) -> None:
         """The tracker refused our credentials: the setup must be run again.
 

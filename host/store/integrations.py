@@ -49,6 +49,13 @@ class IntegrationStore:
         ).fetchone()
         return rows.integration(row) if row else None
 
+    def update_metadata(self, integration_id: int, changes: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE integrations SET metadata = json_patch(metadata, ?),"
+            " updated_at = ? WHERE id = ?",
+            [rows.dumps(dict(changes)), utcnow(), integration_id],
+        )
+
     def set_status(self, integration_id: int, status: str) -> None:
         self.db.execute(
             "UPDATE integrations SET status = ?, updated_at = ? WHERE id = ?",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_server import setup
+from plugins.jira_server import setup, webhooks
 
 KEY = "jira_server"
 
@@ -59,3 +59,11 @@ def uninstall(host, integration, credentials):
     if integration.provider != KEY:
         return None
     return setup.remove_webhook(host, integration, credentials)
+
+
+# ---- webhooks ----
+
+
+@hookimpl
+def authenticate_webhook(host, request):
+    return webhooks.authenticate(host, request) if request.provider == KEY else None

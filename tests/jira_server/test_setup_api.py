@@ -391,3 +391,24 @@ def test_installing_again_keeps_the_webhook_secret(
     [hook] = jira.webhooks.values()
     claims = jwt.decode(hook["url"].split("/")[-2], secret, algorithms=["HS256"])
     assert claims["id"].endswith(":trackbridge")
+
+
+def test_a_second_organization_shares_the_same_jira(
+    setup_factory, jira, key_pair, jira_host, client
+):
+    first = full_oauth_install(setup_factory, jira, key_pair)["integration_id"]
+    other = jira_host.organizations.create("other")
+    headers = {"Authorization": f"Bearer {jira_host.organizations.create_token(other)}"}
+    base = "/api/0/organizations/other/setup"
+
+    def post(path, **data):
+        return client.simulate_post(path, json=data, headers=headers).json
+
+    pipeline = f"{base}/{post(base, provider='jira_server')['pipeline']}"
+    post(pipeline, **config_form(jira, key_pair))
+    post(pipeline, **approve(jira, post(pipeline)["redirect_url"]))
+    second = post(pipeline, webhook_mode="automatic")["integration_id"]
+    assert second == first
+    orgs = jira_host.store.integrations.org_integrations(first)
+    assert [o.organization_id for o in orgs] == [1, other.id]
+    assert len(jira.webhooks) == 1
