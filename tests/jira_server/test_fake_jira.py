@@ -17,13 +17,18 @@ def oauth(key_pair, **kwargs):
     )
 
 
+def request_token(jira, key_pair, callback=CALLBACK) -> dict:
+    response = requests.post(
+        f"{jira.url}/plugins/servlet/oauth/request-token",
+        auth=oauth(key_pair, callback_uri=callback),
+    )
+    return dict(parse_qsl(response.text))
+
+
 def dance(jira, key_pair):
     """Request token, approval, access token: the happy path."""
     url = f"{jira.url}/plugins/servlet/oauth"
-    response = requests.post(
-        f"{url}/request-token", auth=oauth(key_pair, callback_uri=CALLBACK)
-    )
-    request = dict(parse_qsl(response.text))
+    request = request_token(jira, key_pair)
     approved = requests.post(
         f"{url}/authorize?oauth_token={request['oauth_token']}", allow_redirects=False
     )
@@ -102,13 +107,7 @@ def test_a_replayed_request_is_refused_as_nonce_used(jira, key_pair):
 
 def test_an_unapproved_request_token_cannot_be_exchanged(jira, key_pair):
     url = f"{jira.url}/plugins/servlet/oauth"
-    request = dict(
-        parse_qsl(
-            requests.post(
-                f"{url}/request-token", auth=oauth(key_pair, callback_uri="oob")
-            ).text
-        )
-    )
+    request = request_token(jira, key_pair, "oob")
     response = requests.post(
         f"{url}/access-token",
         auth=oauth(
@@ -123,13 +122,7 @@ def test_an_unapproved_request_token_cannot_be_exchanged(jira, key_pair):
 
 def test_out_of_band_approval_shows_the_verifier(jira, key_pair):
     url = f"{jira.url}/plugins/servlet/oauth"
-    token = dict(
-        parse_qsl(
-            requests.post(
-                f"{url}/request-token", auth=oauth(key_pair, callback_uri="oob")
-            ).text
-        )
-    )
+    token = request_token(jira, key_pair, "oob")
     page = requests.post(f"{url}/authorize?oauth_token={token['oauth_token']}").text
     assert "verification code" in page
     assert jira.request_tokens[token["oauth_token"]]["verifier"] in page
