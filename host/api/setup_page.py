@@ -17,11 +17,19 @@ from typing import Any
 import falcon
 import jinja2
 
-from host.errors import NotAuthenticated, NotFound, TrackbridgeError, ValidationError
+from host.api.requests import read_body
+from host.errors import (
+    NotAuthenticated,
+    NotFound,
+    TrackbridgeError,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from host.services.setup import PipelineStatus
 from host.types import FormField, Provider
 
 COOKIE = "tb_setup"
+FORM = "application/x-www-form-urlencoded"
 BOOLEANS = "_booleans"
 CSRF = "_csrf"
 
@@ -127,15 +135,16 @@ class SetupPage:
         return provider
 
     def _form(self, req) -> dict[str, Any]:
-        limit = self.host.config.max_body_bytes
-        if req.content_length is not None and req.content_length > limit:
-            raise falcon.HTTPPayloadTooLarge(
-                description=f"Request body is larger than {limit} bytes."
-            )
-        media = req.get_media(default_when_empty={})
-        if not isinstance(media, dict):
-            raise falcon.HTTPBadRequest(description="Expected a form.")
-        return dict(media)
+        """The posted form, read within the same body limit as the JSON API."""
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        if media_type != FORM:
+            raise UnsupportedMediaType(f"Content-Type must be {FORM}.")
+        body = read_body(req, self.host.config.max_body_bytes)
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            raise falcon.HTTPBadRequest(description="Expected a form.") from None
+        return falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
 
     def _start_with_token(self, resp, provider, data):
         slug = str(data.get("org", "")).strip()

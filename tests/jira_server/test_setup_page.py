@@ -185,3 +185,19 @@ def test_an_expired_session_starts_over(browser, clock, jira_host):
     page = browser.get(PAGE)
     assert "expired" in page.text
     assert "tb_setup" not in browser.cookies
+
+
+def test_the_form_has_the_same_body_limit_and_media_type_as_the_api(
+    browser, client, jira_host
+):
+    cookie = {"Cookie": f"tb_setup={browser.cookies['tb_setup']}"}
+    limit = jira_host.config.max_body_bytes
+    too_big = client.simulate_post(
+        PAGE,
+        body="url=" + "x" * limit,
+        headers={**cookie, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert too_big.status_code == 413
+    assert too_big.json == {"detail": f"Request body is larger than {limit} bytes."}
+    as_json = client.simulate_post(PAGE, json={"url": "x"}, headers=cookie)
+    assert as_json.status_code == 415
