@@ -124,3 +124,11 @@ def test_installing_the_same_tracker_twice_shares_one_integration(
         "secret": "second-secret"
     }
     assert [c["hook"] for c in tiny_tracker.CALLS] == ["post_install", "post_install"]
+
+
+def test_expired_pipelines_are_forgotten_when_another_starts(start, clock, host):
+    start()
+    clock.advance(host.config.setup_ttl_seconds + 1)
+    start()
+    count = host.store.db.execute("SELECT count(*) FROM setup_pipelines").fetchone()[0]
+    assert count == 1

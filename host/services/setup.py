@@ -54,10 +54,11 @@ class SetupService:
         self.host.provider(provider)
         steps = self._steps(provider, {})
         pipeline_id = secrets.token_urlsafe(32)
-        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
+        now = self.host.clock()
+        expires_at = now + self.host.config.setup_ttl_seconds
         with self.store.transaction():
             self.store.pipelines.create(
-                _hash(pipeline_id), provider, organization.id, expires_at
+                _hash(pipeline_id), provider, organization.id, expires_at, now=now
             )
         return self._status(pipeline_id, provider, steps, 0, {})
 

@@ -16,8 +16,16 @@ class PipelineStore:
         self.db = db
 
     def create(
-        self, id_hash: str, provider: str, organization_id: int, expires_at: float
+        self,
+        id_hash: str,
+        provider: str,
+        organization_id: int,
+        expires_at: float,
+        *,
+        now: float,
     ) -> None:
+        # Starting a pipeline is the moment to forget the expired ones.
+        self.db.execute("DELETE FROM setup_pipelines WHERE expires_at < ?", [now])
         self.db.execute(
             "INSERT INTO setup_pipelines (id_hash, provider, organization_id,"
             " expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -25,10 +33,10 @@ class PipelineStore:
         )
 
     def get(self, id_hash: str, *, now: float) -> dict[str, Any] | None:
-        """The live pipeline with this id hash (expired ones are gone)."""
-        self.db.execute("DELETE FROM setup_pipelines WHERE expires_at < ?", [now])
+        """The live pipeline with this id hash (an expired one is not)."""
         row = self.db.execute(
-            "SELECT * FROM setup_pipelines WHERE id_hash = ?", [id_hash]
+            "SELECT * FROM setup_pipelines WHERE id_hash = ? AND expires_at >= ?",
+            [id_hash, now],
         ).fetchone()
         if row is None:
             return None
