@@ -55,8 +55,11 @@ class JiraError(IntegrationError):
         errors: dict[str, str] | None = None,
         oauth_problem: str | None = None,
         retry_after: float | None = None,
+        jira_message: str | None = None,
     ) -> None:
         super().__init__(detail)
+        #: What Jira itself said (its messages and field errors), if it said it.
+        self.jira_message = jira_message
         self.http_status = status
         self.errors = errors or {}
         self.oauth_problem = oauth_problem
@@ -217,19 +220,14 @@ def error_from_response(response: requests.Response) -> JiraError:
     detail = " ".join(messages + [f"{k}: {v}" for k, v in errors.items()])
     if status == 401 and not detail:
         detail = "Unauthorized: the access token is invalid or was revoked."
+    detail = detail or "unknown error"
     return JiraError(
-        f"Error communicating with Jira (HTTP {status}): {detail or 'unknown error'}",
+        f"Error communicating with Jira (HTTP {status}): {detail}",
         status=status,
         errors=errors,
         retry_after=retry_after,
+        jira_message=detail,
     )
-
-
-def first_message(error: JiraError) -> str:
-    """Jira's own first message, without our prefix (for setup errors)."""
-    detail = error.detail
-    prefix = f"Error communicating with Jira (HTTP {error.http_status}): "
-    return detail[len(prefix) :] if detail.startswith(prefix) else detail
 
 
 def _retry_after(value: str | None) -> float | None:

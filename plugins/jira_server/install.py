@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from host.errors import SetupError, ValidationError
-from plugins.jira_server.client import JiraClient, JiraError, first_message
+from plugins.jira_server.client import JiraClient, JiraError
 
 CONSUMER_KEY_MAX = 200
 EXTERNAL_ID_MAX = 64
@@ -222,7 +222,7 @@ def create_webhook(client: JiraClient, url: str) -> dict[str, Any]:
             "webhook_api": path,
         }
     raise SetupError(
-        f"Could not create issue webhook in Jira. {first_message(error)}".strip()
+        f"Could not create issue webhook in Jira. {error.jira_message or error.detail}"
     )
 
 

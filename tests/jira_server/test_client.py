@@ -10,7 +10,6 @@ from plugins.jira_server.client import (
     JiraError,
     OAuthCredentials,
     TokenCredentials,
-    first_message,
 )
 
 
@@ -89,7 +88,7 @@ def test_jira_error_bodies_become_one_message(
     assert raised.value.http_status == status
 
 
-def test_field_errors_and_first_message(jira):
+def test_field_errors_and_jiras_own_message(jira):
     jira.failures["/rest/api/2/serverInfo"] = (
         400,
         '{"errors": {"summary": "Required"}}',
@@ -98,7 +97,7 @@ def test_field_errors_and_first_message(jira):
     with pytest.raises(JiraError) as raised:
         JiraClient(jira.url, None).request("GET", "/rest/api/2/serverInfo")
     assert raised.value.errors == {"summary": "Required"}
-    assert first_message(raised.value) == "summary: Required"
+    assert raised.value.jira_message == "summary: Required"
 
 
 def test_timeouts_say_so(jira, monkeypatch):
