@@ -260,24 +260,49 @@ class IssueEvent:
     issue_id: str | None = None
     occurred_at: str | None = None
 
+    def echo_of(self) -> tuple[str, str] | None:
+        """``(action, value)`` an outbound write of ours would come back as.
+
+        An inbound event matching a write trackbridge just made to the
+        tracker (see :attr:`SyncResult.echo`) is that write's echo, and is
+        not applied again.
+        """
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class AssigneeChanged(IssueEvent):
-    """The tracker issue's assignee changed; ``email`` None with no user: unassign."""
+    """The tracker issue's assignee changed; ``email`` None with no user: unassign.
+
+    ``user_id`` is the tracker's stable id for the user (Jira's user key);
+    ``email`` None with a user means the tracker keeps the email hidden.
+    """
 
     email: str | None = None
+    user_id: str | None = None
     user_name: str | None = None
     display_name: str | None = None
+
+    def echo_of(self) -> tuple[str, str]:
+        return ("assignee", (self.user_id or "").lower())
 
 
 @dataclass(frozen=True, kw_only=True)
 class StatusChanged(IssueEvent):
-    """The tracker issue moved into ``resolved`` (True) or out of it (False)."""
+    """The tracker issue changed status.
+
+    ``resolved`` is the provider's default reading (True: into a "done"
+    status, False: out of one, None: neither). An organization may map the
+    tracker's status ids per ``project`` instead (see ``sync_flags``).
+    """
 
     resolved: bool | None
     from_status: str | None = None
     to_status: str | None = None
     project: str | None = None
+
+    def echo_of(self) -> tuple[str, str]:
+        return ("status", self.to_status or "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,6 +328,9 @@ class CommentAdded(IssueEvent):
     body: str = ""
     edited: bool = False
 
+    def echo_of(self) -> tuple[str, str]:
+        return ("comment", self.comment_id)
+
 
 # ---- sync ----------------------------------------------------------------------
 
@@ -319,3 +347,7 @@ class SyncResult:
     applied: bool
     message: str = ""
     external_comment_id: str | None = None
+    #: What the tracker's webhook will report for this write, in the terms
+    #: of :meth:`IssueEvent.echo_of` (a user id, a status id, a comment id),
+    #: so the host can recognise the echo and not apply it back.
+    echo: str | None = None

@@ -3,8 +3,10 @@
 It speaks the parts of Jira that installing trackbridge touches: the OAuth
 1.0a endpoints (form-encoded answers, ``oauth_problem=`` errors), the
 authorize page, ``serverInfo`` in 9.x or 10.x mode, ``mypermissions``,
-``myself``, and both webhook resources. Every OAuth request's RSA-SHA1
-signature is checked with oauthlib against the consumer's registered public
+``myself``, both webhook resources, and what reading webhooks needs:
+``status`` (the default workflow's statuses), ``user`` (from ``users``) and
+``project`` (from ``projects``). Every OAuth request's RSA-SHA1 signature is
+checked with oauthlib against the consumer's registered public
 key, and a nonce is accepted once only, as Jira does.
 
 Tests change its behaviour through attributes (``version``, ``admin``,
@@ -25,7 +27,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
+from tests import jira_spec
+
 OAUTH = "/plugins/servlet/oauth"
+
+
+def _status(status_id: str, name: str, category: str) -> dict:
+    return {"id": status_id, "name": name, "statusCategory": {"key": category}}
+
+
+#: Jira's default workflow statuses (ids as in the shared real payloads).
+STATUSES = (
+    _status("1", "Open", "new"),
+    _status("3", "In Progress", "indeterminate"),
+    _status("4", "Reopened", "new"),
+    _status("5", "Resolved", "done"),
+    _status("6", "Closed", "done"),
+    _status("10000", "To Do", "new"),
+    _status("10001", "Done", "done"),
+)
 
 
 @dataclass
@@ -57,7 +77,14 @@ class FakeJiraState:
     #: When set, every request token is approved at once with this verifier
     #: (as if the user clicked Allow and copied the code Jira showed).
     auto_verifier: str | None = None
+    #: user key -> {"name", "key", "displayName"[, "emailAddress"]}
+    users: dict[str, dict] = field(default_factory=dict)
+    statuses: list[dict] = field(default_factory=lambda: list(STATUSES))
+    #: project key -> {"id", "key", "name", "statuses": [status ids]}
+    projects: dict[str, dict] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
+    #: What the 10.3 REST spec says is wrong with requests received.
+    spec_violations: list[str] = field(default_factory=list)
     webhooks: dict[int, dict] = field(default_factory=dict)
     request_tokens: dict[str, dict] = field(default_factory=dict)
     access_tokens: dict[str, str] = field(default_factory=dict)
@@ -146,6 +173,9 @@ def _handler(jira: FakeJira):
             if delay:
                 time.sleep(delay)
             auth = self._authenticate(path)
+            jira.state.spec_violations.extend(
+                jira_spec.violations(self.command, path, self.query, body)
+            )
             jira.state.requests.append(
                 Seen(
                     self.command,
@@ -376,6 +406,64 @@ def my_permissions(h, auth):
         )
 
 
+def statuses(h, auth):
+    if _require_user(h, auth):
+        return h._json(200, h.server_jira.state.statuses)
+
+
+def _project(jira, id_or_key: str) -> dict | None:
+    return next(
+        (p for p in jira.state.projects.values() if id_or_key in (p["id"], p["key"])),
+        None,
+    )
+
+
+def project(h, auth, rest):
+    """``GET /rest/api/2/project/{idOrKey}`` and ``.../{idOrKey}/statuses``."""
+    if not _require_user(h, auth):
+        return None
+    jira = h.server_jira
+    id_or_key, _, tail = rest.partition("/")
+    found = _project(jira, id_or_key)
+    if found is None or tail not in ("", "statuses"):
+        return h._json(
+            404, {"errorMessages": [f"No project could be found with key '{rest}'."]}
+        )
+    if tail == "":
+        return h._json(200, {k: found[k] for k in ("id", "key", "name")})
+    by_id = {s["id"]: s for s in jira.state.statuses}
+    return h._json(
+        200,
+        [
+            {
+                "id": "10001",
+                "name": "Task",
+                "subtask": False,
+                "statuses": [by_id[i] for i in found["statuses"]],
+            }
+        ],
+    )
+
+
+def user(h, auth):
+    """``GET /rest/api/2/user?key=`` or ``?username=`` (one is required)."""
+    if not _require_user(h, auth):
+        return None
+    users = h.server_jira.state.users.values()
+    if "key" in h.query:
+        found = [u for u in users if u["key"] == h.query["key"]]
+    elif "username" in h.query:
+        found = [u for u in users if u["name"] == h.query["username"]]
+    else:
+        return h._json(400, {"errorMessages": ["username or key is required"]})
+    if not found:
+        wanted = h.query.get("username") or h.query.get("key")
+        return h._json(
+            404, {"errorMessages": [f"The user named '{wanted}' does not exist"]}
+        )
+    return h._json(200, found[0])
+
+
 def _create_webhook(h, auth, modern: bool):
     jira = h.server_jira
     major = int(jira.state.version.split(".")[0])
@@ -417,12 +505,15 @@ ROUTES = {
     ("GET", "/rest/api/2/serverInfo"): server_info,
     ("GET", "/rest/api/2/myself"): myself,
     ("GET", "/rest/api/2/mypermissions"): my_permissions,
+    ("GET", "/rest/api/2/status"): statuses,
+    ("GET", "/rest/api/2/user"): user,
     ("POST", "/rest/webhooks/1.0/webhook"): lambda h, a: _create_webhook(h, a, False),
     ("POST", "/rest/jira-webhook/1.0/webhooks"): lambda h, a: _create_webhook(
         h, a, True
     ),
 }
 PREFIX_ROUTES = {
+    ("GET", "/rest/api/2/project/"): project,
     ("DELETE", "/rest/webhooks/1.0/webhook/"): lambda h, a, r: _delete_webhook(
         h, a, r, False
     ),

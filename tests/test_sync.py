@@ -399,6 +399,28 @@ def test_an_echo_of_our_own_change_changes_nothing(
     assert len(outbound_calls()) == 1
 
 
+def test_a_late_echo_does_not_undo_a_newer_change(
+    host, org, group, api, configure, deliver, run_jobs
+):
+    """Resolved here, sent out, unresolved here; then the tracker's webhook
+    for our own "resolve" arrives. It must not resolve the group again."""
+    configure(sync_status_forward=True, sync_status_reverse=True)
+    api("put", f"/groups/{group.id}", json={"status": "resolved"})
+    api("put", f"/groups/{group.id}", json={"status": "unresolved"})
+    run_jobs()
+    sent = [c["resolved"] for c in outbound_calls()]
+    assert sent == [True, False]
+    echo = {"type": "status", "issue_key": "APP-1", "resolved": True}
+    deliver({**echo, "to_status": "done"})
+    assert run_jobs() == ["delivery.process"]
+    assert current(host, org, group).status == "unresolved"
+    assert len(outbound_calls()) == 2  # and nothing new was sent
+    # The echo is used up: the same change made by a person applies.
+    deliver({**echo, "to_status": "done", "occurred_at": "2030-01-01T00:00:00Z"})
+    run_jobs()
+    assert current(host, org, group).status == "resolved"
+
+
 def test_turning_sync_off_after_queueing_skips_the_call(
     host, org, group, api, configure, run_jobs
 ):

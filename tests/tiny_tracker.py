@@ -178,11 +178,11 @@ def parse_webhook(host, integration, delivery):
 # ---- sync ----
 
 
-def _outbound(host, hook, integration, external_issue, **data):
+def _outbound(host, hook, integration, external_issue, echo, **data):
     if integration.provider != KEY:
         return None
     record(host, hook, key=external_issue.key, **data)
-    return types.SyncResult(applied=True, message="ok")
+    return types.SyncResult(applied=True, message="ok", echo=echo)
 
 
 @hookimpl
@@ -191,14 +191,24 @@ def sync_assignee_outbound(
 ):
     email = assignee.email if assignee else None
     return _outbound(
-        host, "sync_assignee_outbound", integration, external_issue, email=email
+        host,
+        "sync_assignee_outbound",
+        integration,
+        external_issue,
+        echo=email or "",
+        email=email,
     )
 
 
 @hookimpl
 def sync_status_outbound(host, integration, org_integration, external_issue, resolved):
     return _outbound(
-        host, "sync_status_outbound", integration, external_issue, resolved=resolved
+        host,
+        "sync_status_outbound",
+        integration,
+        external_issue,
+        echo="done" if resolved else "open",
+        resolved=resolved,
     )
 
 

@@ -107,6 +107,9 @@ class InboundService:
         if self._is_stale(issue, event):
             log.info("dropped stale %s for %s", type(event).__name__, issue.key)
             return
+        if self._is_echo(issue, event):
+            log.info("%s on %s echoes our own write", type(event).__name__, issue.key)
+            return
         new_key = event.new_key if isinstance(event, IssueMoved) else event.issue_key
         if new_key != issue.key:
             issue = self._rekey(integration, issue, new_key)
@@ -172,14 +175,19 @@ class InboundService:
         )
 
     def _apply_status(self, integration, config, issue, group, event) -> None:
-        """Resolve on entering a resolved status; unresolve on leaving it."""
-        if event.resolved is None or not sync_flags.enabled(
-            config, sync_flags.INBOUND["status"]
-        ):
+        """Resolve on entering a resolved status; unresolve on leaving it.
+
+        "Resolved" is the organization's own status mapping for the
+        tracker project when it has one, else the provider's reading.
+        """
+        if not sync_flags.enabled(config, sync_flags.INBOUND["status"]):
+            return
+        resolved = sync_flags.inbound_resolution(config, event)
+        if resolved is None:
             return
         provider = self.host.providers[integration.provider].name
         source = Source(integration_id=integration.id)
-        if event.resolved:
+        if resolved:
             strategy = config.get("resolution_strategy", "resolve")
             data = {"provider": provider, "resolution_strategy": strategy}
             self.host.groups.set_status(group, "resolved", source, data=data)
@@ -203,12 +211,18 @@ class InboundService:
         """Add the tracker comment, or update the one it was added as."""
         if not sync_flags.enabled(config, sync_flags.INBOUND["comment"]):
             return
+        if not event.body.strip():
+            return  # nothing to show: an empty tracker comment is not a note
         source = Source(integration_id=integration.id)
         existing = self.store.groups.comment_by_external_id(
             group.id, issue.id, event.comment_id
         )
         if existing is not None:
-            self.host.groups.edit_comment(group, existing, event.body, source)
+            # Only a comment that came from this tracker follows its edits; a
+            # host comment mirrored there stays as its author wrote it.
+            record = self.store.groups.comment(group.id, existing)
+            if record["source_integration_id"] == integration.id:
+                self.host.groups.edit_comment(group, existing, event.body, source)
             return
         with self.store.transaction():
             comment = self.host.groups.add_comment(
@@ -250,8 +264,24 @@ class InboundService:
             self.store.integrations.rekey_external_issue(issue.id, new_key, url)
         return self.store.integrations.external_issue_by_id(issue.id)
 
+    def _is_echo(self, issue: ExternalIssue, event: IssueEvent) -> bool:
+        """True when the event reports a write trackbridge itself just made."""
+        echo = event.echo_of()
+        if echo is None:
+            return False
+        action, value = echo
+        return self.store.integrations.take_echo(
+            issue.id, action, value.lower(), self.host.clock()
+        )
+
     def _is_stale(self, issue: ExternalIssue, event: IssueEvent) -> bool:
-        """True when an older delivery for this issue was already applied."""
+        """True when an older delivery for this issue was already applied.
+
+        A new comment is never stale: comments add up rather than replace
+        one another, so a late one is still applied (once, by its id).
+        """
+        if isinstance(event, CommentAdded) and not event.edited:
+            return False
         occurred = _instant(event.occurred_at)
         if occurred is None:
             return False

@@ -2,7 +2,9 @@
 
 The job re-reads current state (the group may have changed again since the
 job was queued) and asks the integration's provider to apply it. A clear
-"could not" from the provider is recorded on the group, not retried.
+"could not" from the provider is recorded on the group, not retried. What a
+successful write will look like when the tracker's webhook reports it back
+is remembered for a while, so that echo is not applied again (see inbound).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from host.services import sync_flags
 
 if TYPE_CHECKING:
     from host.core import Host
+
+
+#: How long (seconds) a write of ours may take to come back as a webhook.
+ECHO_WINDOW = 600.0
 
 
 class OutboundService:
@@ -74,10 +80,15 @@ class OutboundService:
             raise LookupError(
                 f"No plugin handles {action} sync for provider {integration.provider!r}"
             )
+        echo = result.echo or result.external_comment_id
         with store.transaction():
             if result.external_comment_id:
                 store.groups.link_comment(
                     payload["comment_id"], issue.id, result.external_comment_id
+                )
+            if result.applied and echo is not None:
+                store.integrations.add_echo(
+                    issue.id, action, echo.lower(), self.host.clock() + ECHO_WINDOW
                 )
             store.groups.add_activity(
                 group.id,

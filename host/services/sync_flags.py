@@ -20,3 +20,22 @@ ALL = frozenset(OUTBOUND.values()) | frozenset(INBOUND.values())
 
 def enabled(config, flag: str) -> bool:
     return config.get(flag) is True
+
+
+#: Organization config: per tracker project, the status ids that resolve or
+#: unresolve a group, overriding the provider's own reading:
+#: ``{project: {"resolve": [ids], "unresolve": [ids]}}``.
+INBOUND_STATUS_MAPPING = "sync_status_reverse_mapping"
+
+
+def inbound_resolution(config, event) -> bool | None:
+    """Whether a tracker status change resolves (True) or unresolves (False)."""
+    mapping = config.get(INBOUND_STATUS_MAPPING) or {}
+    rule = mapping.get(event.project) if event.project is not None else None
+    if not isinstance(rule, dict):
+        return event.resolved
+    if event.to_status in (rule.get("resolve") or []):
+        return True
+    if event.to_status in (rule.get("unresolve") or []):
+        return False
+    return None

@@ -277,3 +277,29 @@ class IntegrationStore:
             [external_issue_id, organization_id],
         )
         return [row[0] for row in cursor]
+
+    # ---- echoes of our own writes ----
+
+    def add_echo(
+        self, external_issue_id: int, action: str, value: str, expires_at: float
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO sync_echoes (external_issue_id, action, value, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            [external_issue_id, action, value, expires_at],
+        )
+
+    def take_echo(
+        self, external_issue_id: int, action: str, value: str, now: float
+    ) -> bool:
+        """Consume one unexpired matching echo; True when there was one."""
+        self.db.execute("DELETE FROM sync_echoes WHERE expires_at < ?", [now])
+        row = self.db.execute(
+            "SELECT id FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
+            " AND value = ? ORDER BY id LIMIT 1",
+            [external_issue_id, action, value],
+        ).fetchone()
+        if row is None:
+            return False
+        self.db.execute("DELETE FROM sync_echoes WHERE id = ?", [row[0]])
+        return True

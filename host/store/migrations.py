@@ -274,6 +274,27 @@ def m0005_setup_links(db: Database) -> None:
     )
 
 
+@core()
+def m0006_sync_echoes(db: Database) -> None:
+    # What trackbridge just wrote to a tracker, so the webhook that reports
+    # the write back (its echo) is recognised and not applied again.
+    db.execute(
+        """
+        CREATE TABLE sync_echoes (
+            id INTEGER PRIMARY KEY,
+            external_issue_id INTEGER NOT NULL REFERENCES external_issues(id)
+                ON DELETE CASCADE,
+            action TEXT NOT NULL,
+            value TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX sync_echoes_issue ON sync_echoes"
+        " (external_issue_id, action, value)"
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

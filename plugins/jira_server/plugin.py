@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_server import setup, webhooks
+from plugins.jira_server import events, org_config, setup, webhooks
 
 KEY = "jira_server"
 
@@ -67,3 +67,20 @@ def uninstall(host, integration, credentials):
 @hookimpl
 def authenticate_webhook(host, request):
     return webhooks.authenticate(host, request) if request.provider == KEY else None
+
+
+@hookimpl
+def parse_webhook(host, integration, delivery):
+    return (
+        events.parse(host, integration, delivery) if delivery.provider == KEY else None
+    )
+
+
+# ---- organization settings ----
+
+
+@hookimpl
+def validate_organization_config(host, integration, org_integration, config):
+    if integration.provider != KEY:
+        return None
+    return org_config.validate(host, integration, config)

@@ -36,6 +36,7 @@ def jira(key_pair):
     with FakeJira() as fake:
         fake.consumers["trackbridge"] = key_pair[1]
         yield fake
+    assert fake.spec_violations == [], "requests the Jira DC 10.3 spec does not allow"
 
 
 @pytest.fixture
@@ -46,3 +47,38 @@ def jira_host(host):
     host.pm.register(plugin, name="jira_server")
     host.providers["jira_server"] = plugin.PROVIDER
     return host
+
+
+WEBHOOK_SECRET = "a long webhook secret for the tests, long enough for HS512 as well"
+EXTERNAL_ID = "jira.example.org:trackbridge"
+
+
+def webhook_token(claims=None, secret=WEBHOOK_SECRET, algorithm="HS256") -> str:
+    """The token in a webhook URL: ``{"id": external_id}`` signed with ``secret``."""
+    import jwt
+
+    claims = {"id": EXTERNAL_ID} if claims is None else claims
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+@pytest.fixture
+def jira_integration(jira_host, org, jira):
+    """A Jira Server integration installed for ``org``, talking to the fake
+    Jira with a personal access token."""
+    from host.types import IntegrationSpec
+
+    jira.personal_tokens["pat-svc"] = "svc"
+    integration, _ = jira_host.integrations.install(
+        org,
+        "jira_server",
+        IntegrationSpec(
+            external_id=EXTERNAL_ID,
+            name="svc",
+            metadata={"base_url": jira.url, "auth_mode": "token"},
+            credentials={
+                "webhook_secret": WEBHOOK_SECRET,
+                "personal_access_token": "pat-svc",
+            },
+        ),
+    )
+    return integration

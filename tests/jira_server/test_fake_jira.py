@@ -172,3 +172,20 @@ def test_injected_failures_and_unauthenticated_calls(jira):
     )
     assert requests.get(f"{jira.url}/rest/api/2/serverInfo").status_code == 500
     assert requests.get(f"{jira.url}/rest/api/2/myself").status_code == 401
+
+
+def test_the_spec_oracle_knows_good_requests_from_bad():
+    from tests import jira_spec
+
+    if not jira_spec.available():
+        pytest.skip(f"the Jira DC 10.3 spec is not at {jira_spec.SPEC}")
+    check = jira_spec.violations
+    assert check("GET", "/rest/api/2/user", {"username": "ann"}, b"") == []
+    assert check("GET", "/rest/api/2/project/TES/statuses", {}, b"") == []
+    assert check("GET", "/rest/api/2/user", {"email": "a@b"}, b"") == [
+        "GET /api/2/user: query parameter 'email' is not in the spec"
+    ]
+    assert check("GET", "/rest/api/2/nothing/here", {}, b"") == [
+        "GET /rest/api/2/nothing/here is not in the Jira DC 10.3 spec"
+    ]
+    assert check("GET", "/plugins/servlet/oauth/authorize", {"x": "1"}, b"") == []

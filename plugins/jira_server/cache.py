@@ -1,0 +1,66 @@
+"""A short-lived cache for Jira metadata (statuses, projects, ...).
+
+Metadata changes rarely and is read on every webhook or form, so it is kept
+for a few minutes. Each host has its own cache (kept beside the host, not in
+it), keyed by integration, so two hosts in one process never share entries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any
+
+#: Seconds a metadata answer is reused.
+METADATA_TTL = 300.0
+
+_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+class TTLCache:
+    def __init__(
+        self,
+        ttl: float = METADATA_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 2048,
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """The cached value for ``key``, or ``load()`` (cached when it returns).
+
+        A failing ``load`` raises and caches nothing.
+        """
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                return entry[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                live = {k: v for k, v in self._entries.items() if v[0] > now}
+                self._entries = live if len(live) < self.max_entries else {}
+            self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def forget(self, predicate: Callable[[Hashable], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if predicate(k)]:
+                del self._entries[key]
+
+
+def for_host(host) -> TTLCache:
+    """The metadata cache of one host."""
+    with _caches_lock:
+        cache = _caches.get(host)
+        if cache is None:
+            cache = _caches[host] = TTLCache()
+        return cache

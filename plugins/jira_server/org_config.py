@@ -1,0 +1,124 @@
+"""Validating an organization's Jira Server settings.
+
+The host owns the on/off sync toggles; this module checks the rest against
+Jira itself, so a mapping can only name statuses the project really has
+(Sentry checks names against one global list, which lets a typo through).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from host.errors import IntegrationError, ValidationError
+from plugins.jira_server import cache
+from plugins.jira_server.client import JiraError
+from plugins.jira_server.setup import integration_client
+
+RESOLUTION_STRATEGIES = ("resolve", "resolve_current_release", "resolve_next_release")
+INBOUND_STATUS_MAPPING = "sync_status_reverse_mapping"
+
+
+def validate(host, integration, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The cleaned settings; every problem is a per-field error.
+
+    :raises ValidationError: a value is wrong, or a key is not a setting.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for key, value in config.items():
+        check = CHECKS.get(key)
+        if check is None:
+            errors[key] = ["Unknown field."]
+            continue
+        try:
+            cleaned[key] = check(host, integration, value)
+        except ValueError as ex:
+            errors[key] = [str(ex)]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _resolution_strategy(host, integration, value: Any) -> str:
+    if value not in RESOLUTION_STRATEGIES:
+        raise ValueError(f"Must be one of: {', '.join(RESOLUTION_STRATEGIES)}.")
+    return value
+
+
+def _inbound_status_mapping(host, integration, value: Any) -> dict[str, Any]:
+    """``{project id or key: {"resolve": [ids], "unresolve": [ids]}}``.
+
+    Projects are stored by id (keys can be renamed); every status id must be
+    one of that project's statuses.
+    """
+    if not isinstance(value, dict):
+        raise ValueError("Must be an object of Jira project → status ids.")
+    cleaned: dict[str, Any] = {}
+    for project_ref, rule in value.items():
+        if not isinstance(rule, dict) or set(rule) - {"resolve", "unresolve"}:
+            raise ValueError(
+                f'{project_ref}: must be {{"resolve": [ids], "unresolve": [ids]}}.'
+            )
+        lists = {name: _ids(project_ref, name, rule.get(name)) for name in rule}
+        resolve, unresolve = lists.get("resolve", []), lists.get("unresolve", [])
+        if not resolve and not unresolve:
+            raise ValueError(f"{project_ref}: name at least one status.")
+        if both := sorted(set(resolve) & set(unresolve)):
+            raise ValueError(
+                f"{project_ref}: status {', '.join(both)} cannot both resolve "
+                "and unresolve."
+            )
+        project_id, known = _project_statuses(host, integration, str(project_ref))
+        if unknown := [i for i in resolve + unresolve if i not in known]:
+            raise ValueError(
+                f"{project_ref}: no status {', '.join(unknown)} in this project "
+                f"(it has {', '.join(f'{i} {n}' for i, n in known.items())})."
+            )
+        cleaned[project_id] = {"resolve": resolve, "unresolve": unresolve}
+    return cleaned
+
+
+def _ids(project_ref: str, name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueError(f"{project_ref}.{name}: must be a list of status ids.")
+    return [str(v) for v in value]
+
+
+def _project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
+    """The project's id and ``{status id: name}`` of its workflow (cached)."""
+
+    def load() -> tuple[str, dict]:
+        client = integration_client(host, integration)
+        try:
+            project = client.request("GET", f"/rest/api/2/project/{project_ref}")
+            issue_types = client.request(
+                "GET", f"/rest/api/2/project/{project_ref}/statuses"
+            )
+        except JiraError as ex:
+            if ex.http_status == 404:
+                raise ValueError(f"{project_ref}: no such Jira project.") from None
+            raise IntegrationError(
+                "Unable to communicate with the Jira instance to check the "
+                f"statuses: {ex}"
+            ) from None
+        statuses = {
+            str(status["id"]): status.get("name", "")
+            for issue_type in issue_types
+            for status in issue_type.get("statuses", [])
+        }
+        return str(project["id"]), statuses
+
+    return cache.for_host(host).get_or_load(
+        (integration.id, "project-statuses", project_ref), load
+    )
+
+
+CHECKS = {
+    "resolution_strategy": _resolution_strategy,
+    INBOUND_STATUS_MAPPING: _inbound_status_mapping,
+}
