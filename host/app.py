@@ -14,7 +14,7 @@ import falcon
 from host.api import resources
 from host.api.requests import TokenAuth
 from host.api.setup_page import SetupPage
-from host.api.webhooks import ProviderWebhook
+from host.api.webhooks import ProviderWebhook, Replica
 from host.config import load_config
 from host.core import Host
 from host.errors import TrackbridgeError
@@ -38,6 +38,7 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_error_handler(TrackbridgeError, _trackbridge_error)
 
     app.add_route("/healthz", resources.Health(host))
+    app.add_route("/internal/replicate", Replica(host))
     app.add_route(API, resources.OrganizationItem(host))
     app.add_route(f"{API}/members", resources.Members(host))
     app.add_route(f"{API}/groups", resources.Groups(host))

@@ -185,12 +185,21 @@ def org() -> None:
 @org.command("create")
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
+@click.option(
+    "--region",
+    help="On a control node: the region (from [regions]) serving this organization.",
+)
 @pass_ctx
 @_handle_errors
-def org_create(ctx: CliContext, slug: str, name: str | None) -> None:
+def org_create(
+    ctx: CliContext, slug: str, name: str | None, region: str | None
+) -> None:
     """Create an organization."""
-    organization = ctx.host.organizations.create(slug, name)
-    click.echo(f"created organization {organization.slug} (id {organization.id})")
+    organization = ctx.host.organizations.create(slug, name, region=region)
+    where = f" in region {region}" if region else ""
+    click.echo(
+        f"created organization {organization.slug} (id {organization.id}){where}"
+    )
 
 
 @org.command("list")
@@ -199,7 +208,8 @@ def org_create(ctx: CliContext, slug: str, name: str | None) -> None:
 def org_list(ctx: CliContext) -> None:
     """List organizations."""
     for organization in ctx.host.organizations.list():
-        click.echo(f"{organization.slug}\t{organization.name}")
+        region = organization.region or "-"
+        click.echo(f"{organization.slug}\t{organization.name}\t{region}")
 
 
 @cli.group()

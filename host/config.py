@@ -44,6 +44,11 @@ class Config:
     log_level: str = "info"
     disabled_plugins: tuple[str, ...] = ()
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    #: Region name -> base URL of its host. Non-empty makes this host a
+    #: control node that forwards webhooks to the regions of organizations.
+    regions: Mapping[str, str] = field(default_factory=dict)
+    #: Shared by a control node and its regions to sign what it forwards.
+    routing_secret: str = ""
     #: Every section of the file, for plugins (``host.plugin_config(name)``).
     sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: Path | None = None
@@ -66,6 +71,8 @@ class Config:
             },
             "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
             "plugins": {"disabled": ", ".join(self.disabled_plugins)},
+            "regions": dict(self.regions),
+            "routing": {"secret": self.routing_secret},
         }
         for section, values in self.sections.items():
             if section not in effective:
@@ -141,9 +148,33 @@ def load_config(
                 for name in vars(defaults)
             }
         ),
+        regions=_regions(sections.get("regions", {})),
+        routing_secret=_routing_secret(sections),
         sections=sections,
         source=file if file.is_file() else None,
     )
+
+
+def _regions(values: Mapping[str, str]) -> dict[str, str]:
+    regions = {}
+    for name, url in values.items():
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+            raise ConfigError(
+                f"[regions] {name} must be the http(s) base URL of that region's "
+                f"host, not {url!r}"
+            )
+        regions[name] = url.rstrip("/")
+    return regions
+
+
+def _routing_secret(sections: Mapping[str, Mapping[str, str]]) -> str:
+    secret = sections.get("routing", {}).get("secret", "")
+    if sections.get("regions") and len(secret) < 16:
+        raise ConfigError(
+            "[routing] secret must be set (16 characters or more) on a control "
+            "node, and the same on each region's host: it signs forwarded webhooks"
+        )
+    return secret
 
 
 def _resolve_env(value: str, env: Mapping[str, str]) -> str:

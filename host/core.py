@@ -34,6 +34,7 @@ class Host:
         from host.services.integrations import IntegrationService
         from host.services.organizations import OrganizationService
         from host.services.outbound import OutboundService
+        from host.services.routing import RoutingService
         from host.services.setup import SetupService
 
         self.config = config
@@ -48,6 +49,7 @@ class Host:
         self.integrations = IntegrationService(self)
         self.inbound = InboundService(self)
         self.outbound = OutboundService(self)
+        self.routing = RoutingService(self)
         self.setup = SetupService(self)
 
     @classmethod

@@ -36,6 +36,8 @@ class JobQueue:
                 p["delivery_id"]
             ),
             "sync.outbound": lambda host, p: host.outbound.run(p),
+            "delivery.forward": lambda host, p: host.routing.forward(p),
+            "integration.replicate": lambda host, p: host.routing.replicate(p),
         }
 
     def enqueue(self, kind: str, payload: Mapping[str, Any], delay: float = 0) -> int:

@@ -57,7 +57,7 @@ def test_organizations_members_and_tokens(run, config, host):
     )
     bad = run("org", "create", "Not A Slug")
     assert bad.exit_code == 1 and "slug: Use 1-50 lowercase letters" in bad.output
-    assert run("org", "list").output == "acme\tAcme Inc\n"
+    assert run("org", "list").output == "acme\tAcme Inc\t-\n"
 
     assert (
         run(

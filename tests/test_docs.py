@@ -43,8 +43,9 @@ def test_every_cli_command_is_documented():
 
 def test_every_config_key_is_documented():
     internal = {"jobs", "sections", "source"}
+    file_names = {"disabled_plugins": "disabled", "routing_secret": "secret"}
     keys = [
-        "disabled" if key == "disabled_plugins" else key
+        file_names.get(key, key)
         for key in Config.__dataclass_fields__
         if key not in internal
     ]

@@ -1,11 +1,20 @@
-"""``POST /extensions/{provider}/{path}``: tracker webhooks to providers."""
+"""Tracker webhooks to providers, and what a control node sends its regions.
+
+``POST /extensions/{provider}/{path}`` is where trackers deliver webhooks; a
+control node routes them (see :mod:`host.services.routing`). A region takes
+forwarded deliveries there too, and installs at ``POST /internal/replicate``.
+"""
 
 from __future__ import annotations
 
+import json
+
 import falcon
 
+from host import signing
 from host.api.requests import read_body
-from host.errors import NotFound
+from host.errors import NotFound, ValidationError
+from host.services.routing import REPLICATE_PATH
 from host.types import WebhookRequest
 
 
@@ -31,6 +40,40 @@ class ProviderWebhook:
             query=dict(req.params),
             body=read_body(req, self.host.config.max_body_bytes),
         )
+        signature = request.headers.get(signing.HEADER)
+        if signature is not None:
+            # Forwarded by our control node: handled here, whatever we are.
+            routing = self.host.routing
+            routing.verify_forwarded(signature, provider_slug, path, request.body)
+        elif self.host.routing.is_control:
+            resp.status = falcon.code_to_http_status(self.host.routing.route(request))
+            resp.content_type = falcon.MEDIA_JSON
+            resp.text = "{}"
+            return
         delivery_id = self.host.inbound.receive(request)
         resp.status = falcon.HTTP_200
         resp.media = {"received": delivery_id is not None}
+
+
+class Replica:
+    """``POST /internal/replicate``: installs a control node made, at a region."""
+
+    def __init__(self, host) -> None:
+        self.host = host
+
+    def on_post(self, req, resp):
+        body = read_body(req, self.host.config.max_body_bytes)
+        signing.verify(
+            self.host.config.routing_secret,
+            req.get_header(signing.HEADER) or "",
+            "POST",
+            REPLICATE_PATH,
+            body,
+            self.host.clock(),
+        )
+        try:
+            message = json.loads(body)
+        except ValueError:
+            raise ValidationError({}, "Request body is not valid JSON.") from None
+        self.host.routing.receive_replica(message)
+        resp.media = {"replicated": True}

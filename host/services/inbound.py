@@ -28,6 +28,7 @@ from host.types import (
     OrganizationIntegration,
     StatusChanged,
     WebhookRequest,
+    WebhookVerdict,
 )
 
 if TYPE_CHECKING:
@@ -54,9 +55,7 @@ class InboundService:
         :raises NotFound: no provider answers for this URL.
         :raises WebhookRejected: the provider refused the request.
         """
-        verdict = self.host.hook.authenticate_webhook(host=self.host, request=request)
-        if verdict is None:
-            raise NotFound("No provider handles this URL.")
+        verdict = self.authenticate(request)
         if not verdict.store:
             log.info(
                 "delivery for integration %s not stored: %s",
@@ -64,17 +63,35 @@ class InboundService:
                 verdict.reason,
             )
             return None
-        headers = {
-            k.lower(): v
-            for k, v in request.headers.items()
-            if k.lower() not in PRIVATE_HEADERS
-        }
         with self.store.transaction():
-            delivery_id = self.store.deliveries.add(
-                verdict.integration_id, request.provider, headers, request.body
-            )
-            if delivery_id is not None:
-                self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
+            return self.store_delivery(verdict.integration_id, request)
+
+    def authenticate(self, request: WebhookRequest) -> WebhookVerdict:
+        """The provider's verdict on a request.
+
+        :raises NotFound: no provider answers for this URL.
+        :raises WebhookRejected: the provider refused the request.
+        """
+        verdict = self.host.hook.authenticate_webhook(host=self.host, request=request)
+        if verdict is None:
+            raise NotFound("No provider handles this URL.")
+        return verdict
+
+    def store_delivery(
+        self, integration_id: int, request: WebhookRequest
+    ) -> int | None:
+        """Store an authenticated delivery and queue its job (in a transaction).
+
+        ``None`` when this exact delivery was stored before.
+        """
+        delivery_id = self.store.deliveries.add(
+            integration_id,
+            request.provider,
+            private_headers_removed(request),
+            request.body,
+        )
+        if delivery_id is not None:
+            self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
         return delivery_id
 
     def process_delivery(self, delivery_id: int) -> None:
@@ -290,6 +307,14 @@ class InboundService:
             return True
         self.store.integrations.set_last_event_at(issue.id, occurred.isoformat())
         return False
+
+
+def private_headers_removed(request: WebhookRequest) -> dict[str, str]:
+    return {
+        k.lower(): v
+        for k, v in request.headers.items()
+        if k.lower() not in PRIVATE_HEADERS
+    }
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -43,6 +43,8 @@ class IntegrationService:
             )
             self.store.integrations.set_credentials(integration_id, spec.credentials)
             self.store.integrations.add_organization(organization.id, integration_id)
+            integration = self.store.integrations.get(integration_id)
+            self.host.routing.after_install_change(organization, integration)
         return self.get(organization, integration_id)
 
     def list(
@@ -109,6 +111,7 @@ class IntegrationService:
             remaining = self.store.integrations.remove_organization(
                 organization.id, integration_id
             )
+            self.host.routing.after_install_change(organization, integration)
         if remaining:
             return
         credentials = self.store.integrations.credentials(integration_id)

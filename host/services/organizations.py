@@ -8,7 +8,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from host import validation
-from host.errors import Conflict, NotAuthenticated, NotFound
+from host.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from host.types import Member, Organization
 
 if TYPE_CHECKING:
@@ -23,13 +23,26 @@ def hash_token(token: str) -> str:
 
 class OrganizationService:
     def __init__(self, host: Host) -> None:
+        self.host = host
         self.store = host.store
 
-    def create(self, slug: str, name: str | None = None) -> Organization:
+    def create(
+        self, slug: str, name: str | None = None, region: str | None = None
+    ) -> Organization:
+        """Create an organization, served here or (on a control node) by the
+        host of ``region``."""
         validation.slug(slug)
+        regions = self.host.config.regions
+        if region is not None and region not in regions:
+            known = ", ".join(sorted(regions)) or "none: this host has no [regions]"
+            raise ValidationError(
+                {"region": [f"Unknown region {region!r} (configured: {known})."]}
+            )
         try:
             with self.store.transaction():
-                organization_id = self.store.organizations.create(slug, name or slug)
+                organization_id = self.store.organizations.create(
+                    slug, name or slug, region
+                )
         except sqlite3.IntegrityError:
             raise Conflict(f"Organization {slug!r} already exists.") from None
         return self.store.organizations.get(organization_id)
