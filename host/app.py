@@ -79,7 +79,8 @@ def _trackbridge_error(req, resp, ex: TrackbridgeError, params) -> None:
 def _internal_error(req, resp, ex: Exception, params) -> None:
     if isinstance(ex, falcon.HTTPError):
         raise ex
-    log.exception("unhandled error on %s %s", req.method, req.path)
+    # The route template, not the path: a webhook path carries its token.
+    log.exception("unhandled error on %s %s", req.method, req.uri_template or "?")
     resp.status = falcon.HTTP_500
     resp.media = {"detail": "Internal server error."}
 

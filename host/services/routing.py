@@ -21,7 +21,6 @@ call the tracker itself.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Mapping
@@ -79,38 +78,38 @@ class RoutingService:
         if not verdict.store:
             return 200
         regions = sorted({o.region for o in organizations if o.region})
-        slug = self.host.providers[request.provider].slug
-        forwarded = {
-            "provider_slug": slug,
-            "path": request.path,
-            "query": dict(request.query),
-            "headers": {
-                k: v
-                for k, v in private_headers_removed(request).items()
-                if k not in HOP_HEADERS and k != signing.HEADER
-            },
-            "body": base64.b64encode(request.body).decode(),
+        headers = {
+            k: v
+            for k, v in private_headers_removed(request).items()
+            if k not in HOP_HEADERS and k != signing.HEADER
         }
+        slug = self.host.providers[request.provider].slug
         with self.store.transaction():
             if any(o.region is None for o in organizations):
                 self.host.inbound.store_delivery(verdict.integration_id, request)
             for region in regions:
+                forward_id = self.store.deliveries.add_forward(
+                    region, slug, request.path, request.query, headers, request.body
+                )
                 self.host.jobs.enqueue(
-                    "delivery.forward", {"region": region, **forwarded}
+                    "delivery.forward", {"forward_id": forward_id, "region": region}
                 )
         return 202
 
     def forward(self, payload: Mapping[str, Any]) -> None:
         """Job: send one delivery to its region's host (retried until it lands)."""
-        body = base64.b64decode(payload["body"])
-        path = signed_path(payload["provider_slug"], payload["path"])
+        forward = self.store.deliveries.forward(payload["forward_id"])
+        if forward is None:
+            return  # delivered by an earlier run of this job
         self._post(
-            payload["region"],
-            path,
-            body,
-            headers=payload["headers"],
-            params=payload.get("query") or None,
+            forward["region"],
+            signed_path(forward["provider_slug"], forward["path"]),
+            forward["body"],
+            headers=forward["headers"],
+            params=forward["query"] or None,
         )
+        with self.store.transaction():
+            self.store.deliveries.delete_forward(forward["id"])
 
     def verify_forwarded(
         self, header: str, provider_slug: str, path: str, body: bytes

@@ -1,4 +1,5 @@
-"""Webhook deliveries, stored before they are acknowledged."""
+"""Webhook deliveries, stored before they are acknowledged, and the ones a
+control node still has to forward to a region."""
 
 from __future__ import annotations
 
@@ -60,3 +61,43 @@ class DeliveryStore:
             [limit],
         )
         return [dict(row) for row in cursor]
+
+    # ---- owed to a region (control node) ----
+
+    def add_forward(
+        self,
+        region: str,
+        provider_slug: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO forwards (region, provider_slug, path, query, headers, body,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                region,
+                provider_slug,
+                path,
+                rows.dumps(dict(query)),
+                rows.dumps(dict(headers)),
+                body,
+                utcnow(),
+            ],
+        )
+        return cursor.lastrowid
+
+    def forward(self, forward_id: int) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT * FROM forwards WHERE id = ?", [forward_id]
+        ).fetchone()
+        if row is None:
+            return None
+        forward = dict(row)
+        forward["query"] = rows.loads(forward["query"])
+        forward["headers"] = rows.loads(forward["headers"])
+        return forward
+
+    def delete_forward(self, forward_id: int) -> None:
+        self.db.execute("DELETE FROM forwards WHERE id = ?", [forward_id])

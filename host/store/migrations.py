@@ -295,6 +295,25 @@ def m0006_sync_echoes(db: Database) -> None:
     )
 
 
+@core()
+def m0007_forwards(db: Database) -> None:
+    # Deliveries a control node owes a region: kept until the region took
+    # them (the URL path holds the webhook token, so not in job payloads).
+    db.execute(
+        """
+        CREATE TABLE forwards (
+            id INTEGER PRIMARY KEY,
+            region TEXT NOT NULL,
+            provider_slug TEXT NOT NULL,
+            path TEXT NOT NULL,
+            query TEXT NOT NULL DEFAULT '{}',
+            headers TEXT NOT NULL DEFAULT '{}',
+            body BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

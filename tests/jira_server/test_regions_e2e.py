@@ -196,6 +196,8 @@ def test_control_node_forwards_to_regions_and_waits_for_one_that_is_down(
     # Applied once in each region, never at the control node.
     with opened(control_env) as control:
         assert control.store.deliveries.recent() == []
+        owed = control.store.db.execute("SELECT count(*) FROM forwards").fetchone()[0]
+        assert owed == 0  # every forward was handed over, then let go
     for env in (eu_env, us_env):
         with opened(env) as host:
             assert len(host.store.deliveries.recent()) == 1
