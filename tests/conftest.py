@@ -111,6 +111,22 @@ def client(host):
 
 
 @pytest.fixture
+def run_jobs(host):
+    """Run every due job in this process; the kinds that ran, in order."""
+    from host.jobs import Worker
+
+    worker = Worker(host, name="test")
+
+    def run():
+        ran = []
+        while (job := worker.run_once()) is not None:
+            ran.append(job["kind"])
+        return ran
+
+    return run
+
+
+@pytest.fixture
 def org(host):
     return host.organizations.create("acme", "Acme")
 

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from host.jobs import Worker
 from tests import tiny_tracker
 from tests.conftest import install_tiny
 
@@ -52,19 +51,6 @@ def deliver(client):
         )
 
     return post
-
-
-@pytest.fixture
-def run_jobs(host):
-    worker = Worker(host, name="test")
-
-    def run():
-        ran = []
-        while (job := worker.run_once()) is not None:
-            ran.append(job["kind"])
-        return ran
-
-    return run
 
 
 def current(host, org, group):

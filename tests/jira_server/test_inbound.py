@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from host.jobs import Worker
 from host.types import TrackerIssue
 from tests.conftest import shared_fixture
 from tests.jira_server.conftest import webhook_token
@@ -39,17 +38,6 @@ def deliver(client):
         )
 
     return post
-
-
-@pytest.fixture
-def run_jobs(jira_host):
-    worker = Worker(jira_host, name="test")
-
-    def run():
-        while worker.run_once() is not None:
-            pass
-
-    return run
 
 
 @pytest.fixture

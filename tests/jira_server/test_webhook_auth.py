@@ -12,8 +12,9 @@ import pytest
 
 from host.types import IntegrationSpec
 from tests.conftest import shared_fixture
+from tests.jira_server.conftest import EXTERNAL_ID, WEBHOOK_SECRET
+from tests.jira_server.conftest import webhook_token as token
 
-SECRET = "a long webhook secret for the tests, long enough for HS512 as well"
 ASSIGNEE = "jira-webhooks/real-server-issue-updated-assignee.json"
 COMMENTED = "jira-webhooks/real-server-issue-updated-commented.json"
 
@@ -24,21 +25,16 @@ def integration(jira_host, org):
         org,
         "jira_server",
         IntegrationSpec(
-            external_id="jira.example.org:trackbridge",
+            external_id=EXTERNAL_ID,
             name="trackbridge",
             metadata={
                 "base_url": "https://jira.example.org",
                 "webhook_status": "waiting for first webhook",
             },
-            credentials={"webhook_secret": SECRET},
+            credentials={"webhook_secret": WEBHOOK_SECRET},
         ),
     )
     return integration
-
-
-def token(claims=None, secret=SECRET, algorithm="HS256"):
-    claims = {"id": "jira.example.org:trackbridge"} if claims is None else claims
-    return jwt.encode(claims, secret, algorithm=algorithm)
 
 
 @pytest.fixture
