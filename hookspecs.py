@@ -323,7 +323,8 @@ def sync_assignee_outbound(
     :param org_integration: The organization's config for this integration.
     :param external_issue: The linked tracker issue.
     :param assignee: The member now assigned, or ``None`` to unassign.
-    :returns: A :class:`host.types.SyncResult`.
+    :returns: A :class:`host.types.SyncResult`; its ``echo`` is what the
+        tracker's webhook will report for this write, so it is not applied back.
     :raises host.errors.RetryLater: Transient failure (429, 5xx, timeout).
 
     Called by: the ``sync.outbound`` job when a group's assignee changes and
@@ -348,7 +349,8 @@ def sync_status_outbound(
     :param org_integration: The organization's config (holds the mapping).
     :param external_issue: The linked tracker issue.
     :param resolved: ``True`` when the group was resolved, ``False`` reopened.
-    :returns: A :class:`host.types.SyncResult`.
+    :returns: A :class:`host.types.SyncResult`; its ``echo`` is what the
+        tracker's webhook will report for this write, so it is not applied back.
     :raises host.errors.RetryLater: Transient failure.
 
     Called by: the ``sync.outbound`` job when a group is resolved or

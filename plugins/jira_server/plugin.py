@@ -71,9 +71,9 @@ def authenticate_webhook(host, request):
 
 @hookimpl
 def parse_webhook(host, integration, delivery):
-    return (
-        events.parse(host, integration, delivery) if delivery.provider == KEY else None
-    )
+    if integration.provider != KEY:
+        return None
+    return events.parse(host, integration, delivery)
 
 
 # ---- organization settings ----
