@@ -351,3 +351,5 @@ class SyncResult:
     #: of :meth:`IssueEvent.echo_of` (a user id, a status id, a comment id),
     #: so the host can recognise the echo and not apply it back.
     echo: str | None = None
+    #: The tracker says the issue no longer exists: the host unlinks it.
+    issue_gone: bool = False

@@ -46,6 +46,11 @@ STATUSES = (
     _status("10000", "To Do", "new"),
     _status("10001", "Done", "done"),
 )
+TRANSITIONS = (
+    {"id": "11", "name": "Start Progress", "to": "3", "fields": {}},
+    {"id": "21", "name": "Reopen", "to": "4", "fields": {}},
+    {"id": "31", "name": "Resolve", "to": "5", "fields": {}},
+)
 
 
 @dataclass
@@ -82,6 +87,11 @@ class FakeJiraState:
     statuses: list[dict] = field(default_factory=lambda: list(STATUSES))
     #: project key -> {"id", "key", "name", "statuses": [status ids]}
     projects: dict[str, dict] = field(default_factory=dict)
+    #: issue key -> {"id", "key", "fields": {...}, "comments": {id: body}}
+    issues: dict[str, dict] = field(default_factory=dict)
+    #: Transitions open from any other status: {"id", "name", "to", "fields"}
+    #: (``fields``: {field id: {"name", "required"}}, as Jira expands them).
+    transitions: list[dict] = field(default_factory=lambda: list(TRANSITIONS))
     requests: list[Seen] = field(default_factory=list)
     #: What the 10.3 REST spec says is wrong with requests received.
     spec_violations: list[str] = field(default_factory=list)
@@ -445,6 +455,179 @@ def project(h, auth, rest):
     )
 
 
+def add_issue(jira, key, issue_id, *, status="1", project="PRJ", assignee=None):
+    """Put an issue in the fake Jira (a test helper, not an endpoint)."""
+    by_id = {st["id"]: st for st in jira.state.statuses}
+    project_row = jira.state.projects.get(project) or {
+        "id": "10000",
+        "key": project,
+        "name": project,
+    }
+    jira.state.issues[key] = {
+        "id": issue_id,
+        "key": key,
+        "fields": {
+            "summary": f"Summary of {key}",
+            "description": "",
+            "status": by_id[status],
+            "project": {k: project_row[k] for k in ("id", "key", "name")},
+            "assignee": jira.state.users.get(assignee) if assignee else None,
+        },
+        "comments": {},
+    }
+    return jira.state.issues[key]
+
+
+def issue(h, auth, rest):
+    """``/rest/api/2/issue/{key}[/assignee|/transitions|/comment[/{id}]]``."""
+    if not _require_user(h, auth):
+        return None
+    jira = h.server_jira
+    key, _, tail = rest.partition("/")
+    found = jira.state.issues.get(key) or next(
+        (i for i in jira.state.issues.values() if i["id"] == key), None
+    )
+    if found is None:
+        return h._json(404, {"errorMessages": ["Issue Does Not Exist"], "errors": {}})
+    handler = ISSUE_ROUTES.get((h.command, tail.split("/")[0]))
+    if handler is None:
+        return h._json(404, {"errorMessages": ["Not found"]})
+    return handler(h, jira, found, tail)
+
+
+def _issue_get(h, jira, found, tail):
+    return h._json(200, {k: found[k] for k in ("id", "key", "fields")})
+
+
+def _issue_assign(h, jira, found, tail):
+    name = json.loads(h.body).get("name")
+    if name is None:
+        found["fields"]["assignee"] = None
+        return h._send(204, b"", "application/json")
+    user = next((u for u in jira.state.users.values() if u["name"] == name), None)
+    if user is None:
+        return h._json(
+            400,
+            {
+                "errorMessages": [],
+                "errors": {"assignee": f"User '{name}' does not exist."},
+            },
+        )
+    found["fields"]["assignee"] = user
+    return h._send(204, b"", "application/json")
+
+
+def _open_transitions(jira, found):
+    current = found["fields"]["status"]["id"]
+    return [t for t in jira.state.transitions if t["to"] != current]
+
+
+def _issue_transitions(h, jira, found, tail):
+    by_id = {st["id"]: st for st in jira.state.statuses}
+    expand = h.query.get("expand") == "transitions.fields"
+    return h._json(
+        200,
+        {
+            "expand": "transitions",
+            "transitions": [
+                {
+                    "id": t["id"],
+                    "name": t["name"],
+                    "to": by_id[t["to"]],
+                    **({"fields": t["fields"]} if expand else {}),
+                }
+                for t in _open_transitions(jira, found)
+            ],
+        },
+    )
+
+
+def _issue_transition(h, jira, found, tail):
+    data = json.loads(h.body)
+    wanted = str(data.get("transition", {}).get("id"))
+    chosen = next(
+        (t for t in _open_transitions(jira, found) if t["id"] == wanted), None
+    )
+    if chosen is None:
+        return h._json(
+            400,
+            {
+                "errorMessages": [
+                    f"Transition id '{wanted}' is not valid for this issue."
+                ],
+                "errors": {},
+            },
+        )
+    given = data.get("fields") or {}
+    missing = {
+        field_id: f"{spec['name']} is required."
+        for field_id, spec in chosen["fields"].items()
+        if spec.get("required") and field_id not in given
+    }
+    if missing:
+        return h._json(400, {"errorMessages": [], "errors": missing})
+    by_id = {st["id"]: st for st in jira.state.statuses}
+    found["fields"]["status"] = by_id[chosen["to"]]
+    return h._send(204, b"", "application/json")
+
+
+def _issue_comment(h, jira, found, tail):
+    body = json.loads(h.body).get("body")
+    if not body:
+        return h._json(
+            400,
+            {
+                "errorMessages": [],
+                "errors": {"comment": "Comment body can not be empty!"},
+            },
+        )
+    parts = tail.split("/")
+    if h.command == "POST" and len(parts) == 1:
+        comment_id = str(
+            10000 + sum(len(i["comments"]) for i in jira.state.issues.values()) + 1
+        )
+    elif h.command == "PUT" and len(parts) == 2 and parts[1] in found["comments"]:
+        comment_id = parts[1]
+    else:
+        return h._json(404, {"errorMessages": ["Can not find a comment for the id."]})
+    found["comments"][comment_id] = body
+    return h._json(
+        201 if h.command == "POST" else 200, {"id": comment_id, "body": body}
+    )
+
+
+ISSUE_ROUTES = {
+    ("GET", ""): _issue_get,
+    ("PUT", "assignee"): _issue_assign,
+    ("GET", "transitions"): _issue_transitions,
+    ("POST", "transitions"): _issue_transition,
+    ("POST", "comment"): _issue_comment,
+    ("PUT", "comment"): _issue_comment,
+}
+
+
+def assignable_users(h, auth):
+    """``GET /rest/api/2/user/assignable/search?issueKey=|project=&username=``."""
+    if not _require_user(h, auth):
+        return None
+    jira = h.server_jira
+    if "issueKey" not in h.query and "project" not in h.query:
+        return h._json(400, {"errorMessages": ["issueKey or project is required"]})
+    if "issueKey" in h.query and h.query["issueKey"] not in jira.state.issues:
+        return h._json(404, {"errorMessages": ["Issue Does Not Exist"]})
+    needle = h.query.get("username", "").lower()
+    return h._json(
+        200,
+        [
+            u
+            for u in jira.state.users.values()
+            if needle in u["name"].lower()
+            or needle in u.get("emailAddress", "").lower()
+            or needle in u.get("displayName", "").lower()
+        ],
+    )
+
+
 def user(h, auth):
     """``GET /rest/api/2/user?key=`` or ``?username=`` (one is required)."""
     if not _require_user(h, auth):
@@ -507,6 +690,7 @@ ROUTES = {
     ("GET", "/rest/api/2/mypermissions"): my_permissions,
     ("GET", "/rest/api/2/status"): statuses,
     ("GET", "/rest/api/2/user"): user,
+    ("GET", "/rest/api/2/user/assignable/search"): assignable_users,
     ("POST", "/rest/webhooks/1.0/webhook"): lambda h, a: _create_webhook(h, a, False),
     ("POST", "/rest/jira-webhook/1.0/webhooks"): lambda h, a: _create_webhook(
         h, a, True
@@ -514,6 +698,7 @@ ROUTES = {
 }
 PREFIX_ROUTES = {
     ("GET", "/rest/api/2/project/"): project,
+    **{(m, "/rest/api/2/issue/"): issue for m in ("GET", "POST", "PUT")},
     ("DELETE", "/rest/webhooks/1.0/webhook/"): lambda h, a, r: _delete_webhook(
         h, a, r, False
     ),

@@ -24,6 +24,10 @@ SPEC = (
 )
 #: The spec covers Jira's REST API; OAuth and webhook resources are not in it.
 COVERED = "/rest/api/2/"
+#: Query parameters Jira documents and accepts that the generated spec omits.
+#: ``expand=transitions.fields`` is how a transition's required fields are
+#: read (Jira Server REST docs, "Get transitions"); the 10.3 document drops it.
+KNOWN_OMISSIONS = {("GET", "/api/2/issue/{issueIdOrKey}/transitions"): {"expand"}}
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,11 @@ def violations(method: str, path: str, query: dict, body: bytes) -> list[str]:
     )
     if op is None:
         return [f"{method} {path} is not in the Jira DC 10.3 spec"]
+    allowed = op.query.keys() | KNOWN_OMISSIONS.get((method, op.template), set())
     problems = [
         f"{method} {op.template}: query parameter {name!r} is not in the spec"
         for name in query
-        if name not in op.query
+        if name not in allowed
     ]
     problems += [
         f"{method} {op.template}: required query parameter {name!r} is missing"

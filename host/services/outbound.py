@@ -90,9 +90,15 @@ class OutboundService:
                 store.integrations.add_echo(
                     issue.id, action, echo.lower(), self.host.clock() + ECHO_WINDOW
                 )
+            if result.issue_gone:
+                store.integrations.unlink(group.id, issue.id)
             store.groups.add_activity(
                 group.id,
-                "sync_outbound" if result.applied else "sync_outbound_failed",
+                "sync_outbound"
+                if result.applied
+                else "unlinked"
+                if result.issue_gone
+                else "sync_outbound_failed",
                 {
                     "action": action,
                     "external_issue": issue.key,

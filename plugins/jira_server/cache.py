@@ -1,8 +1,10 @@
-"""A short-lived cache for Jira metadata (statuses, projects, ...).
+"""What the Jira provider keeps between calls: metadata and HTTP sessions.
 
-Metadata changes rarely and is read on every webhook or form, so it is kept
-for a few minutes. Each host has its own cache (kept beside the host, not in
-it), keyed by integration, so two hosts in one process never share entries.
+Metadata (statuses, projects, create metadata, transitions) changes rarely
+and is read on every webhook or form, so it is kept for a few minutes. One
+``requests.Session`` per integration keeps connections alive across calls.
+Each host has its own (kept beside the host, not in it), keyed by
+integration, so two hosts in one process never share entries.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import requests
+
 #: Seconds a metadata answer is reused.
 METADATA_TTL = 300.0
 
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
@@ -64,3 +69,12 @@ def for_host(host) -> TTLCache:
         if cache is None:
             cache = _caches[host] = TTLCache()
         return cache
+
+
+def session_for(host, integration_id: int, new: Callable[[], requests.Session]):
+    """The HTTP session of one integration on one host (made on first use)."""
+    with _caches_lock:
+        sessions = _sessions.setdefault(host, {})
+        if integration_id not in sessions:
+            sessions[integration_id] = new()
+        return sessions[integration_id]

@@ -7,6 +7,7 @@ Jira itself, so a mapping can only name statuses the project really has
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,7 +119,61 @@ def _project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
     )
 
 
+def _outbound_status_mapping(host, integration, value: Any) -> dict[str, Any]:
+    """``{project id or key: {"on_resolve": id, "on_unresolve": id}}``."""
+    if not isinstance(value, dict):
+        raise ValueError("Must be an object of Jira project → statuses.")
+    cleaned: dict[str, Any] = {}
+    for project_ref, rule in value.items():
+        if not isinstance(rule, dict) or set(rule) - {"on_resolve", "on_unresolve"}:
+            raise ValueError(
+                f'{project_ref}: must be {{"on_resolve": id, "on_unresolve": id}}.'
+            )
+        statuses = {k: _text_id(rule.get(k)) for k in ("on_resolve", "on_unresolve")}
+        if not all(statuses.values()):
+            raise ValueError(
+                f"{project_ref}: Resolve and unresolve status are required."
+            )
+        project_id, known = _project_statuses(host, integration, str(project_ref))
+        if unknown := [i for i in statuses.values() if i not in known]:
+            raise ValueError(
+                f"{project_ref}: no status {', '.join(unknown)} in this project "
+                f"(it has {', '.join(f'{i} {n}' for i, n in known.items())})."
+            )
+        cleaned[project_id] = statuses
+    return cleaned
+
+
+def _text_id(value: Any) -> str:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
+
+
+def _user_mappings(host, integration, value: Any) -> dict[str, str]:
+    """``{member email: Jira user name}``, tried before matching by email."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("Must be an object of member email → Jira user name.")
+    if bad := [k for k in value if "@" not in k]:
+        raise ValueError(f"Not an email: {', '.join(bad)}.")
+    return {k.strip().lower(): v.strip() for k, v in value.items() if v.strip()}
+
+
+def _ignored_fields(host, integration, value: Any) -> list[str]:
+    """Jira field ids hidden from the create form (text or a list)."""
+    if isinstance(value, str):
+        value = re.split(r"[,\n\r]+", value)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("Must be comma-separated Jira field ids.")
+    return [v.strip() for v in value if v.strip()]
+
+
 CHECKS = {
     "resolution_strategy": _resolution_strategy,
     INBOUND_STATUS_MAPPING: _inbound_status_mapping,
+    "sync_status_forward_mapping": _outbound_status_mapping,
+    "user_mappings": _user_mappings,
+    "issues_ignored_fields": _ignored_fields,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_server import events, org_config, setup, webhooks
+from plugins.jira_server import events, org_config, setup, sync, webhooks
 
 KEY = "jira_server"
 
@@ -84,3 +84,33 @@ def validate_organization_config(host, integration, org_integration, config):
     if integration.provider != KEY:
         return None
     return org_config.validate(host, integration, config)
+
+
+# ---- outbound sync ----
+
+
+@hookimpl
+def sync_assignee_outbound(
+    host, integration, org_integration, external_issue, assignee
+):
+    if integration.provider != KEY:
+        return None
+    return sync.assignee(host, integration, org_integration, external_issue, assignee)
+
+
+@hookimpl
+def sync_status_outbound(host, integration, org_integration, external_issue, resolved):
+    if integration.provider != KEY:
+        return None
+    return sync.status(host, integration, org_integration, external_issue, resolved)
+
+
+@hookimpl
+def sync_comment_outbound(
+    host, integration, org_integration, external_issue, comment, external_comment_id
+):
+    if integration.provider != KEY:
+        return None
+    return sync.comment(
+        host, integration, org_integration, external_issue, comment, external_comment_id
+    )

@@ -23,12 +23,13 @@ from host.types import (
     StepResult,
     StepView,
 )
-from plugins.jira_server import install
+from plugins.jira_server import cache, install
 from plugins.jira_server.client import (
     JiraClient,
     JiraError,
     OAuthCredentials,
     TokenCredentials,
+    new_session,
 )
 
 OAUTH = "/plugins/servlet/oauth"
@@ -370,7 +371,9 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
     return {**created, "webhook_status": "created"}
 
 
-def client_for(host, state: Mapping[str, Any], *, token: bool = True) -> JiraClient:
+def client_for(
+    host, state: Mapping[str, Any], *, token: bool = True, session=None
+) -> JiraClient:
     """A client from pipeline state (or an integration's metadata + credentials)."""
     config = install.InstallationConfig(
         url=state["url"] if "url" in state else state["base_url"],
@@ -388,7 +391,7 @@ def client_for(host, state: Mapping[str, Any], *, token: bool = True) -> JiraCli
             token=state.get("access_token") if token else None,
             token_secret=state.get("access_token_secret") if token else None,
         )
-    return JiraClient(config.url, credentials, verify=verify)
+    return JiraClient(config.url, credentials, verify=verify, session=session)
 
 
 def integration_client(host, integration) -> JiraClient:
@@ -397,7 +400,8 @@ def integration_client(host, integration) -> JiraClient:
     A 401 from Jira marks the integration as needing re-authentication.
     """
     credentials = host.integrations.credentials(integration)
-    client = client_for(host, {**integration.metadata, **credentials})
+    session = cache.session_for(host, integration.id, new_session)
+    client = client_for(host, {**integration.metadata, **credentials}, session=session)
     client.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)
     return client
 

@@ -4,6 +4,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from host.types import IntegrationSpec, TrackerIssue
 from tests.fake_jira import FakeJira
 
 
@@ -65,8 +66,6 @@ def webhook_token(claims=None, secret=WEBHOOK_SECRET, algorithm="HS256") -> str:
 def jira_integration(jira_host, org, jira):
     """A Jira Server integration installed for ``org``, talking to the fake
     Jira with a personal access token."""
-    from host.types import IntegrationSpec
-
     jira.personal_tokens["pat-svc"] = "svc"
     integration, _ = jira_host.integrations.install(
         org,
@@ -82,3 +81,44 @@ def jira_integration(jira_host, org, jira):
         ),
     )
     return integration
+
+
+@pytest.fixture
+def configure(jira_host, org, jira_integration):
+    def update(**changes):
+        jira_host.integrations.update_config(org, jira_integration.id, changes)
+
+    return update
+
+
+@pytest.fixture
+def link(jira_host, org, jira_integration):
+    """A new group linked to the Jira issue ``key`` (Jira id ``issue_id``)."""
+
+    def make(key, issue_id, title="KeyError"):
+        group = jira_host.groups.create(org, title, "app.py")
+        store = jira_host.store
+        with store.transaction():
+            issue = store.integrations.upsert_external_issue(
+                jira_integration.id,
+                TrackerIssue(
+                    key=key,
+                    external_id=issue_id,
+                    title="",
+                    description="",
+                    url=f"https://jira.example.org/browse/{key}",
+                ),
+            )
+            store.integrations.link(group.id, issue)
+        return group
+
+    return make
+
+
+@pytest.fixture
+def member(jira_host, org):
+    def add(email, name="Member"):
+        member_id = jira_host.store.organizations.add_member(org.id, email, name)
+        return jira_host.store.organizations.member(org.id, member_id)
+
+    return add

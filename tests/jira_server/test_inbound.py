@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from host.types import TrackerIssue
 from tests.conftest import shared_fixture
 from tests.jira_server.conftest import webhook_token
 
@@ -38,47 +37,6 @@ def deliver(client):
         )
 
     return post
-
-
-@pytest.fixture
-def configure(jira_host, org, jira_integration):
-    def update(**changes):
-        jira_host.integrations.update_config(org, jira_integration.id, changes)
-
-    return update
-
-
-@pytest.fixture
-def link(jira_host, org, jira_integration):
-    """A new group linked to the Jira issue ``key`` (Jira id ``issue_id``)."""
-
-    def make(key, issue_id, title="KeyError"):
-        group = jira_host.groups.create(org, title, "app.py")
-        store = jira_host.store
-        with store.transaction():
-            issue = store.integrations.upsert_external_issue(
-                jira_integration.id,
-                TrackerIssue(
-                    key=key,
-                    external_id=issue_id,
-                    title="",
-                    description="",
-                    url=f"https://jira.example.org/browse/{key}",
-                ),
-            )
-            store.integrations.link(group.id, issue)
-        return group
-
-    return make
-
-
-@pytest.fixture
-def member(jira_host, org):
-    def add(email, name="Member"):
-        member_id = jira_host.store.organizations.add_member(org.id, email, name)
-        return jira_host.store.organizations.member(org.id, member_id)
-
-    return add
 
 
 def now(host, org, group):
