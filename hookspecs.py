@@ -485,7 +485,8 @@ def search_issues(
     :param query: An issue key or free text.
     :returns: Choices ``value`` = key, ``label`` = "(KEY) summary".
 
-    Called by: the provider's search endpoint.
+    Called by: ``GET /api/0/organizations/{slug}/integrations/{id}/search``
+    with ``field=externalIssue`` (or ``parent``).
     """
 
 
@@ -503,7 +504,8 @@ def search_users(
     :param project: Limit to users assignable in this project, if given.
     :returns: Choices ``value`` = user name, ``label`` = display text.
 
-    Called by: the provider's search endpoint.
+    Called by: ``GET /api/0/organizations/{slug}/integrations/{id}/search``
+    with ``field=assignee`` (or ``reporter``).
     """
 
 

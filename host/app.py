@@ -60,6 +60,10 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route(
         f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)
     )
+    app.add_route(
+        f"{API}/integrations/{{integration_id:int}}/search",
+        resources.IntegrationSearch(host),
+    )
     app.add_route(f"{API}/setup", resources.SetupPipelines(host))
     app.add_route(f"{API}/setup/{{pipeline_id}}", resources.SetupPipelineItem(host))
     for contributed in host.hook.register_routes(host=host):

@@ -17,6 +17,7 @@ Tests change its behaviour through attributes (``version``, ``admin``,
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -606,6 +607,38 @@ ISSUE_ROUTES = {
 }
 
 
+def search(h, auth):
+    """``GET /rest/api/2/search`` for the two JQL shapes trackbridge sends."""
+    if not _require_user(h, auth):
+        return None
+    jql = h.query.get("jql", "")
+    issues = list(h.server_jira.state.issues.values())
+    by_key = re.fullmatch(r'id="(.*)"', jql)
+    by_text = re.fullmatch(r'text ~ "(.*)"', jql)
+    if by_key:
+        found = [i for i in issues if i["key"] == by_key.group(1)]
+    elif by_text:
+        text = by_text.group(1).replace('\\"', '"').replace("\\\\", "\\")
+        found = [i for i in issues if text.lower() in i["fields"]["summary"].lower()]
+    else:
+        return h._json(400, {"errorMessages": [f"Error in the JQL Query: {jql}"]})
+    return h._json(
+        200,
+        {
+            "startAt": 0,
+            "total": len(found),
+            "issues": [
+                {
+                    "id": i["id"],
+                    "key": i["key"],
+                    "fields": {"summary": i["fields"]["summary"]},
+                }
+                for i in found
+            ],
+        },
+    )
+
+
 def assignable_users(h, auth):
     """``GET /rest/api/2/user/assignable/search?issueKey=|project=&username=``."""
     if not _require_user(h, auth):
@@ -691,6 +724,7 @@ ROUTES = {
     ("GET", "/rest/api/2/status"): statuses,
     ("GET", "/rest/api/2/user"): user,
     ("GET", "/rest/api/2/user/assignable/search"): assignable_users,
+    ("GET", "/rest/api/2/search"): search,
     ("POST", "/rest/webhooks/1.0/webhook"): lambda h, a: _create_webhook(h, a, False),
     ("POST", "/rest/jira-webhook/1.0/webhooks"): lambda h, a: _create_webhook(
         h, a, True

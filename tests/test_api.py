@@ -339,3 +339,22 @@ def test_group_source_kinds():
     assert Source().kind == "system"
     assert Source(user=True).kind == "user"
     assert Source(integration_id=3, user=True).kind == "integration"
+
+
+def test_integration_search_routes_to_the_provider(api, host, org, client):
+    integration = install_tiny(host, org)
+    url = f"/integrations/{integration.id}/search"
+    issues = api("get", url, params={"field": "externalIssue", "query": "cart"})
+    assert issues.json == [{"value": "APP-1", "label": "(APP-1) about cart"}]
+    users = api("get", url, params={"field": "reporter", "query": "a", "project": "P"})
+    assert users.json == [{"value": "ann", "label": "Ann (ann)"}]
+    other = api("get", url, params={"field": "labels", "query": "x"})
+    assert other.status_code == 400 and "field" in other.json["errors"]
+    other_org = host.organizations.create("other")
+    token = host.organizations.create_token(other_org)
+    foreign = client.simulate_get(
+        f"/api/0/organizations/other{url}",
+        params={"field": "externalIssue", "query": "x"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert foreign.status_code == 404

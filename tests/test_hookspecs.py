@@ -24,8 +24,6 @@ AWAITING_CALLER = {
     "poll_changes": "reconciliation job (issue 6)",
     "get_create_issue_config": "create-issue endpoint (issue 5)",
     "create_issue": "create-issue endpoint (issue 5)",
-    "search_issues": "provider search endpoint (issue 5)",
-    "search_users": "provider search endpoint (issue 5)",
     "list_projects": "organization config form (issue 5)",
     "list_statuses": "organization config form (issue 5)",
     "organization_config_fields": "integration settings page (issue 5)",

@@ -231,6 +231,22 @@ def sync_comment_outbound(
 
 
 @hookimpl
+def search_issues(host, integration, query):
+    if integration.provider != KEY:
+        return None
+    record(host, "search_issues", query=query)
+    return [types.Choice(value="APP-1", label=f"(APP-1) about {query}")]
+
+
+@hookimpl
+def search_users(host, integration, query, project):
+    if integration.provider != KEY:
+        return None
+    record(host, "search_users", query=query, project=project)
+    return [types.Choice(value="ann", label="Ann (ann)")]
+
+
+@hookimpl
 def get_issue(host, integration, key):
     if integration.provider != KEY:
         return None

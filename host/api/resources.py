@@ -193,6 +193,21 @@ class IntegrationItem(Integrations):
         resp.status = falcon.HTTP_204
 
 
+class IntegrationSearch(Resource):
+    """``GET .../integrations/{id}/search?field=&query=[&project=]``."""
+
+    def on_get(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        choices = self.host.integrations.search(
+            org,
+            integration_id,
+            req.get_param("field"),
+            req.get_param("query"),
+            req.get_param("project"),
+        )
+        resp.media = [{"value": c.value, "label": c.label} for c in choices]
+
+
 class SetupPipelines(Resource):
     """Start a provider's setup pipeline for the organization."""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from host.errors import NotFound, ValidationError
 from host.services import sync_flags
 from host.types import (
+    Choice,
     ExternalIssue,
     Integration,
     IntegrationSpec,
@@ -189,6 +190,36 @@ class IntegrationService:
             data=data,
         )
         return external_issue
+
+    def search(
+        self,
+        organization: Organization,
+        integration_id: int,
+        field: str | None,
+        query: str | None,
+        project: str | None = None,
+    ) -> list[Choice]:
+        """Choices for a picker: tracker issues, or users for a user field."""
+        integration, _ = self.get(organization, integration_id)
+        if not field:
+            raise ValidationError({}, "field is a required parameter")
+        if not query or not query.strip():
+            raise ValidationError({}, "query is a required parameter")
+        if field in ("externalIssue", "parent"):
+            found = self.host.hook.search_issues(
+                host=self.host, integration=integration, query=query
+            )
+        elif field in ("assignee", "reporter"):
+            found = self.host.hook.search_users(
+                host=self.host, integration=integration, query=query, project=project
+            )
+        else:
+            raise ValidationError(
+                {"field": ["Use externalIssue, parent, assignee or reporter."]}
+            )
+        if found is None:
+            raise NotFound(f"Provider {integration.provider!r} cannot search.")
+        return found
 
     def unlink_issue(
         self, organization: Organization, group_id: int, external_issue_id: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_server import events, org_config, setup, sync, webhooks
+from plugins.jira_server import events, issues, org_config, setup, sync, webhooks
 
 KEY = "jira_server"
 
@@ -114,3 +114,32 @@ def sync_comment_outbound(
     return sync.comment(
         host, integration, org_integration, external_issue, comment, external_comment_id
     )
+
+
+# ---- issues ----
+
+
+@hookimpl
+def get_issue(host, integration, key):
+    return issues.get(host, integration, key) if integration.provider == KEY else None
+
+
+@hookimpl
+def after_link_issue(host, integration, org_integration, external_issue, data):
+    if integration.provider != KEY:
+        return None
+    return issues.after_link(host, integration, external_issue, data)
+
+
+@hookimpl
+def search_issues(host, integration, query):
+    if integration.provider != KEY:
+        return None
+    return issues.search(host, integration, query)
+
+
+@hookimpl
+def search_users(host, integration, query, project):
+    if integration.provider != KEY:
+        return None
+    return issues.search_users(host, integration, query, project)

@@ -1,0 +1,113 @@
+"""Jira issues from the host: look one up to link it, search issues and users.
+
+Keys are checked before they are put in a URL path, so ``../`` never reaches
+Jira. JQL built from user text escapes its quotes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from host.errors import NotFound, ValidationError
+from host.types import Choice, TrackerIssue
+from plugins.jira_server.client import JiraError
+from plugins.jira_server.setup import integration_client
+
+ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
+ISSUE_ID = re.compile(r"^\d+$")
+
+
+def browse_url(integration, key: str) -> str:
+    return f"{integration.metadata['base_url'].rstrip('/')}/browse/{key}"
+
+
+def get(host, integration, key: str) -> TrackerIssue:
+    """:raises ValidationError: not an issue key. :raises NotFound: no such issue."""
+    key = key.strip()
+    if not (ISSUE_KEY.match(key) or ISSUE_ID.match(key)):
+        raise ValidationError({"key": ["Enter a Jira issue key such as PRJ-123."]})
+    client = integration_client(host, integration)
+    try:
+        issue = client.request(
+            "GET", f"/rest/api/2/issue/{key}", params={"fields": "summary,description"}
+        )
+    except JiraError as ex:
+        if ex.http_status == 404:
+            raise NotFound(
+                f"Jira issue {key} does not exist, or trackbridge's Jira user "
+                "cannot see it."
+            ) from None
+        raise
+    fields = issue.get("fields") or {}
+    return TrackerIssue(
+        key=issue["key"],
+        external_id=str(issue["id"]),
+        title=fields.get("summary") or "",
+        description=fields.get("description") or "",
+        url=browse_url(integration, issue["key"]),
+    )
+
+
+def after_link(host, integration, external_issue, data) -> bool:
+    """Post the link form's comment, as written, when there is one."""
+    comment = (data or {}).get("comment")
+    if isinstance(comment, str) and comment.strip():
+        integration_client(host, integration).request(
+            "POST",
+            f"/rest/api/2/issue/{external_issue.key}/comment",
+            json_body={"body": comment},
+        )
+    return True
+
+
+def search(host, integration, query: str) -> list[Choice]:
+    """``id="KEY"`` for an issue key, else a text search."""
+    query = query.strip()
+    if ISSUE_KEY.match(query):
+        jql = f'id="{_escape(query)}"'
+    else:
+        jql = f'text ~ "{_escape(query)}"'
+    found = integration_client(host, integration).request(
+        "GET",
+        "/rest/api/2/search",
+        params={"jql": jql, "fields": "summary", "maxResults": "50"},
+    )
+    return [
+        Choice(
+            value=issue["key"],
+            label=f"({issue['key']}) {(issue.get('fields') or {}).get('summary', '')}",
+        )
+        for issue in found.get("issues", [])
+    ]
+
+
+def search_users(host, integration, query: str, project: str | None) -> list[Choice]:
+    """Users assignable in ``project`` whose name or email matches."""
+    if not project:
+        raise ValidationError({"project": ["Choose a Jira project first."]})
+    found = integration_client(host, integration).request(
+        "GET",
+        "/rest/api/2/user/assignable/search",
+        params={"project": project, "username": query.strip()},
+    )
+    return [
+        Choice(value=user["name"], label=user_label(user))
+        for user in found
+        if user.get("name")
+    ]
+
+
+def user_label(user) -> str:
+    """``"Bobby - bob@example.org (bob)"``, as Sentry shows users."""
+    email = user.get("emailAddress")
+    name = user.get("name")
+    text = user.get("displayName") or name or ""
+    if email:
+        text += f" - {email}"
+    if name:
+        text += f" ({name})"
+    return text.strip()
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
