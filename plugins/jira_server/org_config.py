@@ -70,14 +70,22 @@ def _inbound_status_mapping(host, integration, value: Any) -> dict[str, Any]:
                 f"{project_ref}: status {', '.join(both)} cannot both resolve "
                 "and unresolve."
             )
-        project_id, known = _project_statuses(host, integration, str(project_ref))
-        if unknown := [i for i in resolve + unresolve if i not in known]:
-            raise ValueError(
-                f"{project_ref}: no status {', '.join(unknown)} in this project "
-                f"(it has {', '.join(f'{i} {n}' for i, n in known.items())})."
-            )
+        project_id = _check_statuses(
+            host, integration, project_ref, resolve + unresolve
+        )
         cleaned[project_id] = {"resolve": resolve, "unresolve": unresolve}
     return cleaned
+
+
+def _check_statuses(host, integration, project_ref, ids: list[str]) -> str:
+    """The project's id, once every status id is known to be one of its own."""
+    project_id, known = _project_statuses(host, integration, str(project_ref))
+    if unknown := [i for i in ids if i not in known]:
+        raise ValueError(
+            f"{project_ref}: no status {', '.join(unknown)} in this project "
+            f"(it has {', '.join(f'{i} {n}' for i, n in known.items())})."
+        )
+    return project_id
 
 
 def _ids(project_ref: str, name: str, value: Any) -> list[str]:
@@ -134,12 +142,9 @@ def _outbound_status_mapping(host, integration, value: Any) -> dict[str, Any]:
             raise ValueError(
                 f"{project_ref}: Resolve and unresolve status are required."
             )
-        project_id, known = _project_statuses(host, integration, str(project_ref))
-        if unknown := [i for i in statuses.values() if i not in known]:
-            raise ValueError(
-                f"{project_ref}: no status {', '.join(unknown)} in this project "
-                f"(it has {', '.join(f'{i} {n}' for i, n in known.items())})."
-            )
+        project_id = _check_statuses(
+            host, integration, project_ref, list(statuses.values())
+        )
         cleaned[project_id] = statuses
     return cleaned
 

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.fake_jira import add_issue
+from tests.jira_server.conftest import webhook_token
 
 ANN = {
     "name": "ann.k",
@@ -273,6 +274,26 @@ def test_a_comment_is_quoted_in_jira_and_its_edit_updates_the_same_comment(
 # ---- no echoes, both ways ----
 
 
+def jira_moves_prj_1_to_resolved(client):
+    """Jira's webhook: PRJ-1 went from Open (1) to Resolved (5)."""
+    body = {
+        "webhookEvent": "jira:issue_updated",
+        "timestamp": 1_700_000_000_000,
+        "issue": {
+            "id": "10001",
+            "key": "PRJ-1",
+            "fields": {"project": {"id": "10000"}},
+        },
+        "changelog": {"items": [{"field": "status", "from": "1", "to": "5"}]},
+    }
+    response = client.simulate_post(
+        f"/extensions/jira-server/issue-updated/{webhook_token()}/",
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+
+
 def test_our_own_write_coming_back_changes_nothing(
     setup, mapped, configure, jira, api, client, run_jobs, jira_host, org
 ):
@@ -284,23 +305,7 @@ def test_our_own_write_coming_back_changes_nothing(
     change(api, setup, status="unresolved")
     run_jobs()
     sent = len(jira.seen("/rest/api/2/issue/PRJ-1/transitions", "POST"))
-    from tests.jira_server.conftest import webhook_token
-
-    echo = {
-        "webhookEvent": "jira:issue_updated",
-        "timestamp": 1_700_000_000_000,
-        "issue": {
-            "id": "10001",
-            "key": "PRJ-1",
-            "fields": {"project": {"id": "10000"}},
-        },
-        "changelog": {"items": [{"field": "status", "from": "1", "to": "5"}]},
-    }
-    client.simulate_post(
-        f"/extensions/jira-server/issue-updated/{webhook_token()}/",
-        body=json.dumps(echo),
-        headers={"Content-Type": "application/json"},
-    )
+    jira_moves_prj_1_to_resolved(client)
     run_jobs()
     assert jira_host.groups.get(org, setup.id).status == "unresolved"
     assert len(jira.seen("/rest/api/2/issue/PRJ-1/transitions", "POST")) == sent
@@ -310,23 +315,7 @@ def test_a_change_from_jira_is_not_sent_back(
     setup, mapped, configure, jira, client, run_jobs, jira_host, org
 ):
     configure(sync_status_reverse=True)
-    from tests.jira_server.conftest import webhook_token
-
-    change_in_jira = {
-        "webhookEvent": "jira:issue_updated",
-        "timestamp": 1_700_000_000_000,
-        "issue": {
-            "id": "10001",
-            "key": "PRJ-1",
-            "fields": {"project": {"id": "10000"}},
-        },
-        "changelog": {"items": [{"field": "status", "from": "1", "to": "5"}]},
-    }
-    client.simulate_post(
-        f"/extensions/jira-server/issue-updated/{webhook_token()}/",
-        body=json.dumps(change_in_jira),
-        headers={"Content-Type": "application/json"},
-    )
+    jira_moves_prj_1_to_resolved(client)
     run_jobs()
     assert jira_host.groups.get(org, setup.id).status == "resolved"
     assert jira.seen("/rest/api/2/issue/PRJ-1/transitions") == []
