@@ -14,7 +14,7 @@ import falcon
 from host import signing
 from host.api.requests import read_body
 from host.errors import NotFound, ValidationError
-from host.services.routing import REPLICATE_PATH
+from host.services.routing import REPLICATE_PATH, signed_path
 from host.types import WebhookRequest
 
 
@@ -43,8 +43,9 @@ class ProviderWebhook:
         signature = request.headers.get(signing.HEADER)
         if signature is not None:
             # Forwarded by our control node: handled here, whatever we are.
-            routing = self.host.routing
-            routing.verify_forwarded(signature, provider_slug, path, request.body)
+            self.host.routing.verify_signed(
+                signature, signed_path(provider_slug, path), request.body
+            )
         elif self.host.routing.is_control:
             resp.status = falcon.code_to_http_status(self.host.routing.route(request))
             resp.content_type = falcon.MEDIA_JSON
@@ -63,13 +64,8 @@ class Replica:
 
     def on_post(self, req, resp):
         body = read_body(req, self.host.config.max_body_bytes)
-        signing.verify(
-            self.host.config.routing_secret,
-            req.get_header(signing.HEADER) or "",
-            "POST",
-            REPLICATE_PATH,
-            body,
-            self.host.clock(),
+        self.host.routing.verify_signed(
+            req.get_header(signing.HEADER) or "", REPLICATE_PATH, body
         )
         try:
             message = json.loads(body)

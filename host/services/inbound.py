@@ -237,9 +237,8 @@ class InboundService:
         if existing is not None:
             # Only a comment that came from this tracker follows its edits; a
             # host comment mirrored there stays as its author wrote it.
-            record = self.store.groups.comment(group.id, existing)
-            if record["source_integration_id"] == integration.id:
-                self.host.groups.edit_comment(group, existing, event.body, source)
+            if existing["source_integration_id"] == integration.id:
+                self.host.groups.edit_comment(group, existing["id"], event.body, source)
             return
         with self.store.transaction():
             comment = self.host.groups.add_comment(

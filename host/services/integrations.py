@@ -44,8 +44,9 @@ class IntegrationService:
             )
             self.store.integrations.set_credentials(integration_id, spec.credentials)
             self.store.integrations.add_organization(organization.id, integration_id)
-            integration = self.store.integrations.get(integration_id)
-            self.host.routing.after_install_change(organization, integration)
+            self.host.routing.after_install_change(
+                organization, provider, spec.external_id
+            )
         return self.get(organization, integration_id)
 
     def list(
@@ -112,7 +113,9 @@ class IntegrationService:
             remaining = self.store.integrations.remove_organization(
                 organization.id, integration_id
             )
-            self.host.routing.after_install_change(organization, integration)
+            self.host.routing.after_install_change(
+                organization, integration.provider, integration.external_id
+            )
         if remaining:
             return
         credentials = self.store.integrations.credentials(integration_id)

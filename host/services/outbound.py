@@ -88,17 +88,22 @@ class OutboundService:
                 )
             if result.applied and echo is not None:
                 store.integrations.add_echo(
-                    issue.id, action, echo.lower(), self.host.clock() + ECHO_WINDOW
+                    issue.id,
+                    action,
+                    echo.lower(),
+                    now=self.host.clock(),
+                    ttl=ECHO_WINDOW,
                 )
-            if result.issue_gone:
+            if result.applied:
+                kind = "sync_outbound"
+            elif result.issue_gone:
+                kind = "unlinked"
                 store.integrations.unlink(group.id, issue.id)
+            else:
+                kind = "sync_outbound_failed"
             store.groups.add_activity(
                 group.id,
-                "sync_outbound"
-                if result.applied
-                else "unlinked"
-                if result.issue_gone
-                else "sync_outbound_failed",
+                kind,
                 {
                     "action": action,
                     "external_issue": issue.key,

@@ -111,10 +111,8 @@ class RoutingService:
         with self.store.transaction():
             self.store.deliveries.delete_forward(forward["id"])
 
-    def verify_forwarded(
-        self, header: str, provider_slug: str, path: str, body: bytes
-    ) -> None:
-        """At a region: accept only what the control node signed.
+    def verify_signed(self, header: str, path: str, body: bytes) -> None:
+        """At a region: accept only what the control node signed for ``path``.
 
         :raises NotAuthenticated: the signature is missing its secret, wrong or old.
         """
@@ -122,14 +120,16 @@ class RoutingService:
             self.host.config.routing_secret,
             header,
             "POST",
-            signed_path(provider_slug, path),
+            path,
             body,
             self.host.clock(),
         )
 
     # ---- installs ----
 
-    def after_install_change(self, organization: Organization, integration) -> None:
+    def after_install_change(
+        self, organization: Organization, provider: str, external_id: str
+    ) -> None:
         """Queue replicating an organization's install (or its removal) to its
         region; call inside the transaction that made the change."""
         if self.is_control and organization.region:
@@ -137,8 +137,8 @@ class RoutingService:
                 "integration.replicate",
                 {
                     "organization_id": organization.id,
-                    "provider": integration.provider,
-                    "external_id": integration.external_id,
+                    "provider": provider,
+                    "external_id": external_id,
                 },
             )
 

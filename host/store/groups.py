@@ -198,12 +198,13 @@ class GroupStore:
 
     def comment_by_external_id(
         self, group_id: int, external_issue_id: int, external_comment_id: str
-    ) -> int | None:
+    ) -> dict[str, Any] | None:
+        """The group's comment linked to that tracker comment, if any."""
         row = self.db.execute(
-            "SELECT comments.id FROM comment_links JOIN comments"
+            "SELECT comments.* FROM comment_links JOIN comments"
             " ON comments.id = comment_links.comment_id"
             " WHERE comments.group_id = ? AND comment_links.external_issue_id = ?"
             " AND comment_links.external_comment_id = ?",
             [group_id, external_issue_id, external_comment_id],
         ).fetchone()
-        return row[0] if row else None
+        return dict(row) if row else None

@@ -281,23 +281,31 @@ class IntegrationStore:
     # ---- echoes of our own writes ----
 
     def add_echo(
-        self, external_issue_id: int, action: str, value: str, expires_at: float
+        self,
+        external_issue_id: int,
+        action: str,
+        value: str,
+        *,
+        now: float,
+        ttl: float,
     ) -> None:
+        """Remember a write for ``ttl`` seconds; expired ones are dropped here,
+        where writes are rare, rather than on the inbound path."""
+        self.db.execute("DELETE FROM sync_echoes WHERE expires_at < ?", [now])
         self.db.execute(
             "INSERT INTO sync_echoes (external_issue_id, action, value, expires_at)"
             " VALUES (?, ?, ?, ?)",
-            [external_issue_id, action, value, expires_at],
+            [external_issue_id, action, value, now + ttl],
         )
 
     def take_echo(
         self, external_issue_id: int, action: str, value: str, now: float
     ) -> bool:
         """Consume one unexpired matching echo; True when there was one."""
-        self.db.execute("DELETE FROM sync_echoes WHERE expires_at < ?", [now])
         row = self.db.execute(
             "SELECT id FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
-            " AND value = ? ORDER BY id LIMIT 1",
-            [external_issue_id, action, value],
+            " AND value = ? AND expires_at >= ? ORDER BY id LIMIT 1",
+            [external_issue_id, action, value, now],
         ).fetchone()
         if row is None:
             return False

@@ -56,11 +56,6 @@ class TTLCache:
             self._entries[key] = (now + self.ttl, value)
         return value
 
-    def forget(self, predicate: Callable[[Hashable], bool]) -> None:
-        with self._lock:
-            for key in [k for k in self._entries if predicate(k)]:
-                del self._entries[key]
-
 
 def for_host(host) -> TTLCache:
     """The metadata cache of one host."""

@@ -540,7 +540,7 @@ def test_an_echo_of_our_own_write_is_not_applied(
     configure(sync_status_reverse=True, sync_status_forward=True)
     group = link("TES-4", "10300")
     issue = jira_host.store.integrations.issues_for_group(group.id)[0]
-    jira_host.store.integrations.add_echo(issue.id, "status", "5", clock() + 600)
+    jira_host.store.integrations.add_echo(issue.id, "status", "5", now=clock(), ttl=600)
     deliver(payload(RESOLVED))
     run_jobs()
     assert now(jira_host, org, group).status == "unresolved"
