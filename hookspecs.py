@@ -405,7 +405,9 @@ def get_create_issue_config(
     :param params: Choices made so far (e.g. ``project``, ``issuetype``).
     :returns: The form fields, in display order.
 
-    Called by: ``GET /api/0/groups/{id}/integrations/{integration_id}/create/``.
+    Called by: ``GET /api/0/organizations/{slug}/groups/{id}/integrations/``
+    ``{integration_id}/create`` (again each time a field with
+    ``updates_form`` changes).
     """
 
 
@@ -426,10 +428,13 @@ def create_issue(
     :param org_integration: The organization's config.
     :param group: The group the issue is created for.
     :param data: The submitted form.
-    :returns: The created issue; the host links it to ``group``.
+    :returns: The created issue; the host links it to ``group`` and keeps
+        the fields named by ``Provider.remembered_create_fields`` as the
+        organization's next defaults (``org_integration.create_defaults``).
     :raises host.errors.ValidationError: The tracker refused fields.
 
-    Called by: ``POST /api/0/groups/{id}/integrations/{integration_id}/create/``.
+    Called by: ``POST /api/0/organizations/{slug}/groups/{id}/integrations/``
+    ``{integration_id}/create``.
     """
 
 
@@ -445,7 +450,7 @@ def get_issue(host: Host, integration: Integration, key: str) -> TrackerIssue | 
     :returns: The issue.
     :raises host.errors.NotFound: No such issue.
 
-    Called by: ``POST /api/0/groups/{id}/integrations/{integration_id}/link/``.
+    Called by: ``POST /api/0/organizations/{slug}/groups/{id}/links``.
     """
 
 
@@ -510,6 +515,25 @@ def search_users(
 
 
 @hookspec(firstresult=True)
+def search_field_values(
+    host: Host, integration: Integration, field: str, query: str
+) -> list[Choice] | None:
+    """Suggest values of any other field (sprints, epics, custom fields).
+
+    Stops at first non-None result.
+
+    :param host: The running host.
+    :param integration: Return ``None`` unless ``integration.provider`` is yours.
+    :param field: The field's id, as named in the create form's ``search``.
+    :param query: What the user typed so far.
+    :returns: Choices to pick from.
+
+    Called by: ``GET /api/0/organizations/{slug}/integrations/{id}/search``
+    with any ``field`` the host does not handle itself.
+    """
+
+
+@hookspec(firstresult=True)
 def list_projects(host: Host, integration: Integration) -> list[Choice] | None:
     """List the tracker's projects for config forms.
 
@@ -519,7 +543,8 @@ def list_projects(host: Host, integration: Integration) -> list[Choice] | None:
     :param integration: Return ``None`` unless ``integration.provider`` is yours.
     :returns: Choices ``value`` = project id, ``label`` = "KEY - Name".
 
-    Called by: the organization config form and its validation.
+    Called by: the organization config form (API and settings page), and the
+    search endpoint with ``field=project``.
     """
 
 
@@ -536,7 +561,8 @@ def list_statuses(
     :param project: The project id (or key).
     :returns: Choices ``value`` = status id, ``label`` = status name.
 
-    Called by: the organization config form and its validation.
+    Called by: the organization config form (API and settings page), for
+    each project in a status mapping.
     """
 
 

@@ -56,6 +56,10 @@ def create_app(host: Host | None = None) -> falcon.App:
         f"{API}/groups/{{group_id:int}}/links/{{external_issue_id:int}}",
         resources.GroupLinkItem(host),
     )
+    app.add_route(
+        f"{API}/groups/{{group_id:int}}/integrations/{{integration_id:int}}/create",
+        resources.GroupCreateIssue(host),
+    )
     app.add_route(f"{API}/integrations", resources.Integrations(host))
     app.add_route(
         f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)

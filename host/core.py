@@ -15,7 +15,7 @@ from host.config import Config
 from host.errors import NotFound, PluginError
 from host.plugins import get_plugin_manager
 from host.store import Store
-from host.types import FEATURES, Provider
+from host.types import FEATURES, Group, Provider
 
 
 class Host:
@@ -36,6 +36,7 @@ class Host:
         from host.services.outbound import OutboundService
         from host.services.routing import RoutingService
         from host.services.setup import SetupService
+        from host.services.tracker_issues import TrackerIssueService
 
         self.config = config
         self.store = store
@@ -51,6 +52,7 @@ class Host:
         self.outbound = OutboundService(self)
         self.routing = RoutingService(self)
         self.setup = SetupService(self)
+        self.tracker_issues = TrackerIssueService(self)
 
     @classmethod
     def from_config(
@@ -76,6 +78,14 @@ class Host:
     def plugin_config(self, name: str) -> dict[str, str]:
         """The ``[name]`` section of the config file, for plugin settings."""
         return self.config.plugin_config(name)
+
+    def group_url(self, group: Group) -> str:
+        """Where a group lives in this host's API (trackers link back to it)."""
+        organization = self.store.organizations.get(group.organization_id)
+        return (
+            f"{self.config.public_url}/api/0/organizations/{organization.slug}"
+            f"/groups/{group.id}"
+        )
 
     def provider(self, key: str) -> Provider:
         try:

@@ -31,6 +31,8 @@ class Provider:
     name: str
     features: frozenset[str] = frozenset()
     description: str = ""
+    #: Create-form fields remembered per organization as the next defaults.
+    remembered_create_fields: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -78,6 +80,11 @@ class Integration:
     status: str = "active"
 
 
+#: Organization config key under which the host keeps the create-form
+#: choices of :attr:`Provider.remembered_create_fields`.
+CREATE_DEFAULTS = "create_defaults"
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrganizationIntegration:
     """An organization's use of an integration, with its own sync config."""
@@ -87,6 +94,11 @@ class OrganizationIntegration:
     integration_id: int
     config: Mapping[str, Any]
     status: str = "active"
+
+    @property
+    def create_defaults(self) -> Mapping[str, Any]:
+        """The create-form choices last made here, kept by the host."""
+        return self.config.get(CREATE_DEFAULTS) or {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +151,15 @@ class FormField:
     name: str
     label: str
     type: Literal[
-        "text", "textarea", "password", "url", "boolean", "select", "number"
+        "text",
+        "textarea",
+        "password",
+        "url",
+        "boolean",
+        "select",
+        "number",
+        "notice",
+        "mapping",
     ] = "text"
     required: bool = False
     help: str = ""
@@ -151,6 +171,15 @@ class FormField:
     secret: bool = False
     #: Only asked when another field has a value: ``("auth_mode", "oauth")``.
     show_if: tuple[str, str] | None = None
+    #: Choices are found as the user types, through the integration's search
+    #: endpoint with ``field=<this value>`` (users, sprints, epics).
+    search: str | None = None
+    #: Choosing a value changes the rest of the form (project, issue type):
+    #: ask for the form again with the choices made so far.
+    updates_form: bool = False
+    #: ``mapping`` only: one row per tracker project; each column (``value``
+    #: = key, ``label`` = heading) holds status ids of that project.
+    columns: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
-from tests import jira_spec
+from tests import fake_jira_create, jira_spec
 
 OAUTH = "/plugins/servlet/oauth"
 
@@ -86,8 +86,17 @@ class FakeJiraState:
     #: user key -> {"name", "key", "displayName"[, "emailAddress"]}
     users: dict[str, dict] = field(default_factory=dict)
     statuses: list[dict] = field(default_factory=lambda: list(STATUSES))
-    #: project key -> {"id", "key", "name", "statuses": [status ids]}
+    #: project key -> {"id", "key", "name", "statuses": [status ids],
+    #: "issue_types": {id: {"id", "name", "fields": [create metadata]}}}
+    #: (``fake_jira_create.add_project`` fills one in).
     projects: dict[str, dict] = field(default_factory=dict)
+    #: Jira before 8.4: only the legacy ``issue/createmeta`` answers.
+    legacy_createmeta: bool = False
+    createmeta_page_size: int = 50
+    #: project key -> [{"id", "name"}]
+    versions: dict[str, list] = field(default_factory=dict)
+    #: JQL field name (``cf[10100]``) -> [{"value", "label"}] to suggest
+    suggestions: dict[str, list] = field(default_factory=dict)
     #: issue key -> {"id", "key", "fields": {...}, "comments": {id: body}}
     issues: dict[str, dict] = field(default_factory=dict)
     #: Transitions open from any other status: {"id", "name", "to", "fields"}
@@ -422,26 +431,21 @@ def statuses(h, auth):
         return h._json(200, h.server_jira.state.statuses)
 
 
-def _project(jira, id_or_key: str) -> dict | None:
-    return next(
-        (p for p in jira.state.projects.values() if id_or_key in (p["id"], p["key"])),
-        None,
-    )
-
-
 def project(h, auth, rest):
     """``GET /rest/api/2/project/{idOrKey}`` and ``.../{idOrKey}/statuses``."""
     if not _require_user(h, auth):
         return None
     jira = h.server_jira
     id_or_key, _, tail = rest.partition("/")
-    found = _project(jira, id_or_key)
-    if found is None or tail not in ("", "statuses"):
+    found = fake_jira_create.find_project(jira, id_or_key)
+    if found is None or tail not in ("", "statuses", "versions"):
         return h._json(
             404, {"errorMessages": [f"No project could be found with key '{rest}'."]}
         )
     if tail == "":
         return h._json(200, {k: found[k] for k in ("id", "key", "name")})
+    if tail == "versions":
+        return fake_jira_create.versions(h, jira, found)
     by_id = {s["id"]: s for s in jira.state.statuses}
     return h._json(
         200,
@@ -713,6 +717,17 @@ def _delete_webhook(h, auth, rest, modern: bool):
     return h._send(204, b"", "application/json")
 
 
+def _checked(handler):
+    """A route for an API call: the caller must be a known user."""
+
+    def route(h, auth):
+        if _require_user(h, auth):
+            return handler(h, h.server_jira)
+        return None
+
+    return route
+
+
 ROUTES = {
     ("POST", f"{OAUTH}/request-token"): request_token,
     ("GET", f"{OAUTH}/authorize"): authorize,
@@ -725,12 +740,30 @@ ROUTES = {
     ("GET", "/rest/api/2/user"): user,
     ("GET", "/rest/api/2/user/assignable/search"): assignable_users,
     ("GET", "/rest/api/2/search"): search,
+    **{
+        (method, path): _checked(handler)
+        for method, path, handler in (
+            ("GET", "/rest/api/2/project", fake_jira_create.projects),
+            ("GET", "/rest/api/2/priority", fake_jira_create.priorities),
+            ("POST", "/rest/api/2/issue", fake_jira_create.create_issue),
+            ("GET", "/rest/api/2/issue/createmeta", fake_jira_create.legacy_createmeta),
+            (
+                "GET",
+                "/rest/api/2/jql/autocompletedata/suggestions",
+                fake_jira_create.suggestions,
+            ),
+        )
+    },
     ("POST", "/rest/webhooks/1.0/webhook"): lambda h, a: _create_webhook(h, a, False),
     ("POST", "/rest/jira-webhook/1.0/webhooks"): lambda h, a: _create_webhook(
         h, a, True
     ),
 }
 PREFIX_ROUTES = {
+    # Before ``issue/``: the first matching prefix answers.
+    ("GET", "/rest/api/2/issue/createmeta/"): lambda h, a, rest: (
+        _require_user(h, a) and fake_jira_create.createmeta(h, h.server_jira, rest)
+    ),
     ("GET", "/rest/api/2/project/"): project,
     **{(m, "/rest/api/2/issue/"): issue for m in ("GET", "POST", "PUT")},
     ("DELETE", "/rest/webhooks/1.0/webhook/"): lambda h, a, r: _delete_webhook(

@@ -28,6 +28,12 @@ COVERED = "/rest/api/2/"
 #: ``expand=transitions.fields`` is how a transition's required fields are
 #: read (Jira Server REST docs, "Get transitions"); the 10.3 document drops it.
 KNOWN_OMISSIONS = {("GET", "/api/2/issue/{issueIdOrKey}/transitions"): {"expand"}}
+#: Operations of older Jira the 10.3 document no longer has, with their query
+#: parameters. Legacy ``issue/createmeta`` is all Jira before 8.4 offers;
+#: trackbridge asks it only after the current endpoint answered 404.
+LEGACY_OPERATIONS = {
+    ("GET", "/api/2/issue/createmeta"): {"projectIds", "issuetypeIds", "expand"}
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,13 @@ def violations(method: str, path: str, query: dict, body: bytes) -> list[str]:
     if not available() or not path.startswith(COVERED):
         return []
     api_path = path[len("/rest") :]
+    legacy = LEGACY_OPERATIONS.get((method, api_path))
+    if legacy is not None:
+        return [
+            f"{method} {api_path} (legacy): query parameter {name!r} is unknown"
+            for name in query
+            if name not in legacy
+        ]
     op = next(
         (o for o in operations() if o.method == method and o.pattern.match(api_path)),
         None,

@@ -348,8 +348,12 @@ def test_integration_search_routes_to_the_provider(api, host, org, client):
     assert issues.json == [{"value": "APP-1", "label": "(APP-1) about cart"}]
     users = api("get", url, params={"field": "reporter", "query": "a", "project": "P"})
     assert users.json == [{"value": "ann", "label": "Ann (ann)"}]
+    values = api("get", url, params={"field": "component", "query": "db"})
+    assert values.json == [{"value": "db", "label": "Component db"}]
     other = api("get", url, params={"field": "labels", "query": "x"})
     assert other.status_code == 400 and "field" in other.json["errors"]
+    projects = api("get", url, params={"field": "project", "query": "plat"})
+    assert projects.json == [{"value": "2", "label": "PLAT - Platform"}]
     other_org = host.organizations.create("other")
     token = host.organizations.create_token(other_org)
     foreign = client.simulate_get(
@@ -358,3 +362,46 @@ def test_integration_search_routes_to_the_provider(api, host, org, client):
         headers={"Authorization": f"Bearer {token}"},
     )
     assert foreign.status_code == 404
+
+
+def test_creating_a_tracker_issue_links_it_and_remembers_choices(api, host, org):
+    integration = install_tiny(host, org)
+    group_id = api("post", "/groups", json={"title": "Cart fails"}).json["id"]
+    url = f"/groups/{group_id}/integrations/{integration.id}/create"
+    form = api("get", url).json["fields"]
+    assert [f["name"] for f in form] == ["title", "component"]
+    assert form[0]["default"] == "Cart fails"
+    assert form[1]["search_url"] == (
+        f"/api/0/organizations/acme/integrations/{integration.id}/search"
+        "?field=component"
+    )
+    created = api("post", url, json={"title": "Cart fails", "component": "db"})
+    assert created.status_code == 201, created.json
+    assert created.json["key"] == "APP-101"
+    detail = api("get", f"/groups/{group_id}").json
+    assert [i["key"] for i in detail["external_issues"]] == ["APP-101"]
+    [entry] = [
+        a
+        for a in api("get", f"/groups/{group_id}/activity").json
+        if a["type"] == "linked"
+    ]
+    assert entry["data"]["created"] is True
+    assert api("get", url).json["fields"][1]["default"] == "db"
+
+
+def test_creating_a_tracker_issue_refuses_bad_input(api, host, org):
+    integration = install_tiny(host, org)
+    group_id = api("post", "/groups", json={"title": "Cart fails"}).json["id"]
+    url = f"/groups/{group_id}/integrations/{integration.id}/create"
+    missing = api("post", url, json={"component": "db"})
+    assert missing.status_code == 400
+    assert missing.json["errors"] == {"title": ["Title is required."]}
+    not_object = api("post", url, json=["title"])
+    assert not_object.status_code == 400
+    assert api("get", f"/groups/{group_id}").json["external_issues"] == []
+    other_group = api(
+        "get", f"/groups/{group_id + 99}/integrations/{integration.id}/create"
+    )
+    assert other_group.status_code == 404
+    other_integration = api("get", f"/groups/{group_id}/integrations/999/create")
+    assert other_integration.status_code == 404

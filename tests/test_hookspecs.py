@@ -22,9 +22,6 @@ REGISTRATION = {name for name in SPECS if name.startswith("register_")}
 #: checked below to be NOT yet called, so this list cannot silently go stale.
 AWAITING_CALLER = {
     "poll_changes": "reconciliation job (issue 6)",
-    "get_create_issue_config": "create-issue endpoint (issue 5)",
-    "create_issue": "create-issue endpoint (issue 5)",
-    "list_projects": "organization config form (issue 5)",
     "list_statuses": "organization config form (issue 5)",
     "organization_config_fields": "integration settings page (issue 5)",
 }

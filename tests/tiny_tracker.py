@@ -49,6 +49,7 @@ def register_providers(host):
             key=KEY,
             name="Tiny Tracker",
             features=frozenset({"issue_basic", "issue_sync"}),
+            remembered_create_fields=("component",),
         )
     ]
 
@@ -244,6 +245,68 @@ def search_users(host, integration, query, project):
         return None
     record(host, "search_users", query=query, project=project)
     return [types.Choice(value="ann", label="Ann (ann)")]
+
+
+@hookimpl
+def search_field_values(host, integration, field, query):
+    if integration.provider != KEY:
+        return None
+    if field != "component":
+        raise ValidationError({"field": [f"Tiny cannot search {field}."]})
+    return [types.Choice(value=query, label=f"Component {query}")]
+
+
+@hookimpl
+def list_projects(host, integration):
+    if integration.provider != KEY:
+        return None
+    return [
+        types.Choice(value="1", label="PAY - Payments"),
+        types.Choice(value="2", label="PLAT - Platform"),
+    ]
+
+
+@hookimpl
+def list_statuses(host, integration, project):
+    if integration.provider != KEY:
+        return None
+    return [
+        types.Choice(value=f"{project}-open", label="Open"),
+        types.Choice(value=f"{project}-done", label="Done"),
+    ]
+
+
+@hookimpl
+def get_create_issue_config(host, integration, org_integration, group, params):
+    if integration.provider != KEY:
+        return None
+    return [
+        types.FormField(name="title", label="Title", default=group.title),
+        types.FormField(
+            name="component",
+            label="Component",
+            type="select",
+            search="component",
+            default=org_integration.create_defaults.get("component", ""),
+        ),
+    ]
+
+
+@hookimpl
+def create_issue(host, integration, org_integration, group, data):
+    if integration.provider != KEY:
+        return None
+    if not data.get("title"):
+        raise ValidationError({"title": ["Title is required."]})
+    record(host, "create_issue", title=data["title"], group=group.id)
+    key = f"APP-{100 + len([c for c in CALLS if c['hook'] == 'create_issue'])}"
+    return types.TrackerIssue(
+        key=key,
+        external_id=f"id-{key}",
+        title=data["title"],
+        description="",
+        url=f"{integration.metadata['base_url']}/browse/{key}",
+    )
 
 
 @hookimpl

@@ -32,6 +32,7 @@ LINK_FIELDS = {
     "comment": Field(str, max_length=65_536),
 }
 SETUP_START_FIELDS = {"provider": Field(str, required=True, max_length=100)}
+API_PREFIX = "/api/0/organizations"
 
 
 class Resource:
@@ -198,7 +199,7 @@ class IntegrationSearch(Resource):
 
     def on_get(self, req, resp, slug, integration_id):
         org = organization(req, slug)
-        choices = self.host.integrations.search(
+        choices = self.host.tracker_issues.search(
             org,
             integration_id,
             req.get_param("field"),
@@ -238,7 +239,7 @@ class GroupLinks(Resource):
     def on_post(self, req, resp, slug, group_id):
         org = organization(req, slug)
         data = check(self.json(req), LINK_FIELDS)
-        issue = self.host.integrations.link_issue(
+        issue = self.host.tracker_issues.link(
             org, group_id, data["integration_id"], data["key"].strip(), data
         )
         resp.status = falcon.HTTP_201
@@ -248,5 +249,26 @@ class GroupLinks(Resource):
 class GroupLinkItem(Resource):
     def on_delete(self, req, resp, slug, group_id, external_issue_id):
         org = organization(req, slug)
-        self.host.integrations.unlink_issue(org, group_id, external_issue_id)
+        self.host.tracker_issues.unlink(org, group_id, external_issue_id)
         resp.status = falcon.HTTP_204
+
+
+class GroupCreateIssue(Resource):
+    """The create form for a tracker issue (GET), and creating it (POST)."""
+
+    def on_get(self, req, resp, slug, group_id, integration_id):
+        org = organization(req, slug)
+        params = {k: v for k, v in req.params.items() if isinstance(v, str)}
+        fields = self.host.tracker_issues.create_form(
+            org, group_id, integration_id, params
+        )
+        search = f"{API_PREFIX}/{slug}/integrations/{integration_id}/search"
+        resp.media = {"fields": [serialize.form_field(f, search) for f in fields]}
+
+    def on_post(self, req, resp, slug, group_id, integration_id):
+        org = organization(req, slug)
+        issue = self.host.tracker_issues.create(
+            org, group_id, integration_id, self.json(req)
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = serialize.external_issue(issue)

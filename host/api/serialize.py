@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 from host.services.setup import PipelineStatus
 from host.types import (
@@ -85,9 +86,13 @@ def integration(
     }
 
 
-def form_field(field: FormField) -> dict[str, Any]:
+def form_field(field: FormField, search_url: str | None = None) -> dict[str, Any]:
+    """A form field; a searched one also says where to search, when known."""
     data = asdict(field)
     data["choices"] = [asdict(choice) for choice in field.choices]
+    data["columns"] = [asdict(column) for column in field.columns]
+    if field.search and search_url:
+        data["search_url"] = f"{search_url}?{urlencode({'field': field.search})}"
     return data
 
 

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 from host.errors import NotFound, ValidationError
 from host.services import sync_flags
 from host.types import (
-    Choice,
-    ExternalIssue,
     Integration,
     IntegrationSpec,
     Organization,
@@ -155,87 +153,3 @@ class IntegrationService:
         log.warning("integration %s needs re-authentication", integration.id)
         with self.store.transaction():
             self.store.integrations.set_status(integration.id, "needs_reauth")
-
-    def link_issue(
-        self,
-        organization: Organization,
-        group_id: int,
-        integration_id: int,
-        key: str,
-        data: Mapping[str, Any],
-    ) -> ExternalIssue:
-        """Link an existing tracker issue (checked with the tracker) to a group."""
-        integration, org_integration = self.get(organization, integration_id)
-        group = self.host.groups.get(organization, group_id)
-        issue = self.host.hook.get_issue(
-            host=self.host, integration=integration, key=key
-        )
-        if issue is None:
-            raise NotFound(f"Provider {integration.provider!r} cannot look up issues.")
-        with self.store.transaction():
-            external_issue_id = self.store.integrations.upsert_external_issue(
-                integration.id, issue
-            )
-            self.store.integrations.link(group.id, external_issue_id)
-            self.store.groups.add_activity(
-                group.id,
-                "linked",
-                {"external_issue": issue.key, "url": issue.url},
-                source="user",
-                source_integration_id=integration.id,
-            )
-        external_issue = self.store.integrations.external_issue_by_id(external_issue_id)
-        self.host.hook.after_link_issue(
-            host=self.host,
-            integration=integration,
-            org_integration=org_integration,
-            external_issue=external_issue,
-            data=data,
-        )
-        return external_issue
-
-    def search(
-        self,
-        organization: Organization,
-        integration_id: int,
-        field: str | None,
-        query: str | None,
-        project: str | None = None,
-    ) -> list[Choice]:
-        """Choices for a picker: tracker issues, or users for a user field."""
-        integration, _ = self.get(organization, integration_id)
-        if not field:
-            raise ValidationError({}, "field is a required parameter")
-        if not query or not query.strip():
-            raise ValidationError({}, "query is a required parameter")
-        if field in ("externalIssue", "parent"):
-            found = self.host.hook.search_issues(
-                host=self.host, integration=integration, query=query
-            )
-        elif field in ("assignee", "reporter"):
-            found = self.host.hook.search_users(
-                host=self.host, integration=integration, query=query, project=project
-            )
-        else:
-            raise ValidationError(
-                {"field": ["Use externalIssue, parent, assignee or reporter."]}
-            )
-        if found is None:
-            raise NotFound(f"Provider {integration.provider!r} cannot search.")
-        return found
-
-    def unlink_issue(
-        self, organization: Organization, group_id: int, external_issue_id: int
-    ) -> None:
-        group = self.host.groups.get(organization, group_id)
-        issue = self.store.integrations.external_issue_by_id(external_issue_id)
-        with self.store.transaction():
-            if issue is None or not self.store.integrations.unlink(group.id, issue.id):
-                raise NotFound("This group is not linked to that issue.")
-            self.store.groups.add_activity(
-                group.id,
-                "unlinked",
-                {"external_issue": issue.key},
-                source="user",
-                source_integration_id=issue.integration_id,
-            )

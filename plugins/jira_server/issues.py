@@ -6,15 +6,18 @@ Jira. JQL built from user text escapes its quotes.
 
 from __future__ import annotations
 
+import html
 import re
 
-from host.errors import NotFound, ValidationError
+from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
+from plugins.jira_server import metadata
 from plugins.jira_server.client import JiraError
 from plugins.jira_server.setup import integration_client
 
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 ISSUE_ID = re.compile(r"^\d+$")
+TAGS = re.compile(r"<[^>]*>")
 
 
 def browse_url(integration, key: str) -> str:
@@ -82,19 +85,67 @@ def search(host, integration, query: str) -> list[Choice]:
 
 
 def search_users(host, integration, query: str, project: str | None) -> list[Choice]:
-    """Users assignable in ``project`` whose name or email matches."""
+    """Users assignable in ``project`` (an id or a key) whose name or email match."""
     if not project:
         raise ValidationError({"project": ["Choose a Jira project first."]})
-    found = integration_client(host, integration).request(
-        "GET",
-        "/rest/api/2/user/assignable/search",
-        params={"project": project, "username": query.strip()},
-    )
+    if project.isdigit():  # Jira's user search takes the key
+        keys = {p["id"]: p["key"] for p in metadata.projects(host, integration)}
+        project = keys.get(project, project)
+    try:
+        found = integration_client(host, integration).request(
+            "GET",
+            "/rest/api/2/user/assignable/search",
+            params={"project": project, "username": query.strip()},
+        )
+    except JiraError as ex:
+        raise IntegrationError(f"Unable to fetch users from Jira: {ex}") from None
     return [
         Choice(value=user["name"], label=user_label(user))
         for user in found
         if user.get("name")
     ]
+
+
+def field_values(host, integration, field: str, query: str) -> list[Choice]:
+    """Values of any other field, from Jira's JQL autocomplete.
+
+    A custom field is named ``cf[123]`` there; the suggestion's label comes
+    with ``<b>`` marks around the matched text, which are dropped.
+    """
+    custom = re.fullmatch(r"customfield_(\d+)", field)
+    try:
+        found = integration_client(host, integration).request(
+            "GET",
+            "/rest/api/2/jql/autocompletedata/suggestions",
+            params={
+                "fieldName": f"cf[{custom[1]}]" if custom else field,
+                "fieldValue": query.strip(),
+            },
+        )
+    except JiraError as ex:
+        raise IntegrationError(
+            f"Unable to fetch autocomplete for {field} from Jira: {ex}"
+        ) from None
+    return [
+        Choice(
+            value=str(item["value"]),
+            label=html.unescape(TAGS.sub("", str(item.get("displayName") or ""))),
+        )
+        for item in found.get("results") or []
+        if isinstance(item, dict) and item.get("value") is not None
+    ]
+
+
+def projects(host, integration) -> list[Choice]:
+    return [
+        Choice(value=p["id"], label=metadata.project_label(p))
+        for p in metadata.projects(host, integration)
+    ]
+
+
+def statuses(host, integration, project: str) -> list[Choice]:
+    _, found = metadata.project_statuses(host, integration, project)
+    return [Choice(value=status_id, label=name) for status_id, name in found.items()]
 
 
 def user_label(user) -> str:

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.errors import IntegrationError, ValidationError
-from plugins.jira_server import cache
+from plugins.jira_server import metadata
 from plugins.jira_server.client import JiraError
-from plugins.jira_server.setup import integration_client
 
 RESOLUTION_STRATEGIES = ("resolve", "resolve_current_release", "resolve_next_release")
 INBOUND_STATUS_MAPPING = "sync_status_reverse_mapping"
@@ -99,32 +98,15 @@ def _ids(project_ref: str, name: str, value: Any) -> list[str]:
 
 
 def _project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
-    """The project's id and ``{status id: name}`` of its workflow (cached)."""
-
-    def load() -> tuple[str, dict]:
-        client = integration_client(host, integration)
-        try:
-            project = client.request("GET", f"/rest/api/2/project/{project_ref}")
-            issue_types = client.request(
-                "GET", f"/rest/api/2/project/{project_ref}/statuses"
-            )
-        except JiraError as ex:
-            if ex.http_status == 404:
-                raise ValueError(f"{project_ref}: no such Jira project.") from None
-            raise IntegrationError(
-                "Unable to communicate with the Jira instance to check the "
-                f"statuses: {ex}"
-            ) from None
-        statuses = {
-            str(status["id"]): status.get("name", "")
-            for issue_type in issue_types
-            for status in issue_type.get("statuses", [])
-        }
-        return str(project["id"]), statuses
-
-    return cache.for_host(host).get_or_load(
-        (integration.id, "project-statuses", project_ref), load
-    )
+    """The project's id and ``{status id: name}``, or a message for the user."""
+    try:
+        return metadata.project_statuses(host, integration, project_ref)
+    except JiraError as ex:
+        if ex.http_status == 404:
+            raise ValueError(f"{project_ref}: no such Jira project.") from None
+        raise IntegrationError(
+            f"Unable to communicate with the Jira instance to check the statuses: {ex}"
+        ) from None
 
 
 def _outbound_status_mapping(host, integration, value: Any) -> dict[str, Any]:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_server import events, issues, org_config, setup, sync, webhooks
+from plugins.jira_server import (
+    create,
+    events,
+    issues,
+    org_config,
+    setup,
+    sync,
+    webhooks,
+)
 
 KEY = "jira_server"
 
@@ -18,6 +26,7 @@ PROVIDER = Provider(
     features=frozenset({"issue_basic", "issue_sync", "user_mapping"}),
     description="Jira Server and Data Center, through OAuth 1.0a or a personal"
     " access token.",
+    remembered_create_fields=create.REMEMBERED,
 )
 
 
@@ -143,3 +152,39 @@ def search_users(host, integration, query, project):
     if integration.provider != KEY:
         return None
     return issues.search_users(host, integration, query, project)
+
+
+@hookimpl
+def search_field_values(host, integration, field, query):
+    if integration.provider != KEY:
+        return None
+    return issues.field_values(host, integration, field, query)
+
+
+@hookimpl
+def get_create_issue_config(host, integration, org_integration, group, params):
+    if integration.provider != KEY:
+        return None
+    return create.form(host, integration, org_integration, group, params)
+
+
+@hookimpl
+def create_issue(host, integration, org_integration, group, data):
+    if integration.provider != KEY:
+        return None
+    return create.create(host, integration, org_integration, group, data)
+
+
+# ---- organization settings: choices ----
+
+
+@hookimpl
+def list_projects(host, integration):
+    return issues.projects(host, integration) if integration.provider == KEY else None
+
+
+@hookimpl
+def list_statuses(host, integration, project):
+    if integration.provider != KEY:
+        return None
+    return issues.statuses(host, integration, project)

@@ -1,0 +1,218 @@
+"""Tracker issues from a group: create one, link one, unlink, search.
+
+The provider talks to the tracker; the host keeps the links, the activity
+entries and the create form's remembered choices, so every provider gets
+them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from host.errors import NotFound, ValidationError
+from host.types import (
+    CREATE_DEFAULTS,
+    Choice,
+    ExternalIssue,
+    FormField,
+    Group,
+    Integration,
+    Organization,
+    TrackerIssue,
+)
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+ISSUE_FIELDS = ("externalIssue", "parent")
+USER_FIELDS = ("assignee", "reporter")
+#: Choices a picker shows at most.
+MAX_CHOICES = 50
+
+
+class TrackerIssueService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    # ---- create ----
+
+    def create_form(
+        self,
+        organization: Organization,
+        group_id: int,
+        integration_id: int,
+        params: Mapping[str, str],
+    ) -> list[FormField]:
+        """The provider's create form for ``group``, given the choices so far."""
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
+        )
+        group = self.host.groups.get(organization, group_id)
+        fields = self.host.hook.get_create_issue_config(
+            host=self.host,
+            integration=integration,
+            org_integration=org_integration,
+            group=group,
+            params=params,
+        )
+        if fields is None:
+            raise NotFound(_cannot(integration, "create issues"))
+        return fields
+
+    def create(
+        self,
+        organization: Organization,
+        group_id: int,
+        integration_id: int,
+        data: Any,
+    ) -> ExternalIssue:
+        """Create a tracker issue from the submitted form and link it.
+
+        The choices the provider asks to remember become the next form's
+        defaults for the organization.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError({}, "Request body must be a JSON object.")
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
+        )
+        group = self.host.groups.get(organization, group_id)
+        issue = self.host.hook.create_issue(
+            host=self.host,
+            integration=integration,
+            org_integration=org_integration,
+            group=group,
+            data=data,
+        )
+        if issue is None:
+            raise NotFound(_cannot(integration, "create issues"))
+        remembered = self.host.provider(integration.provider).remembered_create_fields
+        defaults = {
+            name: data[name]
+            for name in remembered
+            if isinstance(data.get(name), str | int) and str(data[name]).strip()
+        }
+        with self.store.transaction():
+            external_issue_id = self._link(group, integration, issue, created=True)
+            config = self.store.integrations.org_integration(
+                organization.id, integration_id
+            ).config
+            self.store.integrations.set_config(
+                org_integration.id,
+                {
+                    **config,
+                    CREATE_DEFAULTS: {**org_integration.create_defaults, **defaults},
+                },
+            )
+        return self.store.integrations.external_issue_by_id(external_issue_id)
+
+    # ---- link ----
+
+    def link(
+        self,
+        organization: Organization,
+        group_id: int,
+        integration_id: int,
+        key: str,
+        data: Mapping[str, Any],
+    ) -> ExternalIssue:
+        """Link an existing tracker issue (checked with the tracker) to a group."""
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
+        )
+        group = self.host.groups.get(organization, group_id)
+        issue = self.host.hook.get_issue(
+            host=self.host, integration=integration, key=key
+        )
+        if issue is None:
+            raise NotFound(_cannot(integration, "look up issues"))
+        with self.store.transaction():
+            external_issue_id = self._link(group, integration, issue, created=False)
+        external_issue = self.store.integrations.external_issue_by_id(external_issue_id)
+        self.host.hook.after_link_issue(
+            host=self.host,
+            integration=integration,
+            org_integration=org_integration,
+            external_issue=external_issue,
+            data=data,
+        )
+        return external_issue
+
+    def _link(
+        self, group: Group, integration: Integration, issue: TrackerIssue, created: bool
+    ) -> int:
+        """Store the issue and link it (inside the caller's transaction)."""
+        external_issue_id = self.store.integrations.upsert_external_issue(
+            integration.id, issue
+        )
+        self.store.integrations.link(group.id, external_issue_id)
+        self.store.groups.add_activity(
+            group.id,
+            "linked",
+            {"external_issue": issue.key, "url": issue.url, "created": created},
+            source="user",
+            source_integration_id=integration.id,
+        )
+        return external_issue_id
+
+    def unlink(
+        self, organization: Organization, group_id: int, external_issue_id: int
+    ) -> None:
+        group = self.host.groups.get(organization, group_id)
+        issue = self.store.integrations.external_issue_by_id(external_issue_id)
+        with self.store.transaction():
+            if issue is None or not self.store.integrations.unlink(group.id, issue.id):
+                raise NotFound("This group is not linked to that issue.")
+            self.store.groups.add_activity(
+                group.id,
+                "unlinked",
+                {"external_issue": issue.key},
+                source="user",
+                source_integration_id=issue.integration_id,
+            )
+
+    # ---- search ----
+
+    def search(
+        self,
+        organization: Organization,
+        integration_id: int,
+        field: str | None,
+        query: str | None,
+        project: str | None = None,
+    ) -> list[Choice]:
+        """Choices for a picker: issues, users, projects or a field's values."""
+        integration, _ = self.host.integrations.get(organization, integration_id)
+        if not field:
+            raise ValidationError({}, "field is a required parameter")
+        if not query or not query.strip():
+            raise ValidationError({}, "query is a required parameter")
+        hook = self.host.hook
+        if field == "project":
+            found = hook.list_projects(host=self.host, integration=integration)
+            if found is not None:
+                words = query.casefold().split()
+                found = [
+                    c for c in found if all(w in c.label.casefold() for w in words)
+                ]
+        elif field in ISSUE_FIELDS:
+            found = hook.search_issues(
+                host=self.host, integration=integration, query=query
+            )
+        elif field in USER_FIELDS:
+            found = hook.search_users(
+                host=self.host, integration=integration, query=query, project=project
+            )
+        else:
+            found = hook.search_field_values(
+                host=self.host, integration=integration, field=field, query=query
+            )
+        if found is None:
+            raise NotFound(_cannot(integration, f"search {field}"))
+        return found[:MAX_CHOICES]
+
+
+def _cannot(integration: Integration, what: str) -> str:
+    return f"Provider {integration.provider!r} cannot {what}."

@@ -1,0 +1,192 @@
+"""Jira's metadata, read through the per-host cache.
+
+Projects, statuses, create metadata, priorities and versions change rarely
+and every form reads them, so each answer is kept for
+:data:`cache.METADATA_TTL`. A failed read raises and is not cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugins.jira_server import cache
+from plugins.jira_server.client import JiraError
+from plugins.jira_server.setup import integration_client
+
+#: Pages of create metadata read at most (50 entries a page by default).
+MAX_PAGES = 20
+
+
+def _cached(host, integration, key: tuple, load):
+    return cache.for_host(host).get_or_load((integration.id, *key), load)
+
+
+def projects(host, integration) -> list[dict[str, Any]]:
+    """Every project the integration's user can see, sorted by key.
+
+    ``/project`` is not paginated on Data Center, so one read serves every
+    type-ahead until the cache expires.
+    """
+
+    def load():
+        found = integration_client(host, integration).request(
+            "GET", "/rest/api/2/project"
+        )
+        listed = found if isinstance(found, list) else []
+        rows = [
+            {"id": str(p["id"]), "key": p.get("key", ""), "name": p.get("name", "")}
+            for p in listed
+            if isinstance(p, dict) and "id" in p
+        ]
+        return sorted(rows, key=lambda p: p["key"])
+
+    return _cached(host, integration, ("projects",), load)
+
+
+#: Between a project's key and name in labels (an en dash, as Jira shows it).
+DASH = "\u2013"
+
+
+def project_label(project: dict[str, Any]) -> str:
+    """``KEY - Name``: the key users type, and the name they read."""
+    if not project["name"]:
+        return project["key"]
+    return f"{project['key']} {DASH} {project['name']}"
+
+
+def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
+    """The project's id and ``{status id: name}`` of its workflows.
+
+    :raises JiraError: with ``http_status`` 404 when there is no such project.
+    """
+
+    def load() -> tuple[str, dict]:
+        client = integration_client(host, integration)
+        project = client.request("GET", f"/rest/api/2/project/{project_ref}")
+        issue_types = client.request(
+            "GET", f"/rest/api/2/project/{project_ref}/statuses"
+        )
+        statuses = {
+            str(status["id"]): status.get("name", "")
+            for issue_type in issue_types
+            for status in issue_type.get("statuses", [])
+        }
+        return str(project["id"]), statuses
+
+    return _cached(host, integration, ("project-statuses", project_ref), load)
+
+
+def issue_types(host, integration, project_id: str) -> list[dict[str, Any]]:
+    """The issue types that can be created in a project (``{id, name}``)."""
+
+    def load():
+        try:
+            return _paged(
+                host,
+                integration,
+                f"/rest/api/2/issue/createmeta/{project_id}/issuetypes",
+            )
+        except JiraError as ex:
+            if ex.http_status != 404:
+                raise
+            legacy = _legacy_createmeta(host, integration, project_id, ex)
+            return [{"id": t["id"], "name": t.get("name", "")} for t in legacy]
+
+    return _cached(host, integration, ("issue-types", project_id), load)
+
+
+def issue_type_fields(
+    host, integration, project_id: str, issue_type_id: str
+) -> list[dict[str, Any]]:
+    """The fields of one issue type's create screen, each with ``fieldId``."""
+
+    def load():
+        try:
+            return _paged(
+                host,
+                integration,
+                f"/rest/api/2/issue/createmeta/{project_id}/issuetypes/{issue_type_id}",
+            )
+        except JiraError as ex:
+            if ex.http_status != 404:
+                raise
+            legacy = _legacy_createmeta(host, integration, project_id, ex)
+            chosen = next((t for t in legacy if str(t["id"]) == issue_type_id), None)
+            if chosen is None:
+                raise
+            return [
+                {**meta, "fieldId": field_id}
+                for field_id, meta in (chosen.get("fields") or {}).items()
+            ]
+
+    return _cached(
+        host, integration, ("issue-type-fields", project_id, issue_type_id), load
+    )
+
+
+def _paged(host, integration, path: str) -> list[dict[str, Any]]:
+    """Every ``values`` entry of a paginated create metadata answer."""
+    client = integration_client(host, integration)
+    values: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES):
+        page = client.request("GET", path, params={"startAt": str(len(values))})
+        batch = page.get("values") or []
+        values.extend(batch)
+        if page.get("isLast", True) or not batch:
+            break
+    return values
+
+
+def _legacy_createmeta(host, integration, project_id: str, original: JiraError):
+    """Issue types with their fields, from Jira before 8.4.
+
+    Asked only when the current endpoint answered 404; when the old one is
+    missing too, the current endpoint's error is the one worth showing.
+    """
+
+    def load():
+        try:
+            found = integration_client(host, integration).request(
+                "GET",
+                "/rest/api/2/issue/createmeta",
+                params={
+                    "projectIds": project_id,
+                    "expand": "projects.issuetypes.fields",
+                },
+            )
+        except JiraError:
+            raise original from None
+        projects = found.get("projects") or []
+        if not projects:
+            raise original
+        return [
+            {**t, "id": str(t["id"])}
+            for t in projects[0].get("issuetypes") or []
+            if "id" in t
+        ]
+
+    return _cached(host, integration, ("legacy-createmeta", project_id), load)
+
+
+def priorities(host, integration) -> list[dict[str, Any]]:
+    """Every priority (only when a field does not list its own)."""
+    return _cached(
+        host,
+        integration,
+        ("priorities",),
+        lambda: integration_client(host, integration).request(
+            "GET", "/rest/api/2/priority"
+        ),
+    )
+
+
+def versions(host, integration, project_id: str) -> list[dict[str, Any]]:
+    """A project's versions (only when a field does not list its own)."""
+    return _cached(
+        host,
+        integration,
+        ("versions", project_id),
+        lambda: integration_client(host, integration).request(
+            "GET", f"/rest/api/2/project/{project_id}/versions"
+        ),
+    )
