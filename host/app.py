@@ -65,6 +65,10 @@ def create_app(host: Host | None = None) -> falcon.App:
         f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)
     )
     app.add_route(
+        f"{API}/integrations/{{integration_id:int}}/config",
+        resources.IntegrationSettings(host),
+    )
+    app.add_route(
         f"{API}/integrations/{{integration_id:int}}/search",
         resources.IntegrationSearch(host),
     )

@@ -35,6 +35,7 @@ class Host:
         from host.services.organizations import OrganizationService
         from host.services.outbound import OutboundService
         from host.services.routing import RoutingService
+        from host.services.settings import SettingsService
         from host.services.setup import SetupService
         from host.services.tracker_issues import TrackerIssueService
 
@@ -53,6 +54,7 @@ class Host:
         self.routing = RoutingService(self)
         self.setup = SetupService(self)
         self.tracker_issues = TrackerIssueService(self)
+        self.settings = SettingsService(self)
 
     @classmethod
     def from_config(

@@ -405,3 +405,38 @@ def test_creating_a_tracker_issue_refuses_bad_input(api, host, org):
     assert other_group.status_code == 404
     other_integration = api("get", f"/groups/{group_id}/integrations/999/create")
     assert other_integration.status_code == 404
+
+
+def test_the_settings_form_lists_toggles_provider_fields_and_choices(api, host, org):
+    integration = install_tiny(host, org)
+    url = f"/integrations/{integration.id}/config"
+    form = api("get", url).json
+    names = [f["name"] for f in form["fields"]]
+    assert names[:6] == [
+        "sync_forward_assignment",
+        "sync_status_forward",
+        "sync_comments",
+        "sync_reverse_assignment",
+        "sync_status_reverse",
+        "sync_comments_reverse",
+    ]
+    assert names[6:] == ["label", "done"]
+    assert form["projects"][0] == {"value": "1", "label": "PAY - Payments"}
+    assert form["statuses"] == {}
+    saved = api(
+        "put", url, json={"done": {"2": {"resolve": ["2-done"]}}, "sync_comments": True}
+    )
+    assert saved.status_code == 200, saved.json
+    assert saved.json["config"]["sync_comments"] is True
+    # A mapped project's statuses come with the form, and so do asked ones.
+    assert list(saved.json["statuses"]) == ["2"]
+    asked = api("get", url, params={"project": "1"}).json
+    assert asked["statuses"]["1"] == [
+        {"value": "1-open", "label": "Open"},
+        {"value": "1-done", "label": "Done"},
+    ]
+    refused = api("put", url, json={"done": "all"})
+    assert refused.status_code == 400
+    assert refused.json["errors"] == {
+        "done": ["Must be an object of project -> statuses."]
+    }

@@ -22,8 +22,6 @@ REGISTRATION = {name for name in SPECS if name.startswith("register_")}
 #: checked below to be NOT yet called, so this list cannot silently go stale.
 AWAITING_CALLER = {
     "poll_changes": "reconciliation job (issue 6)",
-    "list_statuses": "organization config form (issue 5)",
-    "organization_config_fields": "integration settings page (issue 5)",
 }
 
 

@@ -335,12 +335,30 @@ def after_link_issue(host, integration, org_integration, external_issue, data):
 
 
 @hookimpl
+def organization_config_fields(host, integration, org_integration):
+    if integration.provider != KEY:
+        return None
+    return [
+        types.FormField(name="label", label="Label"),
+        types.FormField(
+            name="done",
+            label="Statuses that resolve",
+            type="mapping",
+            multiple=True,
+            columns=(types.Choice(value="resolve", label="Resolve"),),
+        ),
+    ]
+
+
+@hookimpl
 def validate_organization_config(host, integration, org_integration, config):
     if integration.provider != KEY:
         return None
-    errors = {key: ["Unknown field."] for key in config if key != "label"}
+    errors = {key: ["Unknown field."] for key in config if key not in ("label", "done")}
     if "label" in config and not isinstance(config["label"], str):
         errors["label"] = ["Must be a string."]
+    if "done" in config and not isinstance(config["done"], dict):
+        errors["done"] = ["Must be an object of project -> statuses."]
     if errors:
         raise ValidationError(errors)
     return dict(config)

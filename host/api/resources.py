@@ -194,6 +194,24 @@ class IntegrationItem(Integrations):
         resp.status = falcon.HTTP_204
 
 
+class IntegrationSettings(Resource):
+    """``GET/PUT .../integrations/{id}/config[?project=ID...]``: the settings
+    form with its choices (statuses of mapped projects and of ``project``)."""
+
+    def on_get(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        projects = req.get_param_as_list("project") or []
+        form = self.host.settings.form(org, integration_id, projects)
+        resp.media = serialize.settings_form(form)
+
+    def on_put(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        self.host.integrations.update_config(org, integration_id, self.json(req))
+        resp.media = serialize.settings_form(
+            self.host.settings.form(org, integration_id)
+        )
+
+
 class IntegrationSearch(Resource):
     """``GET .../integrations/{id}/search?field=&query=[&project=]``."""
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
 
+from host.services.settings import SettingsForm
 from host.services.setup import PipelineStatus
 from host.types import (
     ExternalIssue,
@@ -124,3 +125,17 @@ def pipeline(status: PipelineStatus) -> dict[str, Any]:
     if status.data:
         data["data"] = dict(status.data)
     return data
+
+
+def settings_form(form: SettingsForm) -> dict[str, Any]:
+    """The settings form with the current config and the tracker's choices."""
+    return {
+        "config": dict(form.org_integration.config),
+        "fields": [form_field(f) for f in form.fields],
+        "projects": [asdict(c) for c in form.projects],
+        "statuses": {
+            project: [asdict(c) for c in choices]
+            for project, choices in form.statuses.items()
+        },
+        "problems": list(form.problems),
+    }

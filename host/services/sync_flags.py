@@ -16,6 +16,15 @@ INBOUND = {
     "comment": "sync_comments_reverse",
 }
 ALL = frozenset(OUTBOUND.values()) | frozenset(INBOUND.values())
+#: How the settings form names each toggle, in display order.
+LABELS = {
+    "sync_forward_assignment": "Send assignments to the tracker",
+    "sync_status_forward": "Send resolve / unresolve to the tracker",
+    "sync_comments": "Send comments to the tracker",
+    "sync_reverse_assignment": "Apply the tracker's assignments",
+    "sync_status_reverse": "Apply the tracker's status changes",
+    "sync_comments_reverse": "Apply the tracker's comments",
+}
 
 
 def enabled(config, flag: str) -> bool:

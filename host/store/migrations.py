@@ -314,6 +314,21 @@ def m0007_forwards(db: Database) -> None:
     )
 
 
+@core()
+def m0008_browser_sessions(db: Database) -> None:
+    # Signed-in browsers of the settings pages, kept under the hash of the
+    # cookie's value so a copy of the database cannot be used to sign in.
+    db.execute(
+        """
+        CREATE TABLE browser_sessions (
+            id_hash TEXT PRIMARY KEY,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id)
+                ON DELETE CASCADE,
+            expires_at REAL NOT NULL
+        )"""
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

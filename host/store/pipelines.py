@@ -76,3 +76,23 @@ class PipelineStore:
     def organization_of(self, id_hash: str, *, now: float) -> int | None:
         pipeline = self.get(id_hash, now=now)
         return pipeline["organization_id"] if pipeline else None
+
+    # ---- signed-in browsers (settings pages) ----
+
+    def add_session(
+        self, id_hash: str, organization_id: int, expires_at: float, *, now: float
+    ) -> None:
+        self.db.execute("DELETE FROM browser_sessions WHERE expires_at < ?", [now])
+        self.db.execute(
+            "INSERT INTO browser_sessions (id_hash, organization_id, expires_at)"
+            " VALUES (?, ?, ?)",
+            [id_hash, organization_id, expires_at],
+        )
+
+    def session_organization(self, id_hash: str, *, now: float) -> int | None:
+        row = self.db.execute(
+            "SELECT organization_id FROM browser_sessions"
+            " WHERE id_hash = ? AND expires_at >= ?",
+            [id_hash, now],
+        ).fetchone()
+        return row[0] if row else None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.errors import IntegrationError, ValidationError
+from host.types import Choice, FormField
 from plugins.jira_server import metadata
 from plugins.jira_server.client import JiraError
 
@@ -138,7 +139,12 @@ def _text_id(value: Any) -> str:
 
 
 def _user_mappings(host, integration, value: Any) -> dict[str, str]:
-    """``{member email: Jira user name}``, tried before matching by email."""
+    """``{member email: Jira user name}``, tried before matching by email.
+
+    The settings page sends it as text, one ``email = name`` per line.
+    """
+    if isinstance(value, str):
+        value = _pairs(value)
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
@@ -146,6 +152,18 @@ def _user_mappings(host, integration, value: Any) -> dict[str, str]:
     if bad := [k for k in value if "@" not in k]:
         raise ValueError(f"Not an email: {', '.join(bad)}.")
     return {k.strip().lower(): v.strip() for k, v in value.items() if v.strip()}
+
+
+def _pairs(text: str) -> dict[str, str]:
+    pairs = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        email, sep, name = line.partition("=")
+        if not sep or not email.strip() or not name.strip():
+            raise ValueError(f"Line {number}: write member@example.com = jira.name.")
+        pairs[email.strip()] = name.strip()
+    return pairs
 
 
 def _ignored_fields(host, integration, value: Any) -> list[str]:
@@ -164,3 +182,63 @@ CHECKS = {
     "user_mappings": _user_mappings,
     "issues_ignored_fields": _ignored_fields,
 }
+
+
+def fields() -> list[FormField]:
+    """The settings form's Jira fields (the host adds its sync toggles)."""
+    return [
+        FormField(
+            name="sync_status_forward_mapping",
+            label="Jira status to move an issue to",
+            type="mapping",
+            columns=(
+                Choice(value="on_resolve", label="When resolved"),
+                Choice(value="on_unresolve", label="When unresolved"),
+            ),
+            help="Per Jira project, when sending resolve / unresolve is on.",
+        ),
+        FormField(
+            name=INBOUND_STATUS_MAPPING,
+            label="Jira statuses that resolve or unresolve a group",
+            type="mapping",
+            multiple=True,
+            columns=(
+                Choice(value="resolve", label="Resolve"),
+                Choice(value="unresolve", label="Unresolve"),
+            ),
+            help="Per Jira project; other projects resolve on Jira's Done category.",
+        ),
+        FormField(
+            name="resolution_strategy",
+            label="Resolve as",
+            type="select",
+            choices=tuple(
+                Choice(value=value, label=label)
+                for value, label in zip(
+                    RESOLUTION_STRATEGIES,
+                    (
+                        "Resolve",
+                        "Resolve in current release",
+                        "Resolve in next release",
+                    ),
+                    strict=True,
+                )
+            ),
+            default="resolve",
+        ),
+        FormField(
+            name="user_mappings",
+            label="Members and their Jira users",
+            type="textarea",
+            placeholder="ann@example.com = ann.k",
+            help="One per line; tried before matching by email.",
+        ),
+        FormField(
+            name="issues_ignored_fields",
+            label="Ignored fields",
+            type="textarea",
+            placeholder="components, security, customfield_10006",
+            help="Comma-separated Jira field ids to hide from the create form"
+            " (required fields are always shown).",
+        ),
+    ]

@@ -89,6 +89,11 @@ def parse_webhook(host, integration, delivery):
 
 
 @hookimpl
+def organization_config_fields(host, integration, org_integration):
+    return org_config.fields() if integration.provider == KEY else None
+
+
+@hookimpl
 def validate_organization_config(host, integration, org_integration, config):
     if integration.provider != KEY:
         return None

@@ -1,0 +1,153 @@
+"""An organization's settings for one integration: the form, and sign-in.
+
+The form is the host's sync toggles plus the provider's own fields, with the
+choices they need from the tracker: its projects, and the statuses of each
+project a status mapping names. The JSON API and the HTML settings page both
+read it from here; saving goes through
+:meth:`host.services.integrations.IntegrationService.update_config`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from host.errors import NotFound, TrackbridgeError
+from host.services import sync_flags
+from host.types import (
+    Choice,
+    FormField,
+    Integration,
+    Organization,
+    OrganizationIntegration,
+)
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+#: How long a signed-in settings page stays signed in.
+SESSION_SECONDS = 8 * 3600
+
+
+@dataclass(frozen=True)
+class SettingsForm:
+    integration: Integration
+    org_integration: OrganizationIntegration
+    fields: list[FormField]
+    #: The tracker's projects, for the rows of ``mapping`` fields.
+    projects: list[Choice] = field(default_factory=list)
+    #: Project id -> its statuses, for each project a mapping row names.
+    statuses: dict[str, list[Choice]] = field(default_factory=dict)
+    #: What could not be read from the tracker (the form still works).
+    problems: list[str] = field(default_factory=list)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SettingsService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    def form(
+        self,
+        organization: Organization,
+        integration_id: int,
+        projects: Iterable[str] = (),
+    ) -> SettingsForm:
+        """The settings form, with rows for mapped projects and ``projects``."""
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
+        )
+        hook = self.host.hook
+        provider_fields = hook.organization_config_fields(
+            host=self.host, integration=integration, org_integration=org_integration
+        )
+        fields = [
+            FormField(name=name, label=label, type="boolean", default=False)
+            for name, label in sync_flags.LABELS.items()
+        ] + list(provider_fields or ())
+        mappings = [f for f in fields if f.type == "mapping"]
+        if not mappings:
+            return SettingsForm(integration, org_integration, fields)
+        problems: list[str] = []
+        try:
+            choices = hook.list_projects(host=self.host, integration=integration)
+        except TrackbridgeError as ex:
+            choices, problems = [], [f"Could not list the projects: {ex.detail}"]
+        wanted = dict.fromkeys(
+            [
+                str(project)
+                for f in mappings
+                for project in (org_integration.config.get(f.name) or {})
+            ]
+            + [str(p) for p in projects if str(p).strip()]
+        )
+        statuses: dict[str, list[Choice]] = {}
+        for project in wanted:
+            try:
+                found = hook.list_statuses(
+                    host=self.host, integration=integration, project=project
+                )
+            except TrackbridgeError as ex:
+                problems.append(f"Could not list the statuses of {project}: {ex}")
+                continue
+            statuses[project] = list(found or ())
+        return SettingsForm(
+            integration,
+            org_integration,
+            fields,
+            list(choices or ()),
+            statuses,
+            problems,
+        )
+
+    # ---- signing in to the settings page ----
+
+    def create_link(self, organization: Organization, integration_id: int) -> str:
+        """A one-time token that opens the settings page, signed in."""
+        self.host.integrations.get(organization, integration_id)
+        token = secrets.token_urlsafe(32)
+        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
+        with self.store.transaction():
+            self.store.pipelines.add_link(
+                _hash(token), _purpose(integration_id), organization.id, expires_at
+            )
+        return token
+
+    def redeem_link(self, token: str, integration_id: int) -> Organization:
+        with self.store.transaction():
+            organization_id = self.store.pipelines.take_link(
+                _hash(token), _purpose(integration_id), now=self.host.clock()
+            )
+        if organization_id is None:
+            raise NotFound("This settings link has expired or was already used.")
+        return self.store.organizations.get(organization_id)
+
+    def start_session(self, organization: Organization) -> str:
+        """A new signed-in session; its id goes in an HttpOnly cookie only."""
+        session_id = secrets.token_urlsafe(32)
+        now = self.host.clock()
+        with self.store.transaction():
+            self.store.pipelines.add_session(
+                _hash(session_id), organization.id, now + SESSION_SECONDS, now=now
+            )
+        return session_id
+
+    def session_organization(self, session_id: str) -> Organization | None:
+        organization_id = self.store.pipelines.session_organization(
+            _hash(session_id), now=self.host.clock()
+        )
+        if organization_id is None:
+            return None
+        return self.store.organizations.get(organization_id)
+
+
+def _purpose(integration_id: int) -> str:
+    """What a one-time link opens (setup links name a provider instead)."""
+    return f"settings:{integration_id}"
