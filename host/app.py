@@ -13,6 +13,7 @@ import falcon
 
 from host.api import resources
 from host.api.requests import TokenAuth
+from host.api.settings_page import SettingsPage
 from host.api.setup_page import SetupPage
 from host.api.webhooks import ProviderWebhook, Replica
 from host.config import load_config
@@ -78,6 +79,9 @@ def create_app(host: Host | None = None) -> falcon.App:
         for route in contributed or ():
             app.add_route(route.uri_template, route.resource, suffix=route.suffix)
     app.add_route("/extensions/{provider_slug}/setup", SetupPage(host))
+    app.add_route(
+        "/settings/{slug}/integrations/{integration_id:int}", SettingsPage(host)
+    )
     # Last, so that plugins' own pages under /extensions/ take precedence.
     app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
     return app

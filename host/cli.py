@@ -301,6 +301,22 @@ def install(
     click.echo(f"{url}?link={token}")
 
 
+@cli.command()
+@click.argument("integration_id", type=int)
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def settings(ctx: CliContext, integration_id: int, slug: str) -> None:
+    """Print a one-time link to an integration's settings page."""
+    host = ctx.host
+    organization = host.organizations.get(slug)
+    token = host.settings.create_link(organization, integration_id)
+    minutes = host.config.setup_ttl_seconds // 60
+    url = f"{host.config.public_url}/settings/{slug}/integrations/{integration_id}"
+    click.echo(f"Open this link within {minutes} minutes to change the settings:")
+    click.echo(f"{url}?link={token}")
+
+
 @cli.group()
 def jobs() -> None:
     """Inspect and retry durable jobs."""

@@ -44,11 +44,12 @@ def write_config(directory: Path, text: str = "") -> Path:
     return path
 
 
-def run_cli(env: dict[str, str], *args: str) -> str:
+def run_cli(env: dict[str, str], *args: str, input: str | None = None) -> str:
     """Run ``trackbridge ARGS`` in a real process with ``env`` added; its stdout."""
     return subprocess.run(
         [sys.executable, "-m", "host.cli", *args],
         env={**os.environ, **env},
+        input=input,
         capture_output=True,
         text=True,
         check=True,

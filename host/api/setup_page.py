@@ -10,38 +10,27 @@ from the pipeline id; secrets are never echoed back into a page.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import Any
-
 import falcon
-import jinja2
 
-from host.api.requests import read_body
+from host.api.pages import (
+    BOOLEANS,
+    CSRF,
+    booleans,
+    csrf_ok,
+    csrf_token,
+    read_form,
+    templates,
+)
 from host.errors import (
     NotAuthenticated,
     NotFound,
     TrackbridgeError,
-    UnsupportedMediaType,
     ValidationError,
 )
 from host.services.setup import PipelineStatus
 from host.types import FormField, Provider
 
 COOKIE = "tb_setup"
-FORM = "application/x-www-form-urlencoded"
-BOOLEANS = "_booleans"
-CSRF = "_csrf"
-
-templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("host", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def csrf_token(pipeline_id: str) -> str:
-    return hmac.new(pipeline_id.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
 class SetupPage:
@@ -95,21 +84,17 @@ class SetupPage:
 
     def on_post(self, req, resp, provider_slug):
         provider = self._provider(provider_slug)
-        data = self._form(req)
+        data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "start":
             return self._start_with_token(resp, provider, data)
         pipeline_id = req.cookies.get(COOKIE)
-        if not pipeline_id or not hmac.compare_digest(
-            str(data.pop(CSRF, "")), csrf_token(pipeline_id)
-        ):
+        if not csrf_ok(data, pipeline_id):
             raise falcon.HTTPForbidden(
                 description="This form has expired or did not come from this page:"
                 " open the setup page again."
             )
         organization = self.host.setup.organization_of(pipeline_id)
-        for name in str(data.pop(BOOLEANS, "")).split(","):
-            if name:
-                data[name] = data.get(name) == "true"
+        booleans(data)
         try:
             status = self.host.setup.submit(organization, pipeline_id, data)
         except ValidationError as ex:
@@ -133,18 +118,6 @@ class SetupPage:
         if provider is None:
             raise NotFound(f"Unknown provider: {slug}")
         return provider
-
-    def _form(self, req) -> dict[str, Any]:
-        """The posted form, read within the same body limit as the JSON API."""
-        media_type = (req.content_type or "").split(";")[0].strip().lower()
-        if media_type != FORM:
-            raise UnsupportedMediaType(f"Content-Type must be {FORM}.")
-        body = read_body(req, self.host.config.max_body_bytes)
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            raise falcon.HTTPBadRequest(description="Expected a form.") from None
-        return falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
 
     def _start_with_token(self, resp, provider, data):
         slug = str(data.get("org", "")).strip()

@@ -1,16 +1,21 @@
-"""The whole install in a real browser: headless Chromium driven by Playwright.
+"""The install and the settings page in a real browser (headless Chromium).
 
 Real ``trackbridge serve`` (the Jira Server plugin loaded from its entry
-point), the fake Jira on loopback, and Debian's Chromium. The browser fills
-the form, is sent to Jira's authorize page, clicks Allow, comes back through
-the callback URL, and sees the installed integration.
+point), the fake Jira on loopback, and Debian's Chromium driven by
+Playwright. The install: the browser fills the form, is sent to Jira's
+authorize page, clicks Allow, comes back through the callback URL, and sees
+the installed integration. The settings: it opens the one-time link, turns
+toggles on, adds a project's status mapping and saves.
 """
 
+import json
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.fake_jira_create import add_project
 from tests.servers import free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -89,3 +94,79 @@ def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
         f"http://127.0.0.1:{port}/extensions/jira-server/issue-updated/"
     )
     assert "trackbridge" in run_cli(env, "plugins")
+
+
+def test_change_settings_in_a_browser(tmp_path, jira):
+    from playwright.sync_api import expect, sync_playwright
+
+    jira.personal_tokens["pat-9"] = "svc"
+    add_project(jira, "PRJ", "10000", "Checkout", statuses=("1", "3", "5"))
+    add_project(jira, "OPS", "10002", "Operations", statuses=("10000", "10001"))
+    port = free_port()
+    config = tmp_path / "config.ini"
+    config.write_text(
+        f"[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1:{port}\n"
+    )
+    env = {"TRACKBRIDGE_CONFIG": str(config)}
+    run_cli(env, "org", "create", "acme")
+    run_cli(
+        env,
+        *("install", "jira_server", "--org", "acme", "--terminal"),
+        *("--set", f"url={jira.url}", "--set", "auth_mode=token"),
+        input="y\n\npat-9\nmanual\n",
+    )
+    link = run_cli(env, "settings", "1", "--org", "acme").splitlines()[1]
+    token = run_cli(env, "token", "create", "--org", "acme").strip()
+
+    with serving(env, port), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(link)
+            expect(page.get_by_role("heading")).to_have_text("Jira Server settings")
+            page.get_by_label("Send comments to the tracker").check()
+            page.get_by_label("Send resolve / unresolve to the tracker").check()
+            mapping = page.locator("#field-sync_status_forward_mapping")
+            mapping.get_by_label("Project to add").select_option(
+                label="PRJ \u2013 Checkout"
+            )
+            mapping.get_by_role("button", name="Add project").click()
+            # The row is there, with PRJ's own statuses; the toggles kept.
+            expect(page.get_by_label("Send comments to the tracker")).to_be_checked()
+            mapping = page.locator("#field-sync_status_forward_mapping")
+            mapping.get_by_label("When resolved (PRJ \u2013 Checkout)").select_option(
+                label="Resolved"
+            )
+            page.get_by_role("button", name="Save").click()
+            expect(page.get_by_role("alert")).to_contain_text("Check the fields")
+            mapping = page.locator("#field-sync_status_forward_mapping")
+            expect(mapping.locator(".field-error")).to_contain_text(
+                "Resolve and unresolve status are required."
+            )
+            mapping.get_by_label("When unresolved (PRJ \u2013 Checkout)").select_option(
+                label="In Progress"
+            )
+            page.get_by_label("Members and their Jira users").fill(
+                "ann@example.com = ann.k"
+            )
+            page.get_by_role("button", name="Save").click()
+            expect(page.get_by_role("status")).to_have_text("Saved.")
+            page.screenshot(path=str(tmp_path / "settings.png"))
+        finally:
+            browser.close()
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/0/organizations/acme/integrations/1",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            config = json.load(response)["config"]
+    assert config["sync_comments"] is True
+    assert config["sync_status_forward"] is True
+    assert config["sync_reverse_assignment"] is False
+    assert config["sync_status_forward_mapping"] == {
+        "10000": {"on_resolve": "5", "on_unresolve": "3"}
+    }
+    assert config["user_mappings"] == {"ann@example.com": "ann.k"}

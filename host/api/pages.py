@@ -1,0 +1,55 @@
+"""What the HTML pages share: templates, form reading and CSRF tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import falcon
+import jinja2
+
+from host.api.requests import read_body
+from host.errors import UnsupportedMediaType
+
+FORM = "application/x-www-form-urlencoded"
+#: Hidden field naming the checkboxes, so an unchecked one reads as False.
+BOOLEANS = "_booleans"
+CSRF = "_csrf"
+
+templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("host", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def csrf_token(session_id: str) -> str:
+    """A form token bound to the browser's (HttpOnly) session id."""
+    return hmac.new(session_id.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_ok(data: dict[str, Any], session_id: str | None) -> bool:
+    """Whether a posted form carries the token of this session (used up)."""
+    given = str(data.pop(CSRF, ""))
+    return bool(session_id) and hmac.compare_digest(given, csrf_token(session_id))
+
+
+def read_form(req: falcon.Request, max_bytes: int) -> dict[str, Any]:
+    """The posted form, read within the same body limit as the JSON API."""
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    if media_type != FORM:
+        raise UnsupportedMediaType(f"Content-Type must be {FORM}.")
+    body = read_body(req, max_bytes)
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise falcon.HTTPBadRequest(description="Expected a form.") from None
+    return falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
+
+
+def booleans(data: dict[str, Any]) -> None:
+    """Turn the checkboxes named in :data:`BOOLEANS` into True / False."""
+    for name in str(data.pop(BOOLEANS, "")).split(","):
+        if name:
+            data[name] = data.get(name) == "true"
