@@ -19,6 +19,7 @@ from host.types import (
     Group,
     Integration,
     Organization,
+    OrganizationIntegration,
     TrackerIssue,
 )
 
@@ -46,10 +47,9 @@ class TrackerIssueService:
         params: Mapping[str, str],
     ) -> list[FormField]:
         """The provider's create form for ``group``, given the choices so far."""
-        integration, org_integration = self.host.integrations.get(
-            organization, integration_id
+        integration, org_integration, group = self._context(
+            organization, group_id, integration_id
         )
-        group = self.host.groups.get(organization, group_id)
         fields = self.host.hook.get_create_issue_config(
             host=self.host,
             integration=integration,
@@ -75,10 +75,9 @@ class TrackerIssueService:
         """
         if not isinstance(data, Mapping):
             raise ValidationError({}, "Request body must be a JSON object.")
-        integration, org_integration = self.host.integrations.get(
-            organization, integration_id
+        integration, org_integration, group = self._context(
+            organization, group_id, integration_id
         )
-        group = self.host.groups.get(organization, group_id)
         issue = self.host.hook.create_issue(
             host=self.host,
             integration=integration,
@@ -119,10 +118,9 @@ class TrackerIssueService:
         data: Mapping[str, Any],
     ) -> ExternalIssue:
         """Link an existing tracker issue (checked with the tracker) to a group."""
-        integration, org_integration = self.host.integrations.get(
-            organization, integration_id
+        integration, org_integration, group = self._context(
+            organization, group_id, integration_id
         )
-        group = self.host.groups.get(organization, group_id)
         issue = self.host.hook.get_issue(
             host=self.host, integration=integration, key=key
         )
@@ -139,6 +137,19 @@ class TrackerIssueService:
             data=data,
         )
         return external_issue
+
+    def _context(
+        self, organization: Organization, group_id: int, integration_id: int
+    ) -> tuple[Integration, OrganizationIntegration, Group]:
+        """The organization's integration and group (404 for another's)."""
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
+        )
+        return (
+            integration,
+            org_integration,
+            self.host.groups.get(organization, group_id),
+        )
 
     def _link(
         self, group: Group, integration: Integration, issue: TrackerIssue, created: bool

@@ -8,6 +8,7 @@ the installed integration. The settings: it opens the one-time link, turns
 toggles on, adds a project's status mapping and saves.
 """
 
+import contextlib
 import json
 import urllib.request
 from pathlib import Path
@@ -41,8 +42,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     port = free_port()
     config = tmp_path / "config.ini"
@@ -56,38 +72,32 @@ def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
         f"http://127.0.0.1:{port}/extensions/jira-server/setup/?link="
     )
 
-    with serving(env, port), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.goto(link)
-            expect(page.get_by_role("heading")).to_have_text("Connect to Jira Server")
-            page.fill("#f-url", jira.url)
-            page.select_option("#f-auth_mode", "token")
-            expect(page.locator("#f-personal_access_token")).to_be_visible()
-            expect(page.locator("#f-private_key")).to_be_hidden()
-            page.select_option("#f-auth_mode", "oauth")
-            expect(page.locator("#f-personal_access_token")).to_be_hidden()
-            page.fill("#f-consumer_key", "trackbridge")
-            page.fill("#f-private_key", key_pair[0])
-            page.click("button[type=submit]")
+    with serving(env, port), chromium() as browser:
+        page = browser.new_page()
+        page.goto(link)
+        expect(page.get_by_role("heading")).to_have_text("Connect to Jira Server")
+        page.fill("#f-url", jira.url)
+        page.select_option("#f-auth_mode", "token")
+        expect(page.locator("#f-personal_access_token")).to_be_visible()
+        expect(page.locator("#f-private_key")).to_be_hidden()
+        page.select_option("#f-auth_mode", "oauth")
+        expect(page.locator("#f-personal_access_token")).to_be_hidden()
+        page.fill("#f-consumer_key", "trackbridge")
+        page.fill("#f-private_key", key_pair[0])
+        page.click("button[type=submit]")
 
-            expect(page.locator("dl.copy")).to_contain_text("Consumer callback URL")
-            expect(page.locator("dl.copy")).to_contain_text(key_pair[1].splitlines()[1])
-            page.click("button[type=submit]")  # off to Jira
+        expect(page.locator("dl.copy")).to_contain_text("Consumer callback URL")
+        expect(page.locator("dl.copy")).to_contain_text(key_pair[1].splitlines()[1])
+        page.click("button[type=submit]")  # off to Jira
 
-            page.wait_for_url(f"{jira.url}/plugins/servlet/oauth/authorize*")
-            page.click("#approve")  # Jira sends the browser back to the callback
+        page.wait_for_url(f"{jira.url}/plugins/servlet/oauth/authorize*")
+        page.click("#approve")  # Jira sends the browser back to the callback
 
-            expect(page.locator("dl.copy")).to_contain_text("Webhook URL")
-            page.select_option("#f-webhook_mode", "automatic")
-            page.click("button[type=submit]")
-            expect(page.get_by_role("status")).to_contain_text("is installed and ready")
-            page.screenshot(path=str(tmp_path / "installed.png"))
-        finally:
-            browser.close()
+        expect(page.locator("dl.copy")).to_contain_text("Webhook URL")
+        page.select_option("#f-webhook_mode", "automatic")
+        page.click("button[type=submit]")
+        expect(page.get_by_role("status")).to_contain_text("is installed and ready")
+        page.screenshot(path=str(tmp_path / "installed.png"))
 
     [webhook] = jira.webhooks.values()
     assert webhook["url"].startswith(
@@ -97,7 +107,7 @@ def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
 
 
 def test_change_settings_in_a_browser(tmp_path, jira):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     jira.personal_tokens["pat-9"] = "svc"
     add_project(jira, "PRJ", "10000", "Checkout", statuses=("1", "3", "5"))
@@ -118,44 +128,38 @@ def test_change_settings_in_a_browser(tmp_path, jira):
     link = run_cli(env, "settings", "1", "--org", "acme").splitlines()[1]
     token = run_cli(env, "token", "create", "--org", "acme").strip()
 
-    with serving(env, port), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+    with serving(env, port), chromium() as browser:
+        page = browser.new_page()
+        page.goto(link)
+        expect(page.get_by_role("heading")).to_have_text("Jira Server settings")
+        page.get_by_label("Send comments to the tracker").check()
+        page.get_by_label("Send resolve / unresolve to the tracker").check()
+        mapping = page.locator("#field-sync_status_forward_mapping")
+        mapping.get_by_label("Project to add").select_option(
+            label="PRJ \u2013 Checkout"
         )
-        try:
-            page = browser.new_page()
-            page.goto(link)
-            expect(page.get_by_role("heading")).to_have_text("Jira Server settings")
-            page.get_by_label("Send comments to the tracker").check()
-            page.get_by_label("Send resolve / unresolve to the tracker").check()
-            mapping = page.locator("#field-sync_status_forward_mapping")
-            mapping.get_by_label("Project to add").select_option(
-                label="PRJ \u2013 Checkout"
-            )
-            mapping.get_by_role("button", name="Add project").click()
-            # The row is there, with PRJ's own statuses; the toggles kept.
-            expect(page.get_by_label("Send comments to the tracker")).to_be_checked()
-            mapping = page.locator("#field-sync_status_forward_mapping")
-            mapping.get_by_label("When resolved (PRJ \u2013 Checkout)").select_option(
-                label="Resolved"
-            )
-            page.get_by_role("button", name="Save").click()
-            expect(page.get_by_role("alert")).to_contain_text("Check the fields")
-            mapping = page.locator("#field-sync_status_forward_mapping")
-            expect(mapping.locator(".field-error")).to_contain_text(
-                "Resolve and unresolve status are required."
-            )
-            mapping.get_by_label("When unresolved (PRJ \u2013 Checkout)").select_option(
-                label="In Progress"
-            )
-            page.get_by_label("Members and their Jira users").fill(
-                "ann@example.com = ann.k"
-            )
-            page.get_by_role("button", name="Save").click()
-            expect(page.get_by_role("status")).to_have_text("Saved.")
-            page.screenshot(path=str(tmp_path / "settings.png"))
-        finally:
-            browser.close()
+        mapping.get_by_role("button", name="Add project").click()
+        # The row is there, with PRJ's own statuses; the toggles kept.
+        expect(page.get_by_label("Send comments to the tracker")).to_be_checked()
+        mapping = page.locator("#field-sync_status_forward_mapping")
+        mapping.get_by_label("When resolved (PRJ \u2013 Checkout)").select_option(
+            label="Resolved"
+        )
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("alert")).to_contain_text("Check the fields")
+        mapping = page.locator("#field-sync_status_forward_mapping")
+        expect(mapping.locator(".field-error")).to_contain_text(
+            "Resolve and unresolve status are required."
+        )
+        mapping.get_by_label("When unresolved (PRJ \u2013 Checkout)").select_option(
+            label="In Progress"
+        )
+        page.get_by_label("Members and their Jira users").fill(
+            "ann@example.com = ann.k"
+        )
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_have_text("Saved.")
+        page.screenshot(path=str(tmp_path / "settings.png"))
 
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/0/organizations/acme/integrations/1",
