@@ -28,7 +28,7 @@ class JobsConfig:
     lease_seconds: float = 60.0
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 3600.0
-    poll_interval_seconds: float = 1.0
+    poll_interval_seconds: float = 0.2
 
 
 @dataclass(frozen=True, kw_only=True)

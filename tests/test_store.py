@@ -79,3 +79,19 @@ def _user():
     from host.services.groups import Source
 
     return Source(user=True)
+
+
+def test_linked_groups_are_found_from_the_issues_links(host, org):
+    """The apply path's lookup starts at the issue's links (an index on
+    external_issue_id), not at every group of the organization: with a
+    million groups the other order took 240 ms a delivery (bench/growth.py)."""
+    seen = []
+    conn = host.store.db.conn
+    conn.set_trace_callback(seen.append)
+    host.store.integrations.linked_group_ids(1, org.id)
+    conn.set_trace_callback(None)
+    [query] = [s for s in seen if "group_links" in s]
+    plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}")]
+    assert plan[0].startswith("SEARCH group_links USING"), plan
+    assert "group_links_external" in plan[0] or "external_issue_id" in plan[0], plan
+    assert plan[1].startswith("SEARCH groups USING INTEGER PRIMARY KEY"), plan

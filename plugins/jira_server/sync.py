@@ -10,8 +10,8 @@ will report for the write, so the host does not apply it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from host.errors import RetryLater
 from host.types import Comment, ExternalIssue, Member, SyncResult
@@ -37,7 +37,9 @@ def assignee(
         if member is None:
             client.request("PUT", path, json_body={"name": None})
             return SyncResult(applied=True, message="Unassigned in Jira.", echo="")
-        user = find_user(client, org_integration.config, issue.key, member)
+        user = find_user(
+            host, integration, client, org_integration.config, issue.key, member
+        )
         if user is None:
             return SyncResult(
                 applied=False,
@@ -55,21 +57,30 @@ def assignee(
 
 
 def find_user(
-    client: JiraClient, config: Mapping[str, Any], issue_key: str, member: Member
+    host, integration, client: JiraClient, config, issue_key: str, member: Member
 ) -> dict | None:
-    """The Jira user for a member: the organization's mapping, else the email."""
+    """The Jira user for a member: the organization's mapping, else the email.
+
+    Searches are cached for a few minutes, as Sentry caches them: assigning
+    the same people again and again then costs one call, the PUT.
+    """
     mapped = (config.get(USER_MAPPINGS) or {}).get(member.email.lower())
-    search = "/rest/api/2/user/assignable/search"
-    if mapped:
-        candidates = client.request(
-            "GET", search, params={"issueKey": issue_key, "username": mapped}
+
+    def search(username: str) -> list[dict]:
+        return cache.for_host(host).get_or_load(
+            (integration.id, "assignable", issue_key, username.lower()),
+            lambda: client.request(
+                "GET",
+                "/rest/api/2/user/assignable/search",
+                params={"issueKey": issue_key, "username": username},
+            ),
         )
-        for user in candidates:
+
+    if mapped:
+        for user in search(mapped):
             if str(user.get("name", "")).lower() == mapped.lower():
                 return user
-    candidates = client.request(
-        "GET", search, params={"issueKey": issue_key, "username": member.email}
-    )
+    candidates = search(member.email)
     return next(
         (
             user
