@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sqlite3
 from typing import TYPE_CHECKING
 
 from host import validation
 from host.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from host.services.links import hash_secret
 from host.types import Member, Organization
 
 if TYPE_CHECKING:
     from host.core import Host
 
 TOKEN_PREFIX = "tb_"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class OrganizationService:
@@ -78,13 +74,13 @@ class OrganizationService:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.store.transaction():
             self.store.organizations.add_token(
-                organization.id, hash_token(token), token[:8], label
+                organization.id, hash_secret(token), token[:8], label
             )
         return token
 
     def authenticate(self, token: str) -> Organization:
         organization = self.store.organizations.organization_for_token(
-            hash_token(token)
+            hash_secret(token)
         )
         if organization is None:
             raise NotAuthenticated("Invalid API token.")

@@ -9,14 +9,14 @@ read it from here; saving goes through
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from host.errors import NotFound, TrackbridgeError
-from host.services import sync_flags
+from host.services import links, sync_flags
+from host.services.links import hash_secret
 from host.types import (
     Choice,
     FormField,
@@ -43,10 +43,6 @@ class SettingsForm:
     statuses: dict[str, list[Choice]] = field(default_factory=dict)
     #: What could not be read from the tracker (the form still works).
     problems: list[str] = field(default_factory=list)
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class SettingsService:
@@ -112,19 +108,10 @@ class SettingsService:
     def create_link(self, organization: Organization, integration_id: int) -> str:
         """A one-time token that opens the settings page, signed in."""
         self.host.integrations.get(organization, integration_id)
-        token = secrets.token_urlsafe(32)
-        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
-        with self.store.transaction():
-            self.store.pipelines.add_link(
-                _hash(token), _purpose(integration_id), organization.id, expires_at
-            )
-        return token
+        return links.create_link(self.host, organization.id, _purpose(integration_id))
 
     def redeem_link(self, token: str, integration_id: int) -> Organization:
-        with self.store.transaction():
-            organization_id = self.store.pipelines.take_link(
-                _hash(token), _purpose(integration_id), now=self.host.clock()
-            )
+        organization_id = links.redeem_link(self.host, token, _purpose(integration_id))
         if organization_id is None:
             raise NotFound("This settings link has expired or was already used.")
         return self.store.organizations.get(organization_id)
@@ -135,13 +122,13 @@ class SettingsService:
         now = self.host.clock()
         with self.store.transaction():
             self.store.pipelines.add_session(
-                _hash(session_id), organization.id, now + SESSION_SECONDS, now=now
+                hash_secret(session_id), organization.id, now + SESSION_SECONDS, now=now
             )
         return session_id
 
     def session_organization(self, session_id: str) -> Organization | None:
         organization_id = self.store.pipelines.session_organization(
-            _hash(session_id), now=self.host.clock()
+            hash_secret(session_id), now=self.host.clock()
         )
         if organization_id is None:
             return None

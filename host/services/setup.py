@@ -9,13 +9,14 @@ written until every step, and the provider's post-install work, succeeded.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from host.errors import NotFound, PluginError, ValidationError
+from host.services import links
+from host.services.links import hash_secret
 from host.types import Organization, SetupStep, StepView
 
 if TYPE_CHECKING:
@@ -41,10 +42,6 @@ class PipelineStatus:
         return self.integration_id is not None
 
 
-def _hash(pipeline_id: str) -> str:
-    return hashlib.sha256(pipeline_id.encode()).hexdigest()
-
-
 class SetupService:
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -58,27 +55,18 @@ class SetupService:
         expires_at = now + self.host.config.setup_ttl_seconds
         with self.store.transaction():
             self.store.pipelines.create(
-                _hash(pipeline_id), provider, organization.id, expires_at, now=now
+                hash_secret(pipeline_id), provider, organization.id, expires_at, now=now
             )
         return self._status(pipeline_id, provider, steps, 0, {})
 
     def create_link(self, organization: Organization, provider: str) -> str:
         """A one-time token that opens the setup page for ``organization``."""
         self.host.provider(provider)
-        token = secrets.token_urlsafe(32)
-        expires_at = self.host.clock() + self.host.config.setup_ttl_seconds
-        with self.store.transaction():
-            self.store.pipelines.add_link(
-                _hash(token), provider, organization.id, expires_at
-            )
-        return token
+        return links.create_link(self.host, organization.id, provider)
 
     def redeem_link(self, token: str, provider: str) -> Organization:
         """Use up a one-time link; its organization, or NotFound."""
-        with self.store.transaction():
-            organization_id = self.store.pipelines.take_link(
-                _hash(token), provider, now=self.host.clock()
-            )
+        organization_id = links.redeem_link(self.host, token, provider)
         if organization_id is None:
             raise NotFound("This setup link has expired or was already used.")
         return self.store.organizations.get(organization_id)
@@ -86,7 +74,7 @@ class SetupService:
     def organization_of(self, pipeline_id: str) -> Organization:
         """The organization a pipeline belongs to (for the browser pages)."""
         organization_id = self.store.pipelines.organization_of(
-            _hash(pipeline_id), now=self.host.clock()
+            hash_secret(pipeline_id), now=self.host.clock()
         )
         if organization_id is None:
             raise NotFound("This setup session has expired or does not exist.")
@@ -128,7 +116,7 @@ class SetupService:
         if index >= len(steps):
             integration_id = self._finish(organization, provider, state)
             with self.store.transaction():
-                self.store.pipelines.delete(_hash(pipeline_id))
+                self.store.pipelines.delete(hash_secret(pipeline_id))
             return PipelineStatus(
                 pipeline_id=pipeline_id,
                 provider=provider,
@@ -138,7 +126,7 @@ class SetupService:
                 integration_id=integration_id,
             )
         with self.store.transaction():
-            self.store.pipelines.update(_hash(pipeline_id), index, state)
+            self.store.pipelines.update(hash_secret(pipeline_id), index, state)
         return replace(
             self._status(pipeline_id, provider, steps, index, state),
             redirect_url=result.redirect_url,
@@ -162,7 +150,9 @@ class SetupService:
         return integration.id
 
     def _load(self, organization: Organization, pipeline_id: str) -> dict[str, Any]:
-        pipeline = self.store.pipelines.get(_hash(pipeline_id), now=self.host.clock())
+        pipeline = self.store.pipelines.get(
+            hash_secret(pipeline_id), now=self.host.clock()
+        )
         if pipeline is None or pipeline["organization_id"] != organization.id:
             raise NotFound("This setup session has expired or does not exist.")
         return pipeline
