@@ -82,14 +82,18 @@ class SettingsPage:
                 " open the settings page again."
             )
         action = str(data.pop("_action", "save"))
-        form = self.host.settings.form(organization, integration_id)
         booleans(data)
-        changes = _changes(form.fields, data)
+        changes = _changes(
+            self.host.settings.fields(organization, integration_id), data
+        )
+        rows = [
+            project
+            for name, value in changes.items()
+            if isinstance(value, dict)
+            for project in value
+        ]
         if action.startswith(ADD):  # one more mapping row; nothing saved
             added = str(data.get(action, "")).strip()
-            rows = {
-                p for f in form.fields if f.type == "mapping" for p in changes[f.name]
-            }
             form = self.host.settings.form(
                 organization, integration_id, [*rows, added] if added else rows
             )
@@ -100,9 +104,6 @@ class SettingsPage:
         try:
             self.host.integrations.update_config(organization, integration_id, changes)
         except ValidationError as ex:
-            rows = [
-                p for f in form.fields if f.type == "mapping" for p in changes[f.name]
-            ]
             form = self.host.settings.form(organization, integration_id, rows)
             resp.status = falcon.HTTP_400
             return self._render_form(

@@ -50,6 +50,24 @@ class SettingsService:
         self.host = host
         self.store = host.store
 
+    def fields(
+        self, organization: Organization, integration_id: int
+    ) -> list[FormField]:
+        """The form's fields alone: reading a posted form asks the tracker
+        for nothing."""
+        return self._fields(*self.host.integrations.get(organization, integration_id))
+
+    def _fields(
+        self, integration: Integration, org_integration: OrganizationIntegration
+    ) -> list[FormField]:
+        provider_fields = self.host.hook.organization_config_fields(
+            host=self.host, integration=integration, org_integration=org_integration
+        )
+        return [
+            FormField(name=name, label=label, type="boolean", default=False)
+            for name, label in sync_flags.LABELS.items()
+        ] + list(provider_fields or ())
+
     def form(
         self,
         organization: Organization,
@@ -61,13 +79,7 @@ class SettingsService:
             organization, integration_id
         )
         hook = self.host.hook
-        provider_fields = hook.organization_config_fields(
-            host=self.host, integration=integration, org_integration=org_integration
-        )
-        fields = [
-            FormField(name=name, label=label, type="boolean", default=False)
-            for name, label in sync_flags.LABELS.items()
-        ] + list(provider_fields or ())
+        fields = self._fields(integration, org_integration)
         mappings = [f for f in fields if f.type == "mapping"]
         if not mappings:
             return SettingsForm(integration, org_integration, fields)
