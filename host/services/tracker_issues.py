@@ -95,14 +95,16 @@ class TrackerIssueService:
         }
         with self.store.transaction():
             external_issue_id = self._link(group, integration, issue, created=True)
-            config = self.store.integrations.org_integration(
+            # Read again inside the write: the config may have changed while
+            # the tracker was creating the issue.
+            current = self.store.integrations.org_integration(
                 organization.id, integration_id
-            ).config
+            )
             self.store.integrations.set_config(
-                org_integration.id,
+                current.id,
                 {
-                    **config,
-                    CREATE_DEFAULTS: {**org_integration.create_defaults, **defaults},
+                    **current.config,
+                    CREATE_DEFAULTS: {**current.create_defaults, **defaults},
                 },
             )
         return self.store.integrations.external_issue_by_id(external_issue_id)

@@ -12,7 +12,6 @@ errors come back against the form's fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from host.errors import IntegrationError, ValidationError
@@ -242,8 +241,6 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
 
     :raises ValidationError: a field is missing or wrong, here or in Jira.
     """
-    if not isinstance(data, Mapping):
-        raise ValidationError({}, "Request body must be a JSON object.")
     project_id = _text(data.get("project"))
     issue_type_id = _text(data.get("issuetype"))
     title = " ".join(_text(data.get("title")).split())
