@@ -79,20 +79,15 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
 def issue_types(host, integration, project_id: str) -> list[dict[str, Any]]:
     """The issue types that can be created in a project (``{id, name}``)."""
 
-    def load():
-        try:
-            return _paged(
-                host,
-                integration,
-                f"/rest/api/2/issue/createmeta/{project_id}/issuetypes",
-            )
-        except JiraError as ex:
-            if ex.http_status != 404:
-                raise
-            legacy = _legacy_createmeta(host, integration, project_id, ex)
-            return [{"id": t["id"], "name": t.get("name", "")} for t in legacy]
+    def from_legacy(types):
+        return [{"id": t["id"], "name": t.get("name", "")} for t in types]
 
-    return _cached(host, integration, ("issue-types", project_id), load)
+    return _cached(
+        host,
+        integration,
+        ("issue-types", project_id),
+        lambda: _createmeta(host, integration, project_id, "", from_legacy),
+    )
 
 
 def issue_type_fields(
@@ -100,28 +95,45 @@ def issue_type_fields(
 ) -> list[dict[str, Any]]:
     """The fields of one issue type's create screen, each with ``fieldId``."""
 
-    def load():
-        try:
-            return _paged(
-                host,
-                integration,
-                f"/rest/api/2/issue/createmeta/{project_id}/issuetypes/{issue_type_id}",
-            )
-        except JiraError as ex:
-            if ex.http_status != 404:
-                raise
-            legacy = _legacy_createmeta(host, integration, project_id, ex)
-            chosen = next((t for t in legacy if str(t["id"]) == issue_type_id), None)
-            if chosen is None:
-                raise
-            return [
-                {**meta, "fieldId": field_id}
-                for field_id, meta in (chosen.get("fields") or {}).items()
-            ]
+    def from_legacy(types):
+        chosen = next((t for t in types if str(t["id"]) == issue_type_id), None)
+        if chosen is None:
+            return None
+        return [
+            {**meta, "fieldId": field_id}
+            for field_id, meta in (chosen.get("fields") or {}).items()
+        ]
 
     return _cached(
-        host, integration, ("issue-type-fields", project_id, issue_type_id), load
+        host,
+        integration,
+        ("issue-type-fields", project_id, issue_type_id),
+        lambda: _createmeta(
+            host, integration, project_id, f"/{issue_type_id}", from_legacy
+        ),
     )
+
+
+def _createmeta(host, integration, project_id: str, tail: str, from_legacy):
+    """Create metadata from ``createmeta/{project}/issuetypes{tail}``.
+
+    Only when that answers 404 (Jira before 8.4) is the legacy answer asked,
+    and ``from_legacy`` picks the same thing out of it (None: not there, so
+    the current endpoint's 404 stands).
+    """
+    try:
+        return _paged(
+            host,
+            integration,
+            f"/rest/api/2/issue/createmeta/{project_id}/issuetypes{tail}",
+        )
+    except JiraError as ex:
+        if ex.http_status != 404:
+            raise
+        found = from_legacy(_legacy_createmeta(host, integration, project_id, ex))
+        if found is None:
+            raise
+        return found
 
 
 def _paged(host, integration, path: str) -> list[dict[str, Any]]:
