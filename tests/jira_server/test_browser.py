@@ -57,9 +57,9 @@ def chromium():
             browser.close()
 
 
-def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
-    from playwright.sync_api import expect
-
+def host_with_acme(tmp_path) -> tuple[int, dict[str, str]]:
+    """A free port and the environment of a host whose config uses it, with
+    the organization ``acme`` created."""
     port = free_port()
     config = tmp_path / "config.ini"
     config.write_text(
@@ -67,6 +67,13 @@ def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
     )
     env = {"TRACKBRIDGE_CONFIG": str(config)}
     run_cli(env, "org", "create", "acme")
+    return port, env
+
+
+def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
+    from playwright.sync_api import expect
+
+    port, env = host_with_acme(tmp_path)
     link = run_cli(env, "install", "jira_server", "--org", "acme").splitlines()[1]
     assert link.startswith(
         f"http://127.0.0.1:{port}/extensions/jira-server/setup/?link="
@@ -112,13 +119,7 @@ def test_change_settings_in_a_browser(tmp_path, jira):
     jira.personal_tokens["pat-9"] = "svc"
     add_project(jira, "PRJ", "10000", "Checkout", statuses=("1", "3", "5"))
     add_project(jira, "OPS", "10002", "Operations", statuses=("10000", "10001"))
-    port = free_port()
-    config = tmp_path / "config.ini"
-    config.write_text(
-        f"[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1:{port}\n"
-    )
-    env = {"TRACKBRIDGE_CONFIG": str(config)}
-    run_cli(env, "org", "create", "acme")
+    port, env = host_with_acme(tmp_path)
     run_cli(
         env,
         *("install", "jira_server", "--org", "acme", "--terminal"),
