@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Host", Mapping[str, Any]], None]
+
+#: The longest a busy worker goes without checkpointing the database.
+CHECKPOINT_SECONDS = 1.0
 
 
 class JobQueue:
@@ -104,11 +108,21 @@ class Worker:
         jobs.reschedule(job["id"], self.name, self.host.clock() + delay, error)
 
     def run(self) -> None:
-        """Run jobs until :meth:`stop`; the job in hand is always finished."""
+        """Run jobs until :meth:`stop`; the job in hand is always finished.
+
+        The worker also checkpoints the database (web requests leave that to
+        it, see :mod:`host.store.db`): whenever it is idle, and at least once
+        every ``CHECKPOINT_SECONDS`` while busy.
+        """
         poll = self.host.config.jobs.poll_interval_seconds
         log.info("worker %s started", self.name)
+        checkpointed = time.monotonic()
         while not self.stopping.is_set():
-            if self.run_once() is None:
+            idle = self.run_once() is None
+            if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
+                self.host.store.checkpoint()
+                checkpointed = time.monotonic()
+            if idle:
                 self.stopping.wait(poll)
         log.info("worker %s stopped", self.name)
 

@@ -56,8 +56,12 @@ class Store:
     def ping(self) -> bool:
         return self.db.execute("SELECT 1").fetchone()[0] == 1
 
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file (the job worker calls this)."""
+        self.db.checkpoint()
+
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
 
 __all__ = ["Store"]
