@@ -329,6 +329,13 @@ def m0008_browser_sessions(db: Database) -> None:
     )
 
 
+@core()
+def m0009_drop_deliveries_received_index(db: Database) -> None:
+    # Nothing reads deliveries by time (ids grow with it), and the index cost
+    # every webhook one more page written (bench/ingest.py).
+    db.execute("DROP INDEX IF EXISTS webhook_deliveries_received")
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [
