@@ -17,6 +17,10 @@ from host.errors import NotFound, ValidationError
 from host.services.routing import REPLICATE_PATH, signed_path
 from host.types import WebhookRequest
 
+#: The two answers to a delivery, written out once: trackers send many.
+RECEIVED = '{"received": true}'
+NOT_STORED = '{"received": false}'
+
 
 class ProviderWebhook:
     """Hands the raw request to the provider named in the URL.
@@ -53,7 +57,8 @@ class ProviderWebhook:
             return
         delivery_id = self.host.inbound.receive(request)
         resp.status = falcon.HTTP_200
-        resp.media = {"received": delivery_id is not None}
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = RECEIVED if delivery_id is not None else NOT_STORED
 
 
 class Replica:

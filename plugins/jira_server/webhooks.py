@@ -9,11 +9,11 @@ message; the token itself is never logged or echoed.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 
 import jwt
 
+from host import jsontext
 from host.errors import WebhookRejected
 from host.types import WebhookRequest, WebhookVerdict
 
@@ -33,7 +33,7 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
     token = request.path[len(PREFIX) :].strip("/").strip()
     integration = integration_for_token(host, token)
     try:
-        body = json.loads(request.body)
+        body = jsontext.peek(request.body)
     except ValueError:
         raise WebhookRejected("Request body is not valid JSON.") from None
     if not isinstance(body, dict):
