@@ -43,7 +43,8 @@ class CliContext:
         from host.core import Host
         from host.store import Store
 
-        return Host(self.config, Store.open(self.config.database), self.pm)
+        store = Store.open(self.config.database, secret_key=self.config.secret_key)
+        return Host(self.config, store, self.pm)
 
 
 def _handle_errors(fn):
@@ -351,6 +352,50 @@ def jobs_retry(ctx: CliContext, job_id: int) -> None:
     if not ctx.host.jobs.retry(job_id):
         raise click.ClickException(f"No dead-lettered job with id {job_id}.")
     click.echo(f"job {job_id} queued again")
+
+
+@cli.command("rotate-key")
+@click.option(
+    "--print-new-key",
+    is_flag=True,
+    help="Print a new key for TRACKBRIDGE_SECRET_KEY and change nothing.",
+)
+@pass_ctx
+@_handle_errors
+def rotate_key(ctx: CliContext, print_new_key: bool) -> None:
+    """Re-seal every stored secret with a new key.
+
+    With the default key file, a new key is made and the file is replaced.
+    With TRACKBRIDGE_SECRET_KEY=NEW,OLD, everything is re-sealed with NEW;
+    then set the variable to NEW alone.
+    """
+    from host import sealing
+
+    if print_new_key:
+        click.echo(sealing.new_key())
+        return
+    config = ctx.config
+    if config.secret_key:
+        keys = sealing.parse_keys(config.secret_key)
+        count = ctx.host.store.seal_secrets(again=True)
+        click.echo(f"re-sealed {count} secret(s) with the first key given")
+        if len(keys) == 1:
+            click.echo(
+                "To rotate, run with TRACKBRIDGE_SECRET_KEY=NEW,OLD"
+                " (make NEW with --print-new-key)."
+            )
+        else:
+            click.echo("Now set TRACKBRIDGE_SECRET_KEY to that key alone.")
+        return
+    store = ctx.host.store
+    path = sealing.key_file(config.database)
+    old = sealing.read_key_file(path)
+    # The new key first, the old ones still opening: a process sealing now
+    # picks up the new key, and nothing is ever unreadable.
+    sealing.write_key_file(path, [sealing.new_key(), *old])
+    count = store.seal_secrets(again=True)
+    sealing.write_key_file(path, sealing.read_key_file(path)[:1])
+    click.echo(f"re-sealed {count} secret(s) with a new key in {path}")
 
 
 def build_cli(pm: pluggy.PluginManager) -> click.Group:

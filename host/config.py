@@ -49,6 +49,9 @@ class Config:
     regions: Mapping[str, str] = field(default_factory=dict)
     #: Shared by a control node and its regions to sign what it forwards.
     routing_secret: str = ""
+    #: Seals secrets at rest (comma-separated, the first seals); empty: the
+    #: key file beside the database (see :mod:`host.sealing`).
+    secret_key: str = ""
     #: Every section of the file, for plugins (``host.plugin_config(name)``).
     sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: Path | None = None
@@ -68,6 +71,7 @@ class Config:
                 "max_body_bytes": str(self.max_body_bytes),
                 "setup_ttl_seconds": str(self.setup_ttl_seconds),
                 "log_level": self.log_level,
+                "secret_key": self.secret_key,
             },
             "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
             "plugins": {"disabled": ", ".join(self.disabled_plugins)},
@@ -128,6 +132,7 @@ def load_config(
             host, "setup_ttl_seconds", Config.setup_ttl_seconds, int, "host", minimum=1
         ),
         log_level=host.get("log_level", Config.log_level),
+        secret_key=env.get("TRACKBRIDGE_SECRET_KEY") or host.get("secret_key", ""),
         disabled_plugins=tuple(
             name.strip()
             for name in re.split(

@@ -63,13 +63,22 @@ class Host:
         """Open the configured database, apply migrations, load plugins."""
         if pm is None:
             pm = get_plugin_manager(blocked=config.disabled_plugins)
-        host = cls(config, Store.open(config.database), pm)
+        host = cls(
+            config, Store.open(config.database, secret_key=config.secret_key), pm
+        )
         host.migrate()
         return host
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations (core, then plugins'); return their names."""
-        return self.store.migrate(self._plugin_migrations())
+        """Apply pending migrations (core, then plugins'); return their names.
+
+        Secrets an older version stored in plaintext are sealed here too, and
+        every sealed one is checked to open with the configured key, so a
+        wrong key stops the host at start instead of failing a webhook later.
+        """
+        applied = self.store.migrate(self._plugin_migrations())
+        self.store.seal_secrets()
+        return applied
 
     def pending_migrations(self) -> list[str]:
         return self.store.pending(self._plugin_migrations())

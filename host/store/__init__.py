@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
+from host import sealing
+from host.sealing import SecretBox
 from host.store.db import connect, write
 from host.store.deliveries import DeliveryStore
 from host.store.groups import GroupStore
@@ -22,22 +24,57 @@ from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
 from host.store.pipelines import PipelineStore
 
+#: (table, key column, sealed column): every secret the database holds.
+SEALED_COLUMNS = (
+    ("credentials", "integration_id", "data"),
+    ("setup_pipelines", "id_hash", "state"),
+    ("forwards", "id", "path"),
+)
+
 
 class Store:
     """One database connection and the repositories built on it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
+        self.box = box
         self.organizations = OrganizationStore(db)
         self.groups = GroupStore(db)
-        self.integrations = IntegrationStore(db)
-        self.deliveries = DeliveryStore(db)
+        self.integrations = IntegrationStore(db, box)
+        self.deliveries = DeliveryStore(db, box)
         self.jobs = JobStore(db)
-        self.pipelines = PipelineStore(db)
+        self.pipelines = PipelineStore(db, box)
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        return cls(connect(path))
+    def open(cls, path: str | Path, *, secret_key: str | None = None) -> Store:
+        """Open ``path``; secrets are sealed with ``secret_key`` (comma-separated
+        keys, the first sealing), else with the key file beside the database."""
+        return cls(connect(path), SecretBox.for_database(path, secret_key))
+
+    def seal_secrets(self, *, again: bool = False) -> int:
+        """Seal every stored secret still in plaintext (an older version wrote
+        them so); with ``again``, re-seal all of them with the first key.
+
+        :raises SecretKeyError: a sealed secret does not open with the keys.
+        :returns: how many values were (re)sealed.
+        """
+        sealed = 0
+        with write(self.db):
+            for table, key, column in SEALED_COLUMNS:
+                for row_key, stored in self.db.execute(
+                    f"SELECT {key}, {column} FROM {table}"
+                ).fetchall():
+                    if stored is None or (
+                        not again and stored.startswith(sealing.PREFIX)
+                    ):
+                        self.box.open(stored)  # the keys must still open it
+                        continue
+                    self.db.execute(
+                        f"UPDATE {table} SET {column} = ? WHERE {key} = ?",
+                        [self.box.reseal(stored), row_key],
+                    )
+                    sealed += 1
+        return sealed
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:

@@ -10,13 +10,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from host import types
+from host.sealing import SecretBox
 from host.store import rows
 from host.store.db import utcnow
 
 
 class DeliveryStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
+        self.box = box  # seals what a copy of the database must not reveal
 
     def add(
         self,
@@ -79,7 +81,7 @@ class DeliveryStore:
             [
                 region,
                 provider_slug,
-                path,
+                self.box.seal(path),  # the path holds the webhook's token
                 rows.dumps(dict(query)),
                 rows.dumps(dict(headers)),
                 body,
@@ -95,6 +97,7 @@ class DeliveryStore:
         if row is None:
             return None
         forward = dict(row)
+        forward["path"] = self.box.open(forward["path"])
         forward["query"] = rows.loads(forward["query"])
         forward["headers"] = rows.loads(forward["headers"])
         return forward

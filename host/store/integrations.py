@@ -8,13 +8,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from host import types
+from host.sealing import SecretBox
 from host.store import rows
 from host.store.db import utcnow
 
 
 class IntegrationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
+        self.box = box  # seals what a copy of the database must not reveal
 
     def upsert(
         self, provider: str, external_id: str, name: str, metadata: Mapping[str, Any]
@@ -72,14 +74,14 @@ class IntegrationStore:
             "INSERT INTO credentials (integration_id, data, updated_at)"
             " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
             " updated_at = excluded.updated_at",
-            [integration_id, rows.dumps(dict(data)), utcnow()],
+            [integration_id, self.box.seal(rows.dumps(dict(data))), utcnow()],
         )
 
     def credentials(self, integration_id: int) -> dict[str, Any]:
         row = self.db.execute(
             "SELECT data FROM credentials WHERE integration_id = ?", [integration_id]
         ).fetchone()
-        return rows.loads(row[0]) if row else {}
+        return rows.loads(self.box.open(row[0])) if row else {}
 
     # ---- organizations using an integration ----
 

@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from host.sealing import SecretBox
 from host.store import rows
 from host.store.db import utcnow
 
 
 class PipelineStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
+        self.box = box  # seals what a copy of the database must not reveal
 
     def create(
         self,
@@ -41,13 +43,13 @@ class PipelineStore:
         if row is None:
             return None
         pipeline = dict(row)
-        pipeline["state"] = rows.loads(pipeline["state"])
+        pipeline["state"] = rows.loads(self.box.open(pipeline["state"]))
         return pipeline
 
     def update(self, id_hash: str, step_index: int, state: Mapping[str, Any]) -> None:
         self.db.execute(
             "UPDATE setup_pipelines SET step_index = ?, state = ? WHERE id_hash = ?",
-            [step_index, rows.dumps(dict(state)), id_hash],
+            [step_index, self.box.seal(rows.dumps(dict(state))), id_hash],
         )
 
     def delete(self, id_hash: str) -> None:
