@@ -7,7 +7,9 @@ failure becomes a message that says what to do.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -45,13 +47,24 @@ class InstallationConfig:
     personal_access_token: str | None = None
 
 
-def validate_installation(data: dict[str, Any]) -> InstallationConfig:
-    """Check the setup form; every invalid field gets its own message."""
+def validate_installation(
+    data: dict[str, Any], allowed_hosts: Sequence[str] = ()
+) -> InstallationConfig:
+    """Check the setup form; every invalid field gets its own message.
+
+    ``allowed_hosts`` (``[jira_server] allowed_hosts``), when given, limits
+    the Jira hosts this host will call: exact names, or ``*.example.com``.
+    """
     errors: dict[str, list[str]] = {}
     url = str(data.get("url") or "").strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors["url"] = ["Enter a valid URL, including http:// or https://."]
+    elif allowed_hosts and not host_allowed(parts.hostname, allowed_hosts):
+        errors["url"] = [
+            f"{parts.hostname} is not one of the Jira hosts this trackbridge may"
+            " connect to (ask its administrator: [jira_server] allowed_hosts)."
+        ]
     verify_ssl = _boolean(data.get("verify_ssl", True))
     if verify_ssl is None:
         errors["verify_ssl"] = ["Must be a boolean."]
@@ -127,6 +140,20 @@ def public_key_pem(private_key: str) -> str:
             serialization.PublicFormat.SubjectPublicKeyInfo,
         )
         .decode()
+    )
+
+
+def allowed_hosts(text: str) -> tuple[str, ...]:
+    """``[jira_server] allowed_hosts``: names separated by commas or spaces."""
+    return tuple(name.lower() for name in re.split(r"[,\s]+", text) if name)
+
+
+def host_allowed(hostname: str, allowed: Sequence[str]) -> bool:
+    hostname = hostname.lower().rstrip(".")
+    return any(
+        hostname == pattern
+        or (pattern.startswith("*.") and hostname.endswith(pattern[1:]))
+        for pattern in allowed
     )
 
 

@@ -137,7 +137,12 @@ def config_view(host) -> StepView:
 
 
 def submit_config(host, data: Mapping[str, Any]) -> StepResult:
-    config = install.validate_installation(dict(data))
+    config = install.validate_installation(
+        dict(data),
+        install.allowed_hosts(
+            host.plugin_config("jira_server").get("allowed_hosts", "")
+        ),
+    )
     state: dict[str, Any] = {
         "url": config.url,
         "verify_ssl": config.verify_ssl,

@@ -198,3 +198,31 @@ def test_deleting_the_webhook_tolerates_404(jira, client):
     assert install.delete_webhook(client, {}) is True  # manual mode
     jira.failures["/rest/webhooks/1.0/webhook/1"] = (500, "", "text/plain")
     assert install.delete_webhook(client, created) is False
+
+
+@pytest.mark.parametrize(
+    "url, allowed",
+    [
+        ("https://jira.example.com", True),
+        ("https://JIRA.example.com.", True),
+        ("https://eu.corp.example", True),
+        ("https://corp.example", False),  # "*.corp.example" is its subdomains
+        ("https://jira.example.com.evil.test", False),
+        ("http://169.254.169.254", False),
+    ],
+)
+def test_an_allowlist_limits_the_jira_hosts(key_pair, url, allowed):
+    hosts = install.allowed_hosts("jira.example.com, *.corp.example")
+    data = form(key_pair, url=url)
+    if allowed:
+        assert install.validate_installation(data, hosts).url == url.rstrip("/")
+        return
+    with pytest.raises(ValidationError) as raised:
+        install.validate_installation(data, hosts)
+    assert list(raised.value.errors) == ["url"]
+    assert "allowed_hosts" in raised.value.errors["url"][0]
+
+
+def test_without_an_allowlist_any_http_host_is_accepted(key_pair):
+    data = form(key_pair, url="http://10.0.0.5:8080")
+    assert install.validate_installation(data).url == "http://10.0.0.5:8080"

@@ -412,3 +412,21 @@ def test_a_second_organization_shares_the_same_jira(
     orgs = jira_host.store.integrations.org_integrations(first)
     assert [o.organization_id for o in orgs] == [1, other.id]
     assert len(jira.webhooks) == 1
+
+
+def test_a_jira_outside_the_allowed_hosts_is_refused_before_any_call(
+    setup, jira, key_pair, jira_host
+):
+    import dataclasses
+
+    jira_host.config = dataclasses.replace(
+        jira_host.config,
+        sections={
+            **jira_host.config.sections,
+            "jira_server": {"allowed_hosts": "jira.corp.example"},
+        },
+    )
+    response = setup(**config_form(jira, key_pair))
+    assert response.status_code == 400
+    assert "allowed_hosts" in response.json["errors"]["url"][0]
+    assert jira.requests == []

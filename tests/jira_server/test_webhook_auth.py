@@ -165,3 +165,72 @@ def test_a_token_for_one_integration_never_opens_another(
         "detail": "Could not validate JWT. Got InvalidSignatureError"
     }
     assert jira_host.store.deliveries.recent() == []
+
+
+def _rsa_private_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_an_rs256_token_is_refused_whatever_its_signature(post, integration):
+    """Only HS256 is accepted: an asymmetric token is not even verified."""
+    response = post(token(secret=_rsa_private_pem(), algorithm="RS256"))
+    assert response.json == {
+        "detail": "Could not validate JWT. Got InvalidAlgorithmError"
+    }
+
+
+def test_hs256_signed_with_a_public_key_is_refused(post, integration):
+    """RS/HS confusion: a public key (the OAuth one Jira is shown, say) used
+    as the HMAC secret is just a wrong secret."""
+    from cryptography.hazmat.primitives import serialization
+
+    private = serialization.load_pem_private_key(_rsa_private_pem(), None)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    response = post(_hs256(public_pem))
+    assert response.json == {
+        "detail": "Could not validate JWT. Got InvalidSignatureError"
+    }
+
+
+def _hs256(secret: bytes) -> str:
+    """An HS256 token signed by hand: PyJWT refuses PEM text as an HMAC key."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + "."
+        + b64(json.dumps({"id": EXTERNAL_ID}).encode())
+    )
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def test_signatures_are_compared_in_constant_time(post, integration, monkeypatch):
+    import hmac
+
+    compared = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append(True)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    fresh = token({"id": EXTERNAL_ID, "nonce": "compare-digest-check"})
+    assert post(fresh).status_code == 200
+    assert compared
