@@ -296,7 +296,7 @@ def get_create_issue_config(host, integration, org_integration, group, params):
 def create_issue(host, integration, org_integration, group, data):
     if integration.provider != KEY:
         return None
-    if not data.get("title"):
+    if not isinstance(data.get("title"), str) or not data["title"].strip():
         raise ValidationError({"title": ["Title is required."]})
     record(host, "create_issue", title=data["title"], group=group.id)
     key = f"APP-{100 + len([c for c in CALLS if c['hook'] == 'create_issue'])}"

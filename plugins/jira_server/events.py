@@ -147,9 +147,10 @@ class _Payload:
         )
 
     def _comment(self, comment) -> CommentAdded:
-        event_type = self.body.get("webhookEvent")
-        kind = self.body.get("issue_event_type_name")
-        edited = event_type in EDITED_COMMENT_TYPES or kind in EDITED_COMMENT_TYPES
+        named = (self.body.get("webhookEvent"), self.body.get("issue_event_type_name"))
+        edited = any(
+            isinstance(name, str) and name in EDITED_COMMENT_TYPES for name in named
+        )
         author = _dict(comment.get("author"))
         return CommentAdded(
             **{**self.common, "occurred_at": comment.get("updated") or None},

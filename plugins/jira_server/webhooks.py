@@ -42,6 +42,7 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
         host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
     changelog = body.get("changelog")
     event = body.get("webhookEvent")
+    event = event if isinstance(event, str) else None  # a list is unhashable
     has_changes = isinstance(changelog, dict) and bool(changelog.get("items"))
     # Older Jira sends a comment as jira:issue_updated with a "comment" object.
     has_comment = isinstance(body.get("comment"), dict)
