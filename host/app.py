@@ -73,6 +73,11 @@ def create_app(host: Host | None = None) -> falcon.App:
         f"{API}/integrations/{{integration_id:int}}/search",
         resources.IntegrationSearch(host),
     )
+    app.add_route(f"{API}/deliveries", resources.Deliveries(host))
+    app.add_route(
+        f"{API}/deliveries/{{delivery_id:int}}/reprocess",
+        resources.DeliveryReprocess(host),
+    )
     app.add_route(f"{API}/setup", resources.SetupPipelines(host))
     app.add_route(f"{API}/setup/{{pipeline_id}}", resources.SetupPipelineItem(host))
     for contributed in host.hook.register_routes(host=host):

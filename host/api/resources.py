@@ -251,6 +251,25 @@ class SetupPipelineItem(Resource):
         resp.media = serialize.pipeline(status)
 
 
+class Deliveries(Resource):
+    """``GET .../deliveries[?limit=&before=]``: the webhook delivery log."""
+
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        limit = int_param(req, "limit", 50, 500)
+        before = int_param(req, "before", 0, 2**62) or None
+        resp.media = self.host.inbound.recent(org, limit, before)
+
+
+class DeliveryReprocess(Resource):
+    """``POST .../deliveries/{id}/reprocess``: apply a delivery again."""
+
+    def on_post(self, req, resp, slug, delivery_id):
+        org = organization(req, slug)
+        resp.media = self.host.inbound.reprocess(org, delivery_id)
+        resp.status = falcon.HTTP_202
+
+
 class GroupLinks(Resource):
     """Link an existing tracker issue to a group."""
 

@@ -25,6 +25,7 @@ from host.types import (
     IssueDeleted,
     IssueEvent,
     IssueMoved,
+    Organization,
     OrganizationIntegration,
     StatusChanged,
     WebhookRequest,
@@ -93,6 +94,36 @@ class InboundService:
         if delivery_id is not None:
             self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
         return delivery_id
+
+    def recent(
+        self, organization: Organization, limit: int, before_id: int | None = None
+    ) -> list[dict]:
+        """The delivery log: recent deliveries to the organization's integrations,
+        with their outcome (``received``, ``processed``, ``ignored``)."""
+        return self.store.deliveries.for_organization(organization.id, limit, before_id)
+
+    def reprocess(self, organization: Organization, delivery_id: int) -> dict:
+        """Apply a delivery again (its job is queued anew); return it.
+
+        Applying is idempotent: stale changes are dropped and comments are
+        kept once by id, so a delivery applied before changes nothing twice.
+
+        :raises NotFound: no such delivery to the organization's integrations.
+        """
+        delivery = self.store.deliveries.get(delivery_id)
+        if delivery is None or (
+            self.store.integrations.org_integration(
+                organization.id, delivery.integration_id
+            )
+            is None
+        ):
+            raise NotFound(f"Delivery {delivery_id} not found.")
+        with self.store.transaction():
+            self.store.deliveries.requeue(delivery_id)
+            self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
+        return self.store.deliveries.for_organization(
+            organization.id, 1, before_id=delivery_id + 1
+        )[0]
 
     def process_delivery(self, delivery_id: int) -> None:
         delivery = self.store.deliveries.get(delivery_id)

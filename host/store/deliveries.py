@@ -64,6 +64,27 @@ class DeliveryStore:
         )
         return [dict(row) for row in cursor]
 
+    def for_organization(
+        self, organization_id: int, limit: int, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Recent deliveries to the integrations ``organization_id`` uses."""
+        cursor = self.db.execute(
+            "SELECT d.id, d.integration_id, d.provider, d.received_at, d.status,"
+            " d.error, d.processed_at FROM organization_integrations oi"
+            " CROSS JOIN webhook_deliveries d ON d.integration_id = oi.integration_id"
+            " WHERE oi.organization_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?",
+            [organization_id, before_id or 2**63 - 1, limit],
+        )
+        return [dict(row) for row in cursor]
+
+    def requeue(self, delivery_id: int) -> None:
+        """Make a delivery pending again, for its job to apply once more."""
+        self.db.execute(
+            "UPDATE webhook_deliveries SET status = 'received', error = NULL,"
+            " processed_at = NULL WHERE id = ?",
+            [delivery_id],
+        )
+
     # ---- owed to a region (control node) ----
 
     def add_forward(

@@ -595,3 +595,53 @@ def test_a_created_issue_without_changelog_is_acknowledged_not_stored(
     response = deliver(payload(CREATED))
     assert (response.status_code, response.json) == (200, {"received": False})
     assert jira_host.store.deliveries.recent() == []
+
+
+# ---- delivery log ----
+
+
+def test_the_delivery_log_lists_outcomes_and_reprocesses_one(
+    jira_host, org, configure, link, member, deliver, run_jobs, api
+):
+    """A delivery applied while reverse sync was off is applied again once
+    it is turned on: the log is how a missed change is repaired by hand."""
+    ann = member("Some-Instance-Test@Gmail.com", "Ann")
+    group = link("PRJA-37", "10226")
+    deliver(payload(ASSIGNEE))
+    run_jobs()
+    [logged] = api("get", "/deliveries").json
+    assert logged["status"] == "processed" and logged["provider"] == "jira_server"
+    assert set(logged) == {
+        "id", "integration_id", "provider", "received_at", "status", "error",
+        "processed_at",
+    }  # fmt: skip
+    assert now(jira_host, org, group).assignee_email is None
+
+    configure(sync_reverse_assignment=True)
+    response = api("post", f"/deliveries/{logged['id']}/reprocess")
+    assert response.status_code == 202
+    assert response.json["status"] == "received"
+    assert run_jobs() == ["delivery.process"]
+    assert now(jira_host, org, group).assignee_email == ann.email
+    assert api("get", "/deliveries").json[0]["status"] == "processed"
+
+
+def test_the_delivery_log_is_the_organizations_own(
+    jira_host, org, link, deliver, run_jobs, client
+):
+    link("PRJA-37", "10226")
+    deliver(payload(ASSIGNEE))
+    run_jobs()
+    [delivery] = jira_host.store.deliveries.recent()
+    other = jira_host.organizations.create("other", "Other")
+    headers = {"Authorization": f"Bearer {jira_host.organizations.create_token(other)}"}
+    base = "/api/0/organizations/other/deliveries"
+    assert client.simulate_get(base, headers=headers).json == []
+    refused = client.simulate_post(
+        f"{base}/{delivery['id']}/reprocess", headers=headers
+    )
+    assert refused.status_code == 404 and refused.json["detail"]
+    assert jira_host.store.jobs.list(("queued",)) == []
+    # Nor through the first organization's URL with the other's token.
+    acme = client.simulate_get("/api/0/organizations/acme/deliveries", headers=headers)
+    assert acme.status_code == 404
