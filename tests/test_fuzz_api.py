@@ -136,3 +136,37 @@ def _assert_answered(response) -> None:
             response.status_code,
             response.text,
         )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "",
+        "/members",
+        "/groups",
+        "/groups/{group}",
+        "/groups/{group}/activity",
+        "/groups/{group}/comments",
+        "/groups/{group}/comments/{comment}",
+        "/groups/{group}/links",
+        "/groups/{group}/integrations/{integration}/create",
+        "/integrations",
+        "/integrations/{integration}",
+        "/integrations/{integration}/config",
+        "/integrations/{integration}/search",
+        "/deliveries",
+        "/setup",
+        "/setup/{pipeline}",
+    ],
+)
+def test_a_wrong_method_is_405_with_the_allowed_ones(api, ids, template):
+    response = api("patch", template.format(**ids), json={})
+    assert response.status_code == 405
+    assert response.json["detail"].startswith("Method PATCH is not allowed")
+    assert response.headers["allow"]
+    # ...and a write in another media type is 415.
+    if "POST" in response.headers["allow"] and template in ("/groups", "/members"):
+        refused = api(
+            "post", template, body=b"title=x", headers={"Content-Type": "text/plain"}
+        )
+        assert refused.status_code == 415 and refused.json["detail"]
