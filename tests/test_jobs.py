@@ -102,3 +102,30 @@ def test_an_expired_lease_is_claimed_again(host, handled, clock):
     assert (job["state"], job["attempts"], job["worker"]) == ("done", 2, "w2")
     # the crashed worker waking up late cannot finish someone else's job
     assert host.store.jobs.finish(job_id, "dead-worker") is False
+
+
+def test_stopping_finishes_the_job_in_hand_and_claims_no_other(host, worker):
+    """What SIGTERM does to `trackbridge worker`: nothing is left half-applied."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(host, payload):
+        started.set()
+        release.wait(5)
+        with host.store.transaction():
+            host.organizations.create(payload["slug"], "Made by a job")
+
+    host.jobs.handlers["slow"] = slow
+    first = host.jobs.enqueue("slow", {"slug": "first"})
+    second = host.jobs.enqueue("slow", {"slug": "second"})
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert started.wait(5)
+    worker.stop()  # the worker CLI's SIGTERM handler
+    release.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    states = {job["id"]: job["state"] for job in host.store.jobs.list()}
+    assert states == {first: "done", second: "queued"}
+    assert [o.slug for o in host.store.organizations.list()] == ["first"]
