@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,11 +25,13 @@ from pathlib import Path
 
 import jwt
 import pytest
+import requests
 
 from host.config import load_config
 from host.core import Host
 from host.types import IntegrationSpec, TrackerIssue
 from tests.conftest import REPO, shared_fixture, write_config
+from tests.servers import free_port, wait_for
 
 #: Deliveries sent, concurrent senders and gunicorn workers: fixed, so the
 #: figures in the README are this test's.
@@ -51,7 +52,7 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
         "TRACKBRIDGE_CONFIG": str(config_path),
         "PYTHONPATH": str(REPO),
     }
-    port = _free_port()
+    port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
     web = _start(
@@ -72,7 +73,10 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
     worker = {"process": _start_worker(env, logs, 0)}
     kills = {"web": 0, "job": 0}
     try:
-        _wait_for_port(port, web)
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
+            "gunicorn",
+        )
         token = jwt.encode({"id": EXTERNAL_ID}, SECRET, algorithm="HS256")
         path = f"/extensions/jira-server/issue-updated/{token}/"
         acknowledged: list[int] = []
@@ -267,22 +271,3 @@ def _start_worker(env, logs: Path, number: int) -> subprocess.Popen:
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("gunicorn exited at start")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("gunicorn did not start")
