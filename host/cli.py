@@ -389,12 +389,12 @@ def rotate_key(ctx: CliContext, print_new_key: bool) -> None:
         return
     store = ctx.host.store
     path = sealing.key_file(config.database)
-    old = sealing.read_key_file(path)
+    new = sealing.new_key()
     # The new key first, the old ones still opening: a process sealing now
     # picks up the new key, and nothing is ever unreadable.
-    sealing.write_key_file(path, [sealing.new_key(), *old])
+    sealing.write_key_file(path, [new, *sealing.read_key_file(path)])
     count = store.seal_secrets(again=True)
-    sealing.write_key_file(path, sealing.read_key_file(path)[:1])
+    sealing.write_key_file(path, [new])
     click.echo(f"re-sealed {count} secret(s) with a new key in {path}")
 
 

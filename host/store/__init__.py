@@ -64,9 +64,7 @@ class Store:
                 for row_key, stored in self.db.execute(
                     f"SELECT {key}, {column} FROM {table}"
                 ).fetchall():
-                    if stored is None or (
-                        not again and stored.startswith(sealing.PREFIX)
-                    ):
+                    if not again and stored.startswith(sealing.PREFIX):
                         self.box.open(stored)  # the keys must still open it
                         continue
                     self.db.execute(
