@@ -43,8 +43,7 @@ class CliContext:
         from host.core import Host
         from host.store import Store
 
-        store = Store.open(self.config.database, secret_key=self.config.secret_key)
-        return Host(self.config, store, self.pm)
+        return Host(self.config, Store.for_config(self.config), self.pm)
 
 
 def _handle_errors(fn):

@@ -63,9 +63,7 @@ class Host:
         """Open the configured database, apply migrations, load plugins."""
         if pm is None:
             pm = get_plugin_manager(blocked=config.disabled_plugins)
-        host = cls(
-            config, Store.open(config.database, secret_key=config.secret_key), pm
-        )
+        host = cls(config, Store.for_config(config), pm)
         host.migrate()
         return host
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database, Migrations
 
@@ -23,6 +24,9 @@ from host.store.jobs import JobStore
 from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
 from host.store.pipelines import PipelineStore
+
+if TYPE_CHECKING:
+    from host.config import Config
 
 #: (table, key column, sealed column): every secret the database holds.
 SEALED_COLUMNS = (
@@ -50,6 +54,11 @@ class Store:
         """Open ``path``; secrets are sealed with ``secret_key`` (comma-separated
         keys, the first sealing), else with the key file beside the database."""
         return cls(connect(path), SecretBox.for_database(path, secret_key))
+
+    @classmethod
+    def for_config(cls, config: Config) -> Store:
+        """The configured database, sealed with the configured key."""
+        return cls.open(config.database, secret_key=config.secret_key)
 
     def seal_secrets(self, *, again: bool = False) -> int:
         """Seal every stored secret still in plaintext (an older version wrote

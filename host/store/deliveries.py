@@ -14,6 +14,15 @@ from host.sealing import SecretBox
 from host.store import rows
 from host.store.db import utcnow
 
+#: What the delivery log shows of a delivery (never its headers or body).
+LOG_COLUMNS = ", ".join(
+    f"d.{column}"
+    for column in (
+        "id", "integration_id", "provider", "received_at", "status", "error",
+        "processed_at",
+    )
+)  # fmt: skip
+
 
 class DeliveryStore:
     def __init__(self, db: Database, box: SecretBox) -> None:
@@ -58,8 +67,8 @@ class DeliveryStore:
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         cursor = self.db.execute(
-            "SELECT id, integration_id, provider, received_at, status, error,"
-            " processed_at FROM webhook_deliveries ORDER BY id DESC LIMIT ?",
+            f"SELECT {LOG_COLUMNS} FROM webhook_deliveries d"
+            " ORDER BY d.id DESC LIMIT ?",
             [limit],
         )
         return [dict(row) for row in cursor]
@@ -69,8 +78,7 @@ class DeliveryStore:
     ) -> list[dict[str, Any]]:
         """Recent deliveries to the integrations ``organization_id`` uses."""
         cursor = self.db.execute(
-            "SELECT d.id, d.integration_id, d.provider, d.received_at, d.status,"
-            " d.error, d.processed_at FROM organization_integrations oi"
+            f"SELECT {LOG_COLUMNS} FROM organization_integrations oi"
             " CROSS JOIN webhook_deliveries d ON d.integration_id = oi.integration_id"
             " WHERE oi.organization_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?",
             [organization_id, before_id or 2**63 - 1, limit],
