@@ -18,7 +18,7 @@ accept fewer arguments than a spec declares.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -284,22 +284,33 @@ def parse_webhook(
 def poll_changes(
     host: Host,
     integration: Integration,
-    issues: list[ExternalIssue],
-    since: str | None,
+    since: str,
+    linked: Callable[[Iterable[tuple[str | None, str]]], set[str]],
 ) -> list[IssueEvent] | None:
-    """Re-read linked tracker issues changed since ``since`` (reconciliation).
+    """Find the status and assignee changes made in the tracker since a time.
+
+    This is reconciliation: it repairs what a missed webhook would have
+    brought (Jira Server does not redeliver).
 
     Stops at first non-None result.
+
+    Ask the tracker once for what changed (paged), keep what ``linked``
+    says is linked, and describe each change as the webhook would have:
+    the latest change of each field, its ``occurred_at`` the time the
+    tracker made it. The host applies them by the webhook rules, except
+    that a change made in the host after it wins over it.
 
     :param host: The running host.
     :param integration: The integration to reconcile; return ``None`` unless
         ``integration.provider`` is yours.
-    :param issues: The external issues linked through this integration.
-    :param since: ISO 8601 time of the last pass, or ``None`` for the first.
-    :returns: Events describing the current state (applied by the same rules
-        as webhooks, so ordering and echoes are respected).
+    :param since: ISO 8601 time the last pass searched up to. Allow for
+        clock skew and the tracker's index lag by searching a little earlier.
+    :param linked: Given ``(tracker id, key)`` pairs, the keys of those
+        linked to a group (only those are worth reading further).
+    :returns: The events, oldest first.
+    :raises host.errors.RetryLater: The tracker could not answer for now.
 
-    Called by: the ``reconcile`` job and ``trackbridge reconcile``.
+    Called by: the ``integration.reconcile`` job and ``trackbridge reconcile``.
     """
 
 

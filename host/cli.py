@@ -353,6 +353,38 @@ def jobs_retry(ctx: CliContext, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+@cli.command()
+@click.option(
+    "--integration", "integration_id", type=int, help="Only this integration."
+)
+@pass_ctx
+@_handle_errors
+def reconcile(ctx: CliContext, integration_id: int | None) -> None:
+    """Repair now what missed webhooks left out of sync.
+
+    Asks each tracker what changed since the last pass and applies it by the
+    webhook rules (the job workers also do this every
+    [jobs] reconcile_interval_seconds).
+    """
+    from host.errors import RetryLater
+
+    service = ctx.host.reconcile
+    failed = 0
+    for each in service.integration_ids(integration_id):
+        try:
+            result = service.run(each)
+        except RetryLater as ex:
+            click.echo(f"integration {each}: not reconciled: {ex.reason}", err=True)
+            failed += 1
+            continue
+        if result is None:
+            click.echo(f"integration {each}: its provider does not reconcile")
+        else:
+            click.echo(result.summary())
+    if failed:
+        raise click.ClickException(f"{failed} integration(s) could not be reconciled")
+
+
 @cli.command("rotate-key")
 @click.option(
     "--print-new-key",

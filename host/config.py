@@ -29,6 +29,8 @@ class JobsConfig:
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 3600.0
     poll_interval_seconds: float = 0.2
+    #: Seconds between reconciliation passes of each integration (0: off).
+    reconcile_interval_seconds: float = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ class Host:
         from host.services.integrations import IntegrationService
         from host.services.organizations import OrganizationService
         from host.services.outbound import OutboundService
+        from host.services.reconcile import ReconcileService
         from host.services.routing import RoutingService
         from host.services.settings import SettingsService
         from host.services.setup import SetupService
@@ -52,6 +53,7 @@ class Host:
         self.inbound = InboundService(self)
         self.outbound = OutboundService(self)
         self.routing = RoutingService(self)
+        self.reconcile = ReconcileService(self)
         self.setup = SetupService(self)
         self.tracker_issues = TrackerIssueService(self)
         self.settings = SettingsService(self)

@@ -30,6 +30,8 @@ Handler = Callable[["Host", Mapping[str, Any]], None]
 
 #: The longest a busy worker goes without checkpointing the database.
 CHECKPOINT_SECONDS = 1.0
+#: How often a worker looks for reconciliation passes that are due.
+SCHEDULE_SECONDS = 5.0
 
 
 class JobQueue:
@@ -42,6 +44,9 @@ class JobQueue:
             "sync.outbound": lambda host, p: host.outbound.run(p),
             "delivery.forward": lambda host, p: host.routing.forward(p),
             "integration.replicate": lambda host, p: host.routing.replicate(p),
+            "integration.reconcile": lambda host, p: host.reconcile.run(
+                p["integration_id"]
+            ),
         }
 
     def enqueue(self, kind: str, payload: Mapping[str, Any], delay: float = 0) -> int:
@@ -112,19 +117,30 @@ class Worker:
 
         The worker also checkpoints the database (web requests leave that to
         it, see :mod:`host.store.db`): whenever it is idle, and at least once
-        every ``CHECKPOINT_SECONDS`` while busy.
+        every ``CHECKPOINT_SECONDS`` while busy. Every ``SCHEDULE_SECONDS``
+        it queues the reconciliation passes that are due.
         """
         poll = self.host.config.jobs.poll_interval_seconds
         log.info("worker %s started", self.name)
-        checkpointed = time.monotonic()
+        checkpointed = scheduled = time.monotonic()
+        self._schedule()
         while not self.stopping.is_set():
             idle = self.run_once() is None
             if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
                 self.host.store.checkpoint()
                 checkpointed = time.monotonic()
+            if time.monotonic() - scheduled > SCHEDULE_SECONDS:
+                self._schedule()
+                scheduled = time.monotonic()
             if idle:
                 self.stopping.wait(poll)
         log.info("worker %s stopped", self.name)
+
+    def _schedule(self) -> None:
+        try:
+            self.host.reconcile.schedule_due()
+        except Exception:  # never let scheduling stop the worker's jobs
+            log.exception("scheduling reconciliation passes failed")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -100,6 +100,7 @@ def host(config, clock):
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(tiny_tracker, name="tiny")
     tiny_tracker.CALLS.clear()
+    tiny_tracker.CHANGES.clear()
     host = Host(config, Store.open(config.database), pm, clock=clock)
     host.migrate()
     yield host

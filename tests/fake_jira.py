@@ -460,6 +460,47 @@ def project(h, auth, rest):
     )
 
 
+def jira_time(at: float | None = None) -> str:
+    """A time as Jira writes it: ``2026-11-22T10:15:30.123+0000``."""
+    at = time.time() if at is None else at
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+    return f"{text}.{int(at * 1000) % 1000:03d}+0000"
+
+
+def change(jira, key, field, to, *, at=None):
+    """Change an issue's ``status`` (a status id) or ``assignee`` (a user key
+    or None) as a Jira user would: the field, ``updated`` and a changelog
+    history (a test helper, also used by the endpoints that change issues)."""
+    found = jira.state.issues[key]
+    fields = found["fields"]
+    when = jira_time(at)
+    if field == "status":
+        by_id = {st["id"]: st for st in jira.state.statuses}
+        before, fields["status"] = fields["status"], by_id[to]
+        item = {
+            "field": "status",
+            "from": before["id"],
+            "fromString": before["name"],
+            "to": to,
+            "toString": by_id[to]["name"],
+        }
+    else:
+        before = fields["assignee"] or {}
+        user = jira.state.users.get(to) if to else None
+        fields["assignee"] = user
+        item = {
+            "field": "assignee",
+            "from": before.get("key"),
+            "fromString": before.get("displayName"),
+            "to": user["key"] if user else None,
+            "toString": user["displayName"] if user else None,
+        }
+    fields["updated"] = when
+    found.setdefault("histories", []).append(
+        {"id": str(len(found["histories"]) + 1), "created": when, "items": [item]}
+    )
+
+
 def add_issue(jira, key, issue_id, *, status="1", project="PRJ", assignee=None):
     """Put an issue in the fake Jira (a test helper, not an endpoint)."""
     by_id = {st["id"]: st for st in jira.state.statuses}
@@ -477,8 +518,10 @@ def add_issue(jira, key, issue_id, *, status="1", project="PRJ", assignee=None):
             "status": by_id[status],
             "project": {k: project_row[k] for k in ("id", "key", "name")},
             "assignee": jira.state.users.get(assignee) if assignee else None,
+            "updated": jira_time(),
         },
         "comments": {},
+        "histories": [],
     }
     return jira.state.issues[key]
 
@@ -507,7 +550,7 @@ def _issue_get(h, jira, found, tail):
 def _issue_assign(h, jira, found, tail):
     name = json.loads(h.body).get("name")
     if name is None:
-        found["fields"]["assignee"] = None
+        change(jira, found["key"], "assignee", None)
         return h._send(204, b"", "application/json")
     user = next((u for u in jira.state.users.values() if u["name"] == name), None)
     if user is None:
@@ -518,7 +561,7 @@ def _issue_assign(h, jira, found, tail):
                 "errors": {"assignee": f"User '{name}' does not exist."},
             },
         )
-    found["fields"]["assignee"] = user
+    change(jira, found["key"], "assignee", user["key"])
     return h._send(204, b"", "application/json")
 
 
@@ -571,8 +614,7 @@ def _issue_transition(h, jira, found, tail):
     }
     if missing:
         return h._json(400, {"errorMessages": [], "errors": missing})
-    by_id = {st["id"]: st for st in jira.state.statuses}
-    found["fields"]["status"] = by_id[chosen["to"]]
+    change(jira, found["key"], "status", chosen["to"])
     return h._send(204, b"", "application/json")
 
 
@@ -612,35 +654,63 @@ ISSUE_ROUTES = {
 
 
 def search(h, auth):
-    """``GET /rest/api/2/search`` for the two JQL shapes trackbridge sends."""
+    """``GET /rest/api/2/search`` for the JQL shapes trackbridge sends: by key
+    or text (the issue picker), and by ``updated`` or ``id in`` (reconcile)."""
     if not _require_user(h, auth):
         return None
     jql = h.query.get("jql", "")
     issues = list(h.server_jira.state.issues.values())
     by_key = re.fullmatch(r'id="(.*)"', jql)
     by_text = re.fullmatch(r'text ~ "(.*)"', jql)
+    recent = re.fullmatch(r"updated >= -(\d+)m ORDER BY updated ASC", jql)
+    by_ids = re.fullmatch(r"id in \(([\d, ]+)\) ORDER BY updated ASC", jql)
     if by_key:
         found = [i for i in issues if i["key"] == by_key.group(1)]
     elif by_text:
         text = by_text.group(1).replace('\\"', '"').replace("\\\\", "\\")
         found = [i for i in issues if text.lower() in i["fields"]["summary"].lower()]
+    elif recent:
+        cutoff = jira_time(time.time() - 60 * int(recent.group(1)))
+        found = sorted(
+            (i for i in issues if i["fields"].get("updated", "") >= cutoff),
+            key=lambda i: i["fields"].get("updated", ""),
+        )
+    elif by_ids:
+        wanted = {part.strip() for part in by_ids.group(1).split(",")}
+        found = sorted(
+            (i for i in issues if i["id"] in wanted),
+            key=lambda i: i["fields"].get("updated", ""),
+        )
     else:
         return h._json(400, {"errorMessages": [f"Error in the JQL Query: {jql}"]})
+    start = int(h.query.get("startAt") or 0)
+    page = found[start : start + int(h.query.get("maxResults") or 50)]
+    fields = (h.query.get("fields") or "summary").split(",")
     return h._json(
         200,
         {
-            "startAt": 0,
+            "startAt": start,
             "total": len(found),
-            "issues": [
-                {
-                    "id": i["id"],
-                    "key": i["key"],
-                    "fields": {"summary": i["fields"]["summary"]},
-                }
-                for i in found
-            ],
+            "issues": [_found(i, fields, h.query.get("expand")) for i in page],
         },
     )
+
+
+def _found(issue, fields, expand) -> dict:
+    shown = {
+        "id": issue["id"],
+        "key": issue["key"],
+        "fields": {f: issue["fields"].get(f) for f in fields if f in issue["fields"]},
+    }
+    if expand == "changelog":
+        histories = issue.get("histories", [])
+        shown["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+            "histories": histories,
+        }
+    return shown
 
 
 def assignable_users(h, auth):

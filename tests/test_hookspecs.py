@@ -20,9 +20,7 @@ REGISTRATION = {name for name in SPECS if name.startswith("register_")}
 
 #: Hooks whose host call site belongs to a later piece of work. Each is
 #: checked below to be NOT yet called, so this list cannot silently go stale.
-AWAITING_CALLER = {
-    "poll_changes": "reconciliation job (issue 6)",
-}
+AWAITING_CALLER: dict[str, str] = {}
 
 
 def host_source() -> str:

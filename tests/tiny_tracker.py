@@ -31,6 +31,9 @@ from host.errors import (
 
 KEY = "tiny"
 CALLS: list[dict] = []
+#: What changed in the tiny tracker without a webhook, as reconciliation
+#: finds it: event dicts as in webhook bodies ({"retry": True}: tracker down).
+CHANGES: list[dict] = []
 
 
 def record(host, hook: str, **data) -> None:
@@ -174,6 +177,21 @@ def parse_webhook(host, integration, delivery):
             raise RetryLater("tracker busy", delay=60)
         events.append(EVENT_TYPES[fields.pop("type")](**fields))
     return events
+
+
+@hookimpl
+def poll_changes(host, integration, since, linked):
+    if integration.provider != KEY:
+        return None
+    record(host, "poll_changes", since=since)
+    if any(change.get("retry") for change in CHANGES):
+        raise RetryLater("tracker down", delay=30)
+    wanted = linked([(c.get("issue_id"), c["issue_key"]) for c in CHANGES])
+    return [
+        EVENT_TYPES[c["type"]](**{k: v for k, v in c.items() if k != "type"})
+        for c in CHANGES
+        if c["issue_key"] in wanted
+    ]
 
 
 # ---- sync ----

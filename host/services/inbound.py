@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Group activity that changes the field an event of that type is about.
+CHANGE_TYPES = {
+    StatusChanged: ("set_resolved", "set_unresolved", "set_ignored"),
+    AssigneeChanged: ("assigned", "unassigned"),
+}
+
 #: Request headers never stored with a delivery.
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
@@ -142,8 +148,18 @@ class InboundService:
                 delivery_id, "processed" if events else "ignored"
             )
 
-    def apply(self, integration: Integration, event: IssueEvent) -> None:
-        """Apply one normalized event to every organization's linked groups."""
+    def apply(
+        self, integration: Integration, event: IssueEvent, *, polled: bool = False
+    ) -> int:
+        """Apply one normalized event to every organization's linked groups;
+        return how many groups it changed.
+
+        ``polled``: the event was found by reconciliation, not delivered. Such
+        a change may be older than a later webhook about another field of the
+        issue, so it is not dropped as stale; instead it yields, group by
+        group, to any newer change of the same field made anywhere else
+        (see :meth:`_changed_since`).
+        """
         issues = self.store.integrations
         issue = issues.external_issue(
             integration.id, key=event.issue_key, issue_id=event.issue_id
@@ -151,25 +167,31 @@ class InboundService:
         if isinstance(event, IssueMoved) and issue is None:
             issue = issues.external_issue(integration.id, key=event.old_key)
         if issue is None:
-            return  # not linked to any group
-        if self._is_stale(issue, event):
+            return 0  # not linked to any group
+        if polled:
+            self._note_event_time(issue, event)
+        elif self._is_stale(issue, event):
             log.info("dropped stale %s for %s", type(event).__name__, issue.key)
-            return
+            return 0
         if self._is_echo(issue, event):
             log.info("%s on %s echoes our own write", type(event).__name__, issue.key)
-            return
+            return 0
         new_key = event.new_key if isinstance(event, IssueMoved) else event.issue_key
         if new_key != issue.key:
             issue = self._rekey(integration, issue, new_key)
+        changed = 0
         for org_integration in issues.org_integrations(integration.id):
             if org_integration.status != "active":
                 continue
             for group_id in issues.linked_group_ids(
                 issue.id, org_integration.organization_id
             ):
-                self._apply_to_group(
+                if polled and self._changed_since(group_id, integration, event):
+                    continue
+                changed += self._apply_to_group(
                     integration, org_integration, issue, group_id, event
                 )
+        return changed
 
     # ---- per-event rules ----
 
@@ -180,7 +202,8 @@ class InboundService:
         issue: ExternalIssue,
         group_id: int,
         event: IssueEvent,
-    ) -> None:
+    ) -> int:
+        """Apply the event's rule to one group; 1 if the group changed, else 0."""
         group = self.store.groups.get(org_integration.organization_id, group_id)
         rule = {
             AssigneeChanged: self._apply_assignee,
@@ -188,13 +211,14 @@ class InboundService:
             IssueDeleted: self._apply_deleted,
             CommentAdded: self._apply_comment,
         }.get(type(event))
-        if rule is not None:
-            rule(integration, org_integration.config, issue, group, event)
+        if rule is None:
+            return 0
+        return int(bool(rule(integration, org_integration.config, issue, group, event)))
 
-    def _apply_assignee(self, integration, config, issue, group, event) -> None:
+    def _apply_assignee(self, integration, config, issue, group, event) -> bool:
         """Assign the member with the tracker user's email; None unassigns."""
         if not sync_flags.enabled(config, sync_flags.INBOUND["assignee"]):
-            return
+            return False
         provider = self.host.providers[integration.provider].name
         user = event.display_name or event.user_name or event.email
         if event.email is None and event.user_name:
@@ -204,7 +228,7 @@ class InboundService:
                 "assignee_unmatched",
                 f"{provider} user {user} has no visible email to match a member",
             )
-            return
+            return False
         member = None
         if event.email:
             member = self.store.organizations.member_by_email(
@@ -217,33 +241,34 @@ class InboundService:
                     "assignee_unmatched",
                     f"{provider} user {user} has no matching member",
                 )
-                return
-        self.host.groups.set_assignee(
+                return False
+        return self.host.groups.set_assignee(
             group, member, Source(integration_id=integration.id)
         )
 
-    def _apply_status(self, integration, config, issue, group, event) -> None:
+    def _apply_status(self, integration, config, issue, group, event) -> bool:
         """Resolve on entering a resolved status; unresolve on leaving it.
 
         "Resolved" is the organization's own status mapping for the
         tracker project when it has one, else the provider's reading.
         """
         if not sync_flags.enabled(config, sync_flags.INBOUND["status"]):
-            return
+            return False
         resolved = sync_flags.inbound_resolution(config, event)
         if resolved is None:
-            return
+            return False
         provider = self.host.providers[integration.provider].name
         source = Source(integration_id=integration.id)
         if resolved:
             strategy = config.get("resolution_strategy", "resolve")
             data = {"provider": provider, "resolution_strategy": strategy}
-            self.host.groups.set_status(group, "resolved", source, data=data)
-        elif group.status == "resolved":
+            return self.host.groups.set_status(group, "resolved", source, data=data)
+        if group.status == "resolved":
             data = {"provider": provider}
-            self.host.groups.set_status(group, "unresolved", source, data=data)
+            return self.host.groups.set_status(group, "unresolved", source, data=data)
+        return False
 
-    def _apply_deleted(self, integration, config, issue, group, event) -> None:
+    def _apply_deleted(self, integration, config, issue, group, event) -> bool:
         """Unlink the deleted tracker issue, whatever the sync settings."""
         provider = self.host.providers[integration.provider].name
         with self.store.transaction():
@@ -254,13 +279,14 @@ class InboundService:
                 "unlinked",
                 f"{provider} issue {issue.key} was deleted",
             )
+        return True
 
-    def _apply_comment(self, integration, config, issue, group, event) -> None:
+    def _apply_comment(self, integration, config, issue, group, event) -> bool:
         """Add the tracker comment, or update the one it was added as."""
         if not sync_flags.enabled(config, sync_flags.INBOUND["comment"]):
-            return
+            return False
         if not event.body.strip():
-            return  # nothing to show: an empty tracker comment is not a note
+            return False  # nothing to show: an empty tracker comment is not a note
         source = Source(integration_id=integration.id)
         existing = self.store.groups.comment_by_external_id(
             group.id, issue.id, event.comment_id
@@ -268,9 +294,13 @@ class InboundService:
         if existing is not None:
             # Only a comment that came from this tracker follows its edits; a
             # host comment mirrored there stays as its author wrote it.
-            if existing["source_integration_id"] == integration.id:
-                self.host.groups.edit_comment(group, existing["id"], event.body, source)
-            return
+            if existing["source_integration_id"] != integration.id:
+                return False
+            before = existing["text"]
+            edited = self.host.groups.edit_comment(
+                group, existing["id"], event.body, source
+            )
+            return edited["text"] != before
         with self.store.transaction():
             comment = self.host.groups.add_comment(
                 group,
@@ -280,6 +310,7 @@ class InboundService:
                 author_email=event.author_email,
             )
             self.store.groups.link_comment(comment["id"], issue.id, event.comment_id)
+        return True
 
     def _note(self, group_id: int, integration: Integration, type: str, message: str):
         self.store.groups.add_activity(
@@ -320,6 +351,29 @@ class InboundService:
         return self.store.integrations.take_echo(
             issue.id, action, value.lower(), self.host.clock()
         )
+
+    def _changed_since(
+        self, group_id: int, integration: Integration, event: IssueEvent
+    ) -> bool:
+        """True when the group's field this event is about was changed, at or
+        after the event, by anything but this integration: the newer change
+        wins (and its own outbound sync carries it to the tracker)."""
+        types = CHANGE_TYPES.get(type(event))
+        occurred = _instant(event.occurred_at)
+        if types is None or occurred is None:
+            return False
+        last = _instant(
+            self.store.groups.last_change_at(group_id, types, integration.id)
+        )
+        return last is not None and last >= occurred
+
+    def _note_event_time(self, issue: ExternalIssue, event: IssueEvent) -> None:
+        """Move the issue's last event time forward to a polled change, so a
+        webhook older than it that arrives late is dropped as stale."""
+        occurred = _instant(event.occurred_at)
+        last = _instant(self.store.integrations.last_event_at(issue.id))
+        if occurred is not None and (last is None or occurred > last):
+            self.store.integrations.set_last_event_at(issue.id, occurred.isoformat())
 
     def _is_stale(self, issue: ExternalIssue, event: IssueEvent) -> bool:
         """True when an older delivery for this issue was already applied.

@@ -23,6 +23,7 @@ from host.store.integrations import IntegrationStore
 from host.store.jobs import JobStore
 from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
+from host.store.passes import PassStore
 from host.store.pipelines import PipelineStore
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Store:
         self.deliveries = DeliveryStore(db, box)
         self.jobs = JobStore(db)
         self.pipelines = PipelineStore(db, box)
+        self.passes = PassStore(db)
 
     @classmethod
     def open(cls, path: str | Path, *, secret_key: str | None = None) -> Store:

@@ -74,6 +74,19 @@ class GroupStore:
 
     # ---- activity ----
 
+    def last_change_at(
+        self, group_id: int, types: tuple[str, ...], not_from_integration: int
+    ) -> str | None:
+        """When the group last got one of ``types`` of activity from anywhere
+        but integration ``not_from_integration`` (a user, the host, another
+        tracker); ``None`` if never."""
+        marks = ", ".join("?" for _ in types)
+        return self.db.execute(
+            "SELECT max(created_at) FROM group_activity WHERE group_id = ?"
+            f" AND type IN ({marks}) AND source_integration_id IS NOT ?",
+            [group_id, *types, not_from_integration],
+        ).fetchone()[0]
+
     def add_activity(
         self,
         group_id: int,

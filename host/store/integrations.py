@@ -259,6 +259,15 @@ class IntegrationStore:
         )
         return cursor.rowcount > 0
 
+    def is_linked(self, external_issue_id: int) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM group_links WHERE external_issue_id = ? LIMIT 1",
+                [external_issue_id],
+            ).fetchone()
+            is not None
+        )
+
     def issues_for_group(self, group_id: int) -> list[types.ExternalIssue]:
         cursor = self.db.execute(
             "SELECT external_issues.* FROM group_links JOIN external_issues"

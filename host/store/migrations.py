@@ -336,6 +336,23 @@ def m0009_drop_deliveries_received_index(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS webhook_deliveries_received")
 
 
+@core()
+def m0010_reconcile_passes(db: Database) -> None:
+    # One row per integration under reconciliation: where its last pass got
+    # to (the next one searches from there) and when the next one is due.
+    db.execute(
+        """
+        CREATE TABLE reconcile_passes (
+            integration_id INTEGER PRIMARY KEY REFERENCES integrations(id)
+                ON DELETE CASCADE,
+            polled_until TEXT,
+            next_due REAL NOT NULL,
+            last_changes INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

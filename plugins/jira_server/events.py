@@ -64,8 +64,23 @@ def parse(host, integration: Integration, delivery: Delivery) -> list[IssueEvent
     return parsed.events()
 
 
+def history_events(
+    host, integration: Integration, issue: Mapping[str, Any], history: Mapping
+) -> list[IssueEvent]:
+    """The assignee and status events of one changelog history of an issue
+    read through the REST API (``expand=changelog``), as its webhook would
+    have carried them, at the time of the history."""
+    body = {"changelog": {"items": history.get("items")}}
+    payload = _Payload(
+        host, integration, body, issue, issue["key"], history.get("created")
+    )
+    return [
+        e for e in payload.events() if isinstance(e, AssigneeChanged | StatusChanged)
+    ]
+
+
 class _Payload:
-    def __init__(self, host, integration, body, issue, key) -> None:
+    def __init__(self, host, integration, body, issue, key, at=None) -> None:
         self.host = host
         self.integration = integration
         self.body = body
@@ -73,7 +88,7 @@ class _Payload:
         self.common = {
             "issue_key": key,
             "issue_id": str(issue["id"]) if issue.get("id") is not None else None,
-            "occurred_at": occurred_at(self.fields, body),
+            "occurred_at": at or occurred_at(self.fields, body),
         }
         items = _dict(body.get("changelog")).get("items")
         self.items = [i for i in items if isinstance(i, dict)] if items else []

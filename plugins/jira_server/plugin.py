@@ -13,6 +13,7 @@ from plugins.jira_server import (
     events,
     issues,
     org_config,
+    reconcile,
     setup,
     sync,
     webhooks,
@@ -83,6 +84,13 @@ def parse_webhook(host, integration, delivery):
     if integration.provider != KEY:
         return None
     return events.parse(host, integration, delivery)
+
+
+@hookimpl
+def poll_changes(host, integration, since, linked):
+    if integration.provider != KEY:
+        return None
+    return reconcile.poll(host, integration, since, linked)
 
 
 # ---- organization settings ----

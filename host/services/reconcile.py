@@ -1,0 +1,147 @@
+"""Reconciliation: repair what a missed webhook would have changed.
+
+Jira Server does not redeliver a webhook that failed, so every integration
+is asked now and then what changed in the tracker since its last pass
+(``poll_changes``). The changes found are applied by the webhook rules
+(echoes of our own writes are skipped, an older change never overwrites a
+newer one), so a pass over changes that webhooks already brought changes
+nothing.
+
+Passes are scheduled by the job workers (``schedule_due``, safe to call
+from any number of them: the due list is read and moved on in one write
+transaction) and run as ``integration.reconcile`` jobs, or at once by
+``trackbridge reconcile``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from host.errors import NotFound
+
+if TYPE_CHECKING:
+    from host.core import Host
+    from host.types import Integration
+
+log = logging.getLogger(__name__)
+
+#: How far back the first pass of an integration looks: what was missed
+#: before reconciliation ran at all (for instance before an upgrade).
+FIRST_PASS_LOOKBACK = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    integration_id: int
+    since: str
+    until: str
+    #: Changes the tracker reported for linked issues.
+    found: int
+    #: Groups they changed (0 when webhooks had already brought them).
+    repaired: int
+
+    def summary(self) -> str:
+        return (
+            f"integration {self.integration_id}: {self.found} change(s) in the "
+            f"tracker since {self.since}, {self.repaired} group change(s) repaired"
+        )
+
+
+class ReconcileService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.store = host.store
+
+    def schedule_due(self) -> int:
+        """Queue a pass for each integration that is due; return how many.
+
+        An integration seen for the first time gets its first pass one
+        interval from now, so starting a host costs the tracker nothing.
+        """
+        interval = self.host.config.jobs.reconcile_interval_seconds
+        now = self.host.clock()
+        if not interval or not self.store.passes.due(now):
+            return 0  # the common case: a read, no write lock taken
+        queued = 0
+        with self.store.transaction():
+            for integration_id in self.store.passes.due(now):
+                first = self.store.passes.get(integration_id) is None
+                self.store.passes.schedule(
+                    integration_id, now + interval, self._first_since()
+                )
+                if not first:
+                    self.host.jobs.enqueue(
+                        "integration.reconcile", {"integration_id": integration_id}
+                    )
+                    queued += 1
+        return queued
+
+    def integration_ids(self, only: int | None = None) -> list[int]:
+        """Integrations a pass applies to: installed and in use by an active
+        organization (with ``only``, that one).
+
+        :raises NotFound: ``only`` is not such an integration.
+        """
+        ids = self.store.passes.due(float("inf"))
+        if only is None:
+            return ids
+        if only not in ids:
+            raise NotFound(f"Integration {only} is not installed and in use.")
+        return [only]
+
+    def run(self, integration_id: int) -> PassResult | None:
+        """Run one pass; ``None`` when the integration is gone or unused, or
+        its provider does not reconcile.
+
+        :raises RetryLater: the tracker could not answer; the pass is
+            retried and searches from the same point.
+        """
+        if integration_id not in self.integration_ids():
+            return None
+        integration = self.store.integrations.get(integration_id)
+        since = self._since(integration)
+        until = _iso(self.host.clock())
+        events = self.host.hook.poll_changes(
+            host=self.host,
+            integration=integration,
+            since=since,
+            linked=lambda pairs: self._linked(integration, pairs),
+        )
+        if events is None:
+            log.debug("provider %s does not reconcile", integration.provider)
+            return None
+        repaired = 0
+        with self.store.transaction():
+            for event in events:
+                repaired += self.host.inbound.apply(integration, event, polled=True)
+            self.store.passes.finish(integration.id, until, len(events))
+        result = PassResult(integration.id, since, until, len(events), repaired)
+        log.info("reconcile %s", result.summary())
+        return result
+
+    def _since(self, integration: Integration) -> str:
+        mark = self.store.passes.get(integration.id)
+        return mark["polled_until"] if mark else self._first_since()
+
+    def _first_since(self) -> str:
+        return _iso(self.host.clock() - FIRST_PASS_LOOKBACK.total_seconds())
+
+    def _linked(
+        self, integration: Integration, pairs: Iterable[tuple[str | None, str]]
+    ) -> set[str]:
+        found = set()
+        for issue_id, key in pairs:
+            issue = self.store.integrations.external_issue(
+                integration.id, key=key, issue_id=issue_id
+            )
+            if issue is not None and self.store.integrations.is_linked(issue.id):
+                found.add(key)
+        return found
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()

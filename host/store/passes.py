@@ -1,0 +1,60 @@
+"""Reconciliation passes: how far each integration's last pass searched,
+and when its next one is due."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from host.store.db import utcnow
+
+
+class PassStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def due(self, now: float) -> list[int]:
+        """Active integrations used by an active organization whose pass is
+        due, or that have never been scheduled."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT integrations.id FROM integrations"
+                " LEFT JOIN reconcile_passes AS passes"
+                " ON passes.integration_id = integrations.id"
+                " WHERE integrations.status = 'active'"
+                " AND (passes.next_due IS NULL OR passes.next_due <= ?)"
+                " AND EXISTS (SELECT 1 FROM organization_integrations AS uses"
+                " WHERE uses.integration_id = integrations.id"
+                " AND uses.status = 'active')"
+                " ORDER BY integrations.id",
+                [now],
+            )
+        ]
+
+    def get(self, integration_id: int) -> dict | None:
+        row = self.db.execute(
+            "SELECT * FROM reconcile_passes WHERE integration_id = ?",
+            [integration_id],
+        ).fetchone()
+        return dict(row) if row else None
+
+    def schedule(self, integration_id: int, next_due: float, first_since: str) -> None:
+        """Set when the next pass is due; a first pass searches from
+        ``first_since`` (kept from then on, so a retried pass asks the same)."""
+        self.db.execute(
+            "INSERT INTO reconcile_passes (integration_id, polled_until, next_due,"
+            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (integration_id) DO UPDATE"
+            " SET next_due = excluded.next_due, updated_at = excluded.updated_at",
+            [integration_id, first_since, next_due, utcnow()],
+        )
+
+    def finish(self, integration_id: int, polled_until: str, changes: int) -> None:
+        """Record a finished pass: the next one searches from ``polled_until``."""
+        self.db.execute(
+            "INSERT INTO reconcile_passes (integration_id, polled_until, next_due,"
+            " last_changes, updated_at) VALUES (?, ?, 0, ?, ?)"
+            " ON CONFLICT (integration_id) DO UPDATE SET"
+            " polled_until = excluded.polled_until,"
+            " last_changes = excluded.last_changes, updated_at = excluded.updated_at",
+            [integration_id, polled_until, changes, utcnow()],
+        )

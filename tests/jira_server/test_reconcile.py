@@ -1,0 +1,183 @@
+"""Reconciliation against the fake Jira: changes no webhook brought are found
+by JQL search and applied, at Jira's cost of a search or two per pass."""
+
+import time
+
+import pytest
+
+from plugins.jira_server import reconcile
+from tests.fake_jira import add_issue, change, jira_time
+
+SEARCH = "/rest/api/2/search"
+
+
+@pytest.fixture(autouse=True)
+def real_time(clock):
+    """Jira stamps changes with the real time; so does the host, here."""
+    clock.now = time.time()
+
+
+@pytest.fixture
+def linked(jira, link, configure):
+    """Jira issues PRJ-1.. (ids 1001..), each linked to a new group."""
+    configure(sync_status_reverse=True, sync_reverse_assignment=True)
+
+    def make(count=1):
+        groups = []
+        for n in range(1, count + 1):
+            add_issue(jira, f"PRJ-{n}", str(1000 + n))
+            groups.append(link(f"PRJ-{n}", str(1000 + n)))
+        return groups
+
+    return make
+
+
+def passes(jira_host, integration):
+    return jira_host.reconcile.run(integration.id)
+
+
+def searches(jira):
+    return [r.query for r in jira.seen(SEARCH)]
+
+
+def test_a_missed_resolution_and_assignment_are_repaired(
+    jira_host, org, jira, jira_integration, linked, member
+):
+    [group] = linked()
+    ann = member("ann@example.org", "Ann")
+    jira.users["ann"] = {
+        "name": "ann.k",
+        "key": "ann",
+        "displayName": "Ann K",
+        "emailAddress": "ann@example.org",
+    }
+    change(jira, "PRJ-1", "status", "3")
+    change(jira, "PRJ-1", "status", "5")  # Resolved: the latest one counts
+    change(jira, "PRJ-1", "assignee", "ann")
+    result = passes(jira_host, jira_integration)
+    assert (result.found, result.repaired) == (2, 2)
+    now = jira_host.groups.get(org, group.id)
+    assert (now.status, now.assignee_email) == ("resolved", ann.email)
+    first, second = searches(jira)
+    assert first["jql"].startswith("updated >= -") and first["fields"] == "updated"
+    assert first["jql"].endswith("m ORDER BY updated ASC")
+    assert second["jql"] == "id in (1001) ORDER BY updated ASC"
+    assert second["expand"] == "changelog"
+
+
+def test_the_search_window_covers_the_time_since_the_last_pass(
+    jira_host, jira, jira_integration, linked, clock
+):
+    linked()
+    jira_host.reconcile.run(jira_integration.id)
+    clock.advance(600)
+    jira_host.reconcile.run(jira_integration.id)
+    windows = [q["jql"] for q in searches(jira) if q["fields"] == "updated"]
+    # The first pass looks back a day; later ones from the last pass. Both
+    # start OVERLAP (5 minutes) early, in minutes before Jira's own now.
+    assert windows == [
+        "updated >= -1445m ORDER BY updated ASC",
+        "updated >= -15m ORDER BY updated ASC",
+    ]
+
+
+def test_a_pass_over_changes_webhooks_brought_changes_nothing(
+    jira_host, org, jira, jira_integration, linked
+):
+    [group] = linked()
+    change(jira, "PRJ-1", "status", "5")
+    assert passes(jira_host, jira_integration).repaired == 1
+    activity = jira_host.groups.activity(jira_host.groups.get(org, group.id))
+    again = passes(jira_host, jira_integration)
+    assert (again.found, again.repaired) == (1, 0)
+    assert jira_host.groups.activity(jira_host.groups.get(org, group.id)) == activity
+
+
+def test_only_linked_issues_are_read_in_full(jira_host, jira, jira_integration, linked):
+    linked()
+    for n in (2, 3):
+        add_issue(jira, f"OTHER-{n}", str(2000 + n))
+        change(jira, f"OTHER-{n}", "status", "5")
+    change(jira, "PRJ-1", "status", "5")
+    assert passes(jira_host, jira_integration).found == 1
+    assert [q["jql"] for q in searches(jira)][1] == "id in (1001) ORDER BY updated ASC"
+
+
+def test_no_linked_change_costs_one_search(jira_host, jira, jira_integration, linked):
+    linked()
+    jira.issues["PRJ-1"]["fields"]["updated"] = jira_time(time.time() - 2 * 86400)
+    add_issue(jira, "OTHER-1", "2001")
+    assert passes(jira_host, jira_integration).found == 0
+    assert len(searches(jira)) == 1
+
+
+def test_searches_are_paged(
+    jira_host, org, jira, jira_integration, linked, monkeypatch
+):
+    monkeypatch.setattr(reconcile, "PAGE", 2)
+    groups = linked(5)
+    for n in range(1, 6):
+        change(jira, f"PRJ-{n}", "status", "5")
+    assert passes(jira_host, jira_integration).repaired == 5
+    assert all(jira_host.groups.get(org, g.id).status == "resolved" for g in groups)
+    pages = [(q["fields"], q["startAt"]) for q in searches(jira)]
+    assert pages.count(("updated", "0")) == 1
+    assert [p for p in pages if p[0] == "updated"] == [
+        ("updated", "0"),
+        ("updated", "2"),
+        ("updated", "4"),
+    ]
+    id_searches = [q["jql"] for q in searches(jira) if "changelog" in q.values()]
+    assert id_searches == [
+        "id in (1001, 1002) ORDER BY updated ASC",
+        "id in (1003, 1004) ORDER BY updated ASC",
+        "id in (1005) ORDER BY updated ASC",
+    ]
+
+
+def test_our_own_write_found_by_a_pass_is_not_applied_back(
+    jira_host, org, jira, jira_integration, linked, configure, run_jobs, api
+):
+    """The host resolves, the outbound job transitions the Jira issue, and
+    the webhook for it never comes: the pass finds our own write."""
+    jira.projects["PRJ"] = {
+        "id": "10000",
+        "key": "PRJ",
+        "name": "Project",
+        "statuses": ["1", "3", "4", "5"],
+    }
+    [group] = linked()
+    configure(
+        sync_status_forward=True,
+        sync_status_forward_mapping={"PRJ": {"on_resolve": "5", "on_unresolve": "4"}},
+    )
+    assert api("put", f"/groups/{group.id}", json={"status": "resolved"}).status == (
+        "200 OK"
+    )
+    assert run_jobs() == ["sync.outbound"]
+    assert jira.issues["PRJ-1"]["fields"]["status"]["id"] == "5"
+    before = jira_host.groups.activity(jira_host.groups.get(org, group.id))
+    result = passes(jira_host, jira_integration)
+    assert (result.found, result.repaired) == (1, 0)
+    assert jira_host.groups.activity(jira_host.groups.get(org, group.id)) == before
+    assert run_jobs() == []
+
+
+def test_jira_failing_the_search_retries_the_pass(
+    jira_host, org, jira, jira_integration, linked, run_jobs, clock
+):
+    [group] = linked()
+    jira_host.reconcile.schedule_due()
+    clock.advance(jira_host.config.jobs.reconcile_interval_seconds)
+    change(jira, "PRJ-1", "status", "5")
+    jira.failures[SEARCH] = (503, "busy", "text/plain", {"Retry-After": "120"})
+    jira_host.reconcile.schedule_due()
+    assert run_jobs() == ["integration.reconcile"]
+    [job] = jira_host.store.jobs.list()
+    assert job["state"] == "queued"
+    assert job["last_error"].startswith("Searching Jira for changes:")
+    assert job["run_at"] == pytest.approx(clock() + 120)
+    del jira.failures[SEARCH]
+    clock.advance(120)
+    assert run_jobs() == ["integration.reconcile"]
+    assert jira_host.groups.get(org, group.id).status == "resolved"
