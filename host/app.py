@@ -12,6 +12,7 @@ import logging
 import falcon
 
 from host.api import resources
+from host.api.middleware import RequestContext
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
 from host.api.setup_page import SetupPage
@@ -29,9 +30,9 @@ API = "/api/0/organizations/{slug}"
 def create_app(host: Host | None = None) -> falcon.App:
     if host is None:
         config = load_config()
-        configure_logging(config.log_level)
+        configure_logging(config.log_level, config.log_format)
         host = Host.from_config(config)
-    app = falcon.App(middleware=[TokenAuth(host)])
+    app = falcon.App(middleware=[RequestContext(host), TokenAuth(host)])
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.set_error_serializer(_serialize_http_error)
@@ -39,6 +40,7 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_error_handler(TrackbridgeError, _trackbridge_error)
 
     app.add_route("/healthz", resources.Health(host))
+    app.add_route("/metrics", resources.MetricsPage(host))
     app.add_route("/internal/replicate", Replica(host))
     app.add_route(API, resources.OrganizationItem(host))
     app.add_route(f"{API}/members", resources.Members(host))
@@ -78,6 +80,8 @@ def create_app(host: Host | None = None) -> falcon.App:
         f"{API}/deliveries/{{delivery_id:int}}/reprocess",
         resources.DeliveryReprocess(host),
     )
+    app.add_route(f"{API}/jobs/dead", resources.DeadJobs(host))
+    app.add_route(f"{API}/jobs/{{job_id:int}}/retry", resources.JobRetry(host))
     app.add_route(f"{API}/setup", resources.SetupPipelines(host))
     app.add_route(f"{API}/setup/{{pipeline_id}}", resources.SetupPipelineItem(host))
     for contributed in host.hook.register_routes(host=host):

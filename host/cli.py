@@ -88,7 +88,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
         ctx.obj = CliContext(
             config, get_plugin_manager(blocked=config.disabled_plugins)
         )
-    configure_logging(ctx.obj.config.log_level)
+    configure_logging(ctx.obj.config.log_level, ctx.obj.config.log_format)
 
 
 @cli.command()

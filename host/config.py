@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.errors import ConfigError
+from host.logs import FORMATS
 
 DEFAULT_CONFIG_FILE = "config.ini"
 SECRET_KEY_PATTERN = re.compile(r"secret|password|token|private|credential|key$", re.I)
@@ -44,6 +45,8 @@ class Config:
     max_body_bytes: int = 1_048_576
     setup_ttl_seconds: int = 1800
     log_level: str = "info"
+    #: ``text`` or ``json`` (one object per line); see :mod:`host.logs`.
+    log_format: str = "text"
     disabled_plugins: tuple[str, ...] = ()
     jobs: JobsConfig = field(default_factory=JobsConfig)
     #: Region name -> base URL of its host. Non-empty makes this host a
@@ -73,6 +76,7 @@ class Config:
                 "max_body_bytes": str(self.max_body_bytes),
                 "setup_ttl_seconds": str(self.setup_ttl_seconds),
                 "log_level": self.log_level,
+                "log_format": self.log_format,
                 "secret_key": self.secret_key,
             },
             "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
@@ -134,6 +138,7 @@ def load_config(
             host, "setup_ttl_seconds", Config.setup_ttl_seconds, int, "host", minimum=1
         ),
         log_level=host.get("log_level", Config.log_level),
+        log_format=_choice(host, "log_format", Config.log_format, FORMATS),
         secret_key=env.get("TRACKBRIDGE_SECRET_KEY") or host.get("secret_key", ""),
         disabled_plugins=tuple(
             name.strip()
@@ -182,6 +187,15 @@ def _routing_secret(sections: Mapping[str, Mapping[str, str]]) -> str:
             "node, and the same on each region's host: it signs forwarded webhooks"
         )
     return secret
+
+
+def _choice(values, name, default, choices):
+    value = values.get(name) or default
+    if value not in choices:
+        raise ConfigError(
+            f"[host] {name} must be one of {', '.join(choices)}, not {value!r}"
+        )
+    return value
 
 
 def _resolve_env(value: str, env: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ import pluggy
 
 from host.config import Config
 from host.errors import NotFound, PluginError
+from host.metrics import Metrics
 from host.plugins import get_plugin_manager
 from host.store import Store
 from host.types import FEATURES, Group, Provider
@@ -45,6 +46,7 @@ class Host:
         self.pm = pm
         self.hook = pm.hook
         self.clock = clock
+        self.metrics = Metrics()
         self.providers = self._collect_providers()
         self.jobs = JobQueue(self)
         self.organizations = OrganizationService(self)

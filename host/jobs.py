@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from host.errors import RetryLater
+from host.errors import Conflict, NotFound, RetryLater
+from host.logs import working_for
 
 if TYPE_CHECKING:
     from host.core import Host
+    from host.types import Organization
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,31 @@ class JobQueue:
 
     def retry(self, job_id: int) -> bool:
         """Requeue a dead job; ``False`` when there is no such dead job."""
-        return self.host.store.jobs.retry(job_id, now=self.host.clock())
+        with self.host.store.transaction():
+            return self.host.store.jobs.retry(job_id, now=self.host.clock())
+
+    def dead_letters(
+        self, organization: Organization, limit: int, before_id: int | None = None
+    ) -> list[dict]:
+        """The organization's dead-lettered jobs, newest first."""
+        return self.host.store.jobs.dead_for_organization(
+            organization.id, limit, before_id
+        )
+
+    def retry_for(self, organization: Organization, job_id: int) -> dict:
+        """Requeue one of the organization's dead-lettered jobs; return it.
+
+        :raises NotFound: no such job concerns the organization.
+        :raises Conflict: the job is not dead-lettered (it is queued, running
+            or done).
+        """
+        store = self.host.store
+        job = store.jobs.get(job_id)
+        if job is None or not store.jobs.concerns(job_id, organization.id):
+            raise NotFound(f"Job {job_id} not found.")
+        if not self.retry(job_id):
+            raise Conflict(f"Job {job_id} is {job['state']}, not dead-lettered.")
+        return store.jobs.get(job_id)
 
 
 class Worker:
@@ -89,17 +115,19 @@ class Worker:
         if job is None:
             return None
         handler = self.host.jobs.handlers.get(job["kind"])
-        try:
-            if handler is None:
-                raise LookupError(f"No handler for job kind {job['kind']!r}")
-            handler(self.host, job["payload"])
-        except RetryLater as ex:
-            self._failed(job, ex.reason, ex.delay)
-        except Exception as ex:
-            log.exception("job %s (%s) failed", job["id"], job["kind"])
-            self._failed(job, f"{type(ex).__name__}: {ex}", None)
-        else:
-            store.jobs.finish(job["id"], self.name)
+        with working_for(f"job-{job['id']}"):
+            try:
+                if handler is None:
+                    raise LookupError(f"No handler for job kind {job['kind']!r}")
+                handler(self.host, job["payload"])
+            except RetryLater as ex:
+                self._failed(job, ex.reason, ex.delay)
+            except Exception as ex:
+                log.exception("job %s (%s) failed", job["id"], job["kind"])
+                self._failed(job, f"{type(ex).__name__}: {ex}", None)
+            else:
+                store.jobs.finish(job["id"], self.name)
+        self.host.metrics.flush(store)
         return job
 
     def _failed(self, job: dict, error: str, delay: float | None) -> None:
@@ -133,7 +161,9 @@ class Worker:
                 self._schedule()
                 scheduled = time.monotonic()
             if idle:
+                self.host.metrics.flush(self.host.store, force=True)
                 self.stopping.wait(poll)
+        self.host.metrics.flush(self.host.store, force=True)
         log.info("worker %s stopped", self.name)
 
     def _schedule(self) -> None:

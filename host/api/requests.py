@@ -72,7 +72,9 @@ class TokenAuth:
     def __init__(self, host) -> None:
         self.host = host
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def process_resource(self, req, resp, resource, params) -> None:
+        # After routing (not before), so a refused request is still counted
+        # under its route; a path no route matches is a 404 either way.
         req.context.organization = None
         if not req.path.startswith("/api/"):
             return

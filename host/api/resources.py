@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import falcon
 
+from host import metrics
 from host.api import serialize
 from host.api.requests import int_param, organization, read_json
 from host.services.groups import STATUSES, Source
@@ -58,6 +59,16 @@ class Health(Resource):
             resp.media = {"status": "unavailable", "detail": "Database unreachable."}
             return
         resp.media = {"status": "ok"}
+
+
+class MetricsPage(Resource):
+    """``GET /metrics``: counts and gauges for Prometheus (no organization's
+    data: route templates, providers, states)."""
+
+    def on_get(self, req, resp):
+        self.host.metrics.flush(self.host.store, force=True)
+        resp.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        resp.text = metrics.render(self.host.store, self.host.clock())
 
 
 class OrganizationItem(Resource):
@@ -267,6 +278,26 @@ class DeliveryReprocess(Resource):
     def on_post(self, req, resp, slug, delivery_id):
         org = organization(req, slug)
         resp.media = self.host.inbound.reprocess(org, delivery_id)
+        resp.status = falcon.HTTP_202
+
+
+class DeadJobs(Resource):
+    """``GET .../jobs/dead[?limit=&before=]``: the organization's dead letters."""
+
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        limit = int_param(req, "limit", 50, 500)
+        before = int_param(req, "before", 0, 2**62) or None
+        jobs = self.host.jobs.dead_letters(org, limit, before)
+        resp.media = [serialize.job(job) for job in jobs]
+
+
+class JobRetry(Resource):
+    """``POST .../jobs/{id}/retry``: queue a dead-lettered job again."""
+
+    def on_post(self, req, resp, slug, job_id):
+        org = organization(req, slug)
+        resp.media = serialize.job(self.host.jobs.retry_for(org, job_id))
         resp.status = falcon.HTTP_202
 
 

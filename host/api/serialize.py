@@ -139,3 +139,22 @@ def settings_form(form: SettingsForm) -> dict[str, Any]:
         },
         "problems": list(form.problems),
     }
+
+
+def job(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API shows it: what it does, its state and last error
+    (the lease and worker name are internals)."""
+    return {
+        key: job[key]
+        for key in (
+            "id",
+            "kind",
+            "payload",
+            "state",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "created_at",
+            "updated_at",
+        )
+    }

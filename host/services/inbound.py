@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from host.errors import NotFound
+from host.errors import NotFound, WebhookRejected
 from host.services import sync_flags
 from host.services.groups import Source
 from host.types import (
@@ -62,16 +62,29 @@ class InboundService:
         :raises NotFound: no provider answers for this URL.
         :raises WebhookRejected: the provider refused the request.
         """
-        verdict = self.authenticate(request)
+        try:
+            verdict = self.authenticate(request)
+        except WebhookRejected:
+            self._count(request.provider, "rejected")
+            raise
         if not verdict.store:
             log.info(
                 "delivery for integration %s not stored: %s",
                 verdict.integration_id,
                 verdict.reason,
             )
+            self._count(request.provider, "not_stored")
             return None
         with self.store.transaction():
-            return self.store_delivery(verdict.integration_id, request)
+            delivery_id = self.store_delivery(verdict.integration_id, request)
+        if delivery_id is None:
+            self._count(request.provider, "duplicate")
+        return delivery_id
+
+    def _count(self, provider: str, outcome: str) -> None:
+        self.host.metrics.count(
+            "trackbridge_deliveries_total", provider=provider, outcome=outcome
+        )
 
     def authenticate(self, request: WebhookRequest) -> WebhookVerdict:
         """The provider's verdict on a request.
@@ -141,12 +154,12 @@ class InboundService:
         )
         if events is None:
             raise LookupError(f"No plugin parses {integration.provider!r} deliveries")
+        outcome = "processed" if events else "ignored"
         with self.store.transaction():
             for event in events:
                 self.apply(integration, event)
-            self.store.deliveries.mark(
-                delivery_id, "processed" if events else "ignored"
-            )
+            self.store.deliveries.mark(delivery_id, outcome)
+        self._count(integration.provider, outcome)
 
     def apply(
         self, integration: Integration, event: IssueEvent, *, polled: bool = False

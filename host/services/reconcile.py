@@ -119,6 +119,13 @@ class ReconcileService:
             for event in events:
                 repaired += self.host.inbound.apply(integration, event, polled=True)
             self.store.passes.finish(integration.id, until, len(events))
+        for result_kind, count in (("found", len(events)), ("repaired", repaired)):
+            self.host.metrics.count(
+                "trackbridge_reconcile_changes_total",
+                count,
+                provider=integration.provider,
+                result=result_kind,
+            )
         result = PassResult(integration.id, since, until, len(events), repaired)
         log.info("reconcile %s", result.summary())
         return result

@@ -21,6 +21,7 @@ from host.store.deliveries import DeliveryStore
 from host.store.groups import GroupStore
 from host.store.integrations import IntegrationStore
 from host.store.jobs import JobStore
+from host.store.metrics import MetricStore
 from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
 from host.store.passes import PassStore
@@ -50,6 +51,7 @@ class Store:
         self.jobs = JobStore(db)
         self.pipelines = PipelineStore(db, box)
         self.passes = PassStore(db)
+        self.metrics = MetricStore(db)
 
     @classmethod
     def open(cls, path: str | Path, *, secret_key: str | None = None) -> Store:

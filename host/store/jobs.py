@@ -15,6 +15,22 @@ from sqlite_utils import Database
 from host.store import rows
 from host.store.db import utcnow, write
 
+#: A job concerns an organization when its payload names the organization,
+#: an integration it uses, or a delivery to such an integration. (Jobs of a
+#: shared integration concern every organization using it, as its
+#: deliveries do.)
+_CONCERNS = """(
+    json_extract(jobs.payload, '$.organization_id') = :org
+    OR EXISTS (SELECT 1 FROM organization_integrations AS uses
+        WHERE uses.organization_id = :org
+        AND uses.integration_id = json_extract(jobs.payload, '$.integration_id'))
+    OR EXISTS (SELECT 1 FROM webhook_deliveries AS d
+        JOIN organization_integrations AS uses
+        ON uses.integration_id = d.integration_id
+        WHERE d.id = json_extract(jobs.payload, '$.delivery_id')
+        AND uses.organization_id = :org)
+)"""
+
 
 class JobStore:
     def __init__(self, db: Database) -> None:
@@ -78,6 +94,26 @@ class JobStore:
             [now, utcnow(), job_id],
         )
         return cursor.rowcount > 0
+
+    def dead_for_organization(
+        self, organization_id: int, limit: int, before_id: int | None = None
+    ) -> list[dict]:
+        """Dead-lettered jobs that concern the organization, newest first."""
+        cursor = self.db.execute(
+            f"SELECT * FROM jobs WHERE state = 'dead' AND id < :before AND {_CONCERNS}"
+            " ORDER BY id DESC LIMIT :limit",
+            {"before": before_id or 2**62, "org": organization_id, "limit": limit},
+        )
+        return [self._job(row) for row in cursor]
+
+    def concerns(self, job_id: int, organization_id: int) -> bool:
+        return (
+            self.db.execute(
+                f"SELECT 1 FROM jobs WHERE id = :job AND {_CONCERNS}",
+                {"job": job_id, "org": organization_id},
+            ).fetchone()
+            is not None
+        )
 
     def get(self, job_id: int) -> dict | None:
         row = self.db.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()

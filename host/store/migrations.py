@@ -353,6 +353,21 @@ def m0010_reconcile_passes(db: Database) -> None:
     )
 
 
+@core()
+def m0011_metric_series(db: Database) -> None:
+    # Counters every process adds its own counts to (see host.metrics): the
+    # database is what gunicorn workers and job workers share.
+    db.execute(
+        """
+        CREATE TABLE metric_series (
+            name TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (name, labels)
+        ) WITHOUT ROWID"""
+    )
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

@@ -10,6 +10,8 @@ Jira would refuse it (``oauth_problem=nonce_used``). Retries happen in jobs.
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +112,9 @@ class JiraClient:
         self.session = session or new_session()
         #: Called when Jira answers 401: the stored credentials stopped working.
         self.on_unauthorized = on_unauthorized
+        #: Called after each call with (method, endpoint template, status or
+        #: "error", seconds): the host's tracker call metrics.
+        self.observer: Callable[[str, str, str, float], None] | None = None
 
     @property
     def netloc(self) -> str:
@@ -139,6 +144,8 @@ class JiraClient:
             headers["Authorization"] = (
                 f"Bearer {self.credentials.personal_access_token}"
             )
+        started = time.perf_counter()
+        outcome = "error"
         try:
             response = self.session.request(
                 method,
@@ -162,6 +169,12 @@ class JiraClient:
             ) from None
         except requests.RequestException:
             raise JiraError(f"Unable to reach host: {self.netloc}") from None
+        else:
+            outcome = str(response.status_code)
+        finally:
+            if self.observer is not None:
+                seconds = time.perf_counter() - started
+                self.observer(method, endpoint(path), outcome, seconds)
         if response.status_code >= 400:
             if response.status_code == 401 and self.on_unauthorized:
                 self.on_unauthorized()
@@ -178,6 +191,26 @@ class JiraClient:
                 f"(HTTP {response.status_code}).",
                 status=response.status_code,
             ) from None
+
+
+#: A path segment naming one thing: an issue key, a number, a project key.
+_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
+
+
+def endpoint(path: str) -> str:
+    """The path with what names one thing replaced (``/issue/{key}/comment``),
+    so metrics have one series per endpoint, not per issue."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part.isdigit() and parts[-1:] != ["api"]:  # not the API's version
+            part = "{id}"
+        elif _ISSUE_KEY.fullmatch(part):
+            part = "{key}"
+        elif _PROJECT_KEY.fullmatch(part):
+            part = "{project}"
+        parts.append(part)
+    return "/".join(parts)
 
 
 def new_session() -> requests.Session:

@@ -9,6 +9,7 @@ callback or a pasted verifier) → ``webhook``. A personal access token skips
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -396,7 +397,17 @@ def client_for(
             token=state.get("access_token") if token else None,
             token_secret=state.get("access_token_secret") if token else None,
         )
-    return JiraClient(config.url, credentials, verify=verify, session=session)
+    client = JiraClient(config.url, credentials, verify=verify, session=session)
+    client.observer = functools.partial(_observed, host)
+    return client
+
+
+def _observed(host, method: str, endpoint: str, status: str, seconds: float) -> None:
+    labels = {"provider": "jira_server", "method": method, "endpoint": endpoint}
+    host.metrics.count("trackbridge_tracker_requests_total", **labels, status=status)
+    host.metrics.observe(
+        "trackbridge_tracker_request_duration_seconds", seconds, **labels
+    )
 
 
 def integration_client(host, integration) -> JiraClient:

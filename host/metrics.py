@@ -1,0 +1,150 @@
+"""What ``GET /metrics`` reports, in Prometheus' text format.
+
+gunicorn workers and job workers are separate processes, so each counts in
+memory (:class:`Metrics`) and adds its counts to the database, the one thing
+they share, when a request or a job ends, at most every ``FLUSH_SECONDS``
+(and always before ``/metrics`` answers). A write per flush, not per count,
+keeps counting off the webhook path's cost. Counts a process had not flushed
+when it was killed are lost, which a metric can afford.
+
+Gauges (jobs by state, how long the oldest due job has waited) are read from
+the tables when scraped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from host.store import Store
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 5.0
+#: Upper bounds (seconds) of the tracker call latency histogram's buckets.
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
+
+#: Every metric family: its type and help text.
+FAMILIES = {
+    "trackbridge_http_requests_total": (
+        "counter",
+        "HTTP requests answered, by route template, method and status.",
+    ),
+    "trackbridge_deliveries_total": (
+        "counter",
+        "Webhook deliveries by provider and outcome: rejected, not_stored,"
+        " duplicate (at the door); processed, ignored (applied by a job).",
+    ),
+    "trackbridge_tracker_requests_total": (
+        "counter",
+        "Calls to trackers by provider, method, endpoint and status"
+        " (an HTTP status, or 'error' when no answer came).",
+    ),
+    "trackbridge_tracker_request_duration_seconds": (
+        "histogram",
+        "Latency of calls to trackers by provider, method and endpoint.",
+    ),
+    "trackbridge_reconcile_changes_total": (
+        "counter",
+        "Changes reconciliation found in trackers for linked issues, and the"
+        " group changes they repaired, by provider.",
+    ),
+    "trackbridge_jobs": ("gauge", "Durable jobs by state."),
+    "trackbridge_job_queue_wait_seconds": (
+        "gauge",
+        "How long the longest-waiting due job has waited to be claimed.",
+    ),
+}
+
+
+class Metrics:
+    """One process's counts not yet added to the shared table."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self.pending: dict[tuple[str, str], float] = defaultdict(float)
+        self.flushed_at = clock()
+
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None:
+        self.pending[(name, _labels(labels))] += value
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        """One histogram observation (cumulative buckets, as Prometheus has it)."""
+        self.count(f"{name}_count", **labels)
+        self.count(f"{name}_sum", seconds, **labels)
+        for bound in BUCKETS:  # every bucket exists, counted or not
+            counted = 1.0 if seconds <= bound else 0.0
+            self.count(f"{name}_bucket", counted, **labels, le=_bound(bound))
+
+    def flush(self, store: Store, *, force: bool = False) -> None:
+        """Add the pending counts to the database (a failure keeps them)."""
+        if not self.pending:
+            return
+        if not force and self.clock() - self.flushed_at < FLUSH_SECONDS:
+            return
+        try:
+            with store.transaction():
+                store.metrics.add(self.pending)
+        except Exception:
+            log.exception("could not save metrics; kept for the next flush")
+            return
+        self.pending.clear()
+        self.flushed_at = self.clock()
+
+
+def render(store: Store, now: float) -> str:
+    """Every family in Prometheus' text exposition format (version 0.0.4)."""
+    samples: dict[str, list[str]] = defaultdict(list)
+    for name, labels, value in store.metrics.series():
+        samples[_family(name)].append(_sample(name, json.loads(labels), value))
+    for state, count in sorted(store.metrics.jobs_by_state().items()):
+        samples["trackbridge_jobs"].append(
+            _sample("trackbridge_jobs", {"state": state}, count)
+        )
+    oldest = store.metrics.oldest_due_job(now)
+    samples["trackbridge_job_queue_wait_seconds"].append(
+        _sample("trackbridge_job_queue_wait_seconds", {}, max(0.0, now - oldest))
+        if oldest is not None
+        else _sample("trackbridge_job_queue_wait_seconds", {}, 0)
+    )
+    lines = []
+    for family, (kind, help_text) in FAMILIES.items():
+        lines.append(f"# HELP {family} {help_text}")
+        lines.append(f"# TYPE {family} {kind}")
+        lines.extend(samples.get(family, ()))
+    return "\n".join(lines) + "\n"
+
+
+def _family(name: str) -> str:
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in FAMILIES:
+            return name[: -len(suffix)]
+    return name
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return json.dumps({k: str(v) for k, v in sorted(labels.items())})
+
+
+def _bound(bound: float) -> str:
+    return "+Inf" if bound == math.inf else repr(bound)
+
+
+def _sample(name: str, labels: dict[str, str], value: float) -> str:
+    if labels:
+        pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+        name = f"{name}{{{pairs}}}"
+    return f"{name} {_number(value)}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
