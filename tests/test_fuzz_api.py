@@ -170,3 +170,35 @@ def test_a_wrong_method_is_405_with_the_allowed_ones(api, ids, template):
             "post", template, body=b"title=x", headers={"Content-Type": "text/plain"}
         )
         assert refused.status_code == 415 and refused.json["detail"]
+
+
+def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
+    """Every route under an organization, every method its resource lacks
+    (a responder inherited by mistake would answer with a 500 instead)."""
+    from tests.test_cross_org import ORG_API, served_routes
+
+    served = served_routes(client.app)
+    fill = {
+        "group_id:int": ids["group"],
+        "comment_id:int": ids["comment"],
+        "integration_id:int": ids["integration"],
+        "external_issue_id:int": 1,
+        "delivery_id:int": 1,
+        "job_id:int": 1,
+        "pipeline_id": ids["pipeline"],
+    }
+    tried = 0
+    for route in {route for _, route in served}:
+        path = route
+        for name, value in fill.items():
+            path = path.replace("{" + name + "}", str(value))
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            if (method, route) in served:
+                continue
+            answer = api(method.lower(), path, json={})
+            assert answer.status_code == 405, (method, ORG_API + route)
+            tried += 1
+    assert tried == 50
+    # Found by this sweep: the group item route inherited the listing's POST
+    # and answered 500.
+    assert api("post", f"/groups/{ids['group']}", json={}).status_code == 405

@@ -91,7 +91,21 @@ class Members(Resource):
         resp.media = serialize.member(member)
 
 
-class Groups(Resource):
+class GroupResource(Resource):
+    """What the group endpoints share (not their responders: a route gets
+    only the methods its own class defines)."""
+
+    def _detail(self, group):
+        store = self.host.store
+        data = serialize.group(group, store.groups.timestamps(group.id))
+        data["external_issues"] = [
+            serialize.external_issue(issue)
+            for issue in store.integrations.issues_for_group(group.id)
+        ]
+        return data
+
+
+class Groups(GroupResource):
     def on_get(self, req, resp, slug):
         org = organization(req, slug)
         groups = self.host.groups.list(
@@ -109,17 +123,8 @@ class Groups(Resource):
         resp.status = falcon.HTTP_201
         resp.media = self._detail(group)
 
-    def _detail(self, group):
-        store = self.host.store
-        data = serialize.group(group, store.groups.timestamps(group.id))
-        data["external_issues"] = [
-            serialize.external_issue(issue)
-            for issue in store.integrations.issues_for_group(group.id)
-        ]
-        return data
 
-
-class GroupItem(Groups):
+class GroupItem(GroupResource):
     def on_get(self, req, resp, slug, group_id):
         org = organization(req, slug)
         resp.media = self._detail(self.host.groups.get(org, group_id))

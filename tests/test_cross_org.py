@@ -1,0 +1,170 @@
+"""Every API endpoint, called by another organization: always 404, never a
+change. The table must name every route the app serves under an
+organization, so a new endpoint cannot skip the sweep."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import install_tiny
+
+ORG_API = "/api/0/organizations/{slug}"
+
+#: (method, route under the organization) -> a body that would succeed for
+#: the owner, so only the access check can refuse it.
+TABLE = {
+    ("GET", ""): None,
+    ("GET", "/members"): None,
+    ("POST", "/members"): {"email": "mallory@example.com"},
+    ("GET", "/groups"): None,
+    ("POST", "/groups"): {"title": "injected"},
+    ("GET", "/groups/{group_id:int}"): None,
+    ("PUT", "/groups/{group_id:int}"): {"status": "resolved"},
+    ("DELETE", "/groups/{group_id:int}"): None,
+    ("GET", "/groups/{group_id:int}/activity"): None,
+    ("GET", "/groups/{group_id:int}/comments"): None,
+    ("POST", "/groups/{group_id:int}/comments"): {"text": "injected"},
+    ("PUT", "/groups/{group_id:int}/comments/{comment_id:int}"): {"text": "changed"},
+    ("POST", "/groups/{group_id:int}/links"): {"integration_id": 0, "key": "APP-9"},
+    ("DELETE", "/groups/{group_id:int}/links/{external_issue_id:int}"): None,
+    ("GET", "/groups/{group_id:int}/integrations/{integration_id:int}/create"): None,
+    ("POST", "/groups/{group_id:int}/integrations/{integration_id:int}/create"): {
+        "title": "injected",
+        "component": "api",
+    },
+    ("GET", "/integrations"): None,
+    ("GET", "/integrations/{integration_id:int}"): None,
+    ("PUT", "/integrations/{integration_id:int}"): {"sync_comments": True},
+    ("DELETE", "/integrations/{integration_id:int}"): None,
+    ("GET", "/integrations/{integration_id:int}/config"): None,
+    ("PUT", "/integrations/{integration_id:int}/config"): {"sync_comments": True},
+    ("GET", "/integrations/{integration_id:int}/search"): None,
+    ("GET", "/deliveries"): None,
+    ("POST", "/deliveries/{delivery_id:int}/reprocess"): None,
+    ("GET", "/jobs/dead"): None,
+    ("POST", "/jobs/{job_id:int}/retry"): None,
+    ("POST", "/setup"): {"provider": "tiny"},
+    ("GET", "/setup/{pipeline_id}"): None,
+    ("POST", "/setup/{pipeline_id}"): {"url": "https://x.example", "secret": "s"},
+}
+
+
+def served_routes(app) -> set[tuple[str, str]]:
+    """(method, route) of every responder under an organization."""
+    found = set()
+
+    def walk(nodes):
+        for node in nodes:
+            if node.resource is not None and node.uri_template.startswith(
+                ORG_API.replace("{slug}", "")
+            ):
+                route = node.uri_template[len(ORG_API) :]
+                for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+                    if hasattr(node.resource, f"on_{method.lower()}"):
+                        found.add((method, route))
+            walk(node.children)
+
+    walk(app._router._roots)
+    return found
+
+
+@pytest.fixture
+def victim(host, org, api, clock):
+    """Acme's objects of every kind an endpoint can name."""
+    integration = install_tiny(host, org)
+    group = host.groups.create(org, "KeyError", "app.py")
+    comment = api("post", f"/groups/{group.id}/comments", json={"text": "hi"}).json
+    link = api(
+        "post",
+        f"/groups/{group.id}/links",
+        json={"integration_id": integration.id, "key": "APP-1"},
+    ).json
+    pipeline = api("post", "/setup", json={"provider": "tiny"}).json["pipeline"]
+    with host.store.transaction():
+        delivery = host.store.deliveries.add(integration.id, "tiny", {}, b"{}")
+        job = host.jobs.enqueue("sync.outbound", {"organization_id": org.id})
+    host.store.jobs.claim("w", now=clock(), lease_seconds=60)
+    host.store.jobs.bury(job, "w", "failed")
+    return {
+        "group_id:int": group.id,
+        "comment_id:int": comment["id"],
+        "external_issue_id:int": link["id"],
+        "integration_id:int": integration.id,
+        "delivery_id:int": delivery,
+        "job_id:int": job,
+        "pipeline_id": pipeline,
+    }
+
+
+@pytest.fixture
+def mallory(host, client):
+    """Another organization's API caller."""
+    other = host.organizations.create("beta", "Beta")
+    token = host.organizations.create_token(other)
+
+    def call(method, path, body):
+        return client.simulate_request(
+            method,
+            path,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+            },
+            body=json.dumps(body) if body is not None else None,
+        )
+
+    return call
+
+
+def snapshot(api, ids) -> str:
+    """Everything Acme can read about its own objects."""
+    group = ids["group_id:int"]
+    integration = ids["integration_id:int"]
+    reads = [
+        "",
+        "/members",
+        "/groups",
+        f"/groups/{group}",
+        f"/groups/{group}/activity",
+        f"/groups/{group}/comments",
+        "/integrations",
+        f"/integrations/{integration}/config",
+        "/deliveries",
+        "/jobs/dead",
+        f"/setup/{ids['pipeline_id']}",
+    ]
+    return json.dumps([api("get", path).json for path in reads])
+
+
+def test_the_table_names_every_route_under_an_organization(client):
+    assert served_routes(client.app) == set(TABLE)
+
+
+def test_another_organization_gets_404_everywhere_and_changes_nothing(
+    api, victim, mallory, host
+):
+    before = snapshot(api, victim)
+    tried = 0
+    for (method, route), body in TABLE.items():
+        filled = route
+        for name, value in victim.items():
+            filled = filled.replace("{" + name + "}", str(value))
+        if body and "integration_id" in body:
+            body = {**body, "integration_id": victim["integration_id:int"]}
+        # Acme's slug with Beta's token: the organization itself is not found.
+        answer = mallory(method, ORG_API.format(slug="acme") + filled, body)
+        assert answer.status_code == 404, (method, route, answer.json)
+        assert answer.json["detail"] == "Organization 'acme' not found."
+        tried += 1
+        if filled == route:
+            continue  # no object of Acme's in the path: Beta's own listing
+        # Beta's own slug with Acme's ids: those objects are not found.
+        answer = mallory(method, ORG_API.format(slug="beta") + filled, body)
+        assert answer.status_code == 404, (method, route, answer.json)
+        assert answer.json["detail"]
+        tried += 1
+    assert tried == 51  # 30 rows, 21 of them naming an object of Acme's
+    assert snapshot(api, victim) == before
+    assert host.store.jobs.get(victim["job_id:int"])["state"] == "dead"
