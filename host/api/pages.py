@@ -1,10 +1,12 @@
-"""What the HTML pages share: templates, form reading and CSRF tokens."""
+"""What the HTML pages share: templates, form reading, CSRF tokens and the
+same-origin check."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 import falcon
 import jinja2
@@ -33,6 +35,30 @@ def csrf_ok(data: dict[str, Any], session_id: str | None) -> bool:
     """Whether a posted form carries the token of this session (used up)."""
     given = str(data.pop(CSRF, ""))
     return bool(session_id) and hmac.compare_digest(given, csrf_token(session_id))
+
+
+def same_origin(req: falcon.Request, public_url: str) -> None:
+    """Refuse a form another site made the browser post.
+
+    The CSRF token guards the forms of a session; this guards every form,
+    including the sign-in and start forms, which have no session yet (a
+    forged one could sign the browser in to the attacker's organization).
+    Browsers say where a POST comes from in ``Sec-Fetch-Site`` and
+    ``Origin``; a request without either (not a browser) passes.
+    """
+    site = (req.get_header("Sec-Fetch-Site") or "").lower()
+    origin = req.get_header("Origin")
+    ours = {_origin(req.prefix), _origin(public_url)}
+    if site == "cross-site" or (origin is not None and origin not in ours):
+        raise falcon.HTTPForbidden(
+            description="This form was posted from another site: open the page "
+            "on this host and submit it there."
+        )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def read_form(req: falcon.Request, max_bytes: int) -> dict[str, Any]:

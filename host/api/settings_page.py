@@ -22,6 +22,7 @@ from host.api.pages import (
     csrf_ok,
     csrf_token,
     read_form,
+    same_origin,
     templates,
 )
 from host.errors import NotAuthenticated, NotFound, ValidationError
@@ -60,6 +61,7 @@ class SettingsPage:
         )
 
     def on_post(self, req, resp, slug, integration_id):
+        same_origin(req, self.host.config.public_url)
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "signin":
             try:

@@ -19,6 +19,7 @@ from host.api.pages import (
     csrf_ok,
     csrf_token,
     read_form,
+    same_origin,
     templates,
 )
 from host.errors import (
@@ -84,6 +85,7 @@ class SetupPage:
 
     def on_post(self, req, resp, provider_slug):
         provider = self._provider(provider_slug)
+        same_origin(req, self.host.config.public_url)
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "start":
             return self._start_with_token(resp, provider, data)

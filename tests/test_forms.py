@@ -1,0 +1,135 @@
+"""Every HTML form, forged: posted from another site, without its CSRF token,
+or with another session's token. Each is refused with 403 and changes
+nothing; the same post made properly succeeds (so the refusal is the check,
+not a broken form)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from host.api.pages import csrf_token
+from tests.conftest import install_tiny
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+SETUP = "/extensions/tiny/setup"
+EVIL = [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+
+#: Every route outside the API that takes a POST, and what guards it.
+POST_ROUTES = {
+    "/extensions/{provider_slug}/setup": "form: same origin, CSRF token",
+    "/settings/{slug}/integrations/{integration_id:int}": "form: same origin, CSRF",
+    "/extensions/{provider_slug}/{path:path}": "webhook: the provider's auth",
+    "/internal/replicate": "the control node's signature",
+}
+
+
+def post_routes(app) -> set[str]:
+    found = set()
+
+    def walk(nodes):
+        for node in nodes:
+            if (
+                node.resource is not None
+                and not node.uri_template.startswith("/api/")
+                and hasattr(node.resource, "on_post")
+            ):
+                found.add(node.uri_template)
+            walk(node.children)
+
+    walk(app._router._roots)
+    return found
+
+
+@pytest.fixture
+def token(host, org):
+    return host.organizations.create_token(org)
+
+
+@pytest.fixture
+def integration(host, org):
+    return install_tiny(host, org)
+
+
+@pytest.fixture
+def post(client):
+    def send(path, data, cookie=None, **headers):
+        if cookie:
+            headers["Cookie"] = cookie
+        return client.simulate_post(
+            path, body=urlencode(data), headers={**FORM, **headers}
+        )
+
+    return send
+
+
+def settings_path(integration) -> str:
+    return f"/settings/acme/integrations/{integration.id}"
+
+
+def test_the_sweep_knows_every_post_route(client):
+    assert post_routes(client.app) == set(POST_ROUTES)
+
+
+def test_the_setup_start_form(post, host, token):
+    start = {"_action": "start", "org": "acme", "token": token}
+    for headers in EVIL:
+        refused = post(SETUP, start, **headers)
+        assert refused.status_code == 403
+        assert "posted from another site" in refused.json["detail"]
+        assert "tb_setup" not in refused.cookies
+    pipelines = host.store.db.execute("SELECT count(*) FROM setup_pipelines")
+    assert pipelines.fetchone()[0] == 0
+    same_site = post(SETUP, start, Origin="http://tb.example")
+    assert same_site.status_code == 303 and "tb_setup" in same_site.cookies
+
+
+def test_the_setup_step_form(post, host, token):
+    started = post(SETUP, {"_action": "start", "org": "acme", "token": token})
+    pipeline = started.cookies["tb_setup"].value
+    cookie = f"tb_setup={pipeline}"
+    step = {"url": "https://tiny.example", "secret": "long enough secret"}
+    forged = [
+        ({**step, "_csrf": csrf_token(pipeline)}, EVIL[0]),
+        ({**step, "_csrf": csrf_token(pipeline)}, EVIL[1]),
+        (step, {}),
+        ({**step, "_csrf": csrf_token("another session")}, {}),
+    ]
+    for data, headers in forged:
+        assert post(SETUP, data, cookie, **headers).status_code == 403
+    assert host.store.integrations.get(1) is None
+    done = post(SETUP, {**step, "_csrf": csrf_token(pipeline)}, cookie)
+    assert done.status_code == 200 and "is installed and ready" in done.text
+
+
+def test_the_settings_sign_in_form(post, token, integration):
+    sign_in = {"_action": "signin", "token": token}
+    for headers in EVIL:
+        refused = post(settings_path(integration), sign_in, **headers)
+        assert refused.status_code == 403
+        assert "tb_session" not in refused.cookies
+    signed_in = post(settings_path(integration), sign_in)
+    assert "tb_session" in signed_in.cookies
+
+
+def test_the_settings_form(post, host, org, token, integration):
+    signed_in = post(settings_path(integration), {"_action": "signin", "token": token})
+    session = signed_in.cookies["tb_session"].value
+    cookie = f"tb_session={session}"
+    save = {"_action": "save", "_booleans": "sync_comments", "sync_comments": "true"}
+    forged = [
+        ({**save, "_csrf": csrf_token(session)}, EVIL[0]),
+        ({**save, "_csrf": csrf_token(session)}, EVIL[1]),
+        (save, {}),
+        ({**save, "_csrf": csrf_token("another session")}, {}),
+    ]
+    for data, headers in forged:
+        refused = post(settings_path(integration), data, cookie, **headers)
+        assert refused.status_code == 403
+    assert host.integrations.get(org, integration.id)[1].config == {}
+    saved = post(
+        settings_path(integration), {**save, "_csrf": csrf_token(session)}, cookie
+    )
+    assert saved.status_code == 303
+    assert host.integrations.get(org, integration.id)[1].config["sync_comments"]
