@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from host.errors import NotFound, ValidationError
+from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import (
     CREATE_DEFAULTS,
     Choice,
@@ -202,29 +202,36 @@ class TrackerIssueService:
             raise ValidationError({}, "field is a required parameter")
         if not query or not query.strip():
             raise ValidationError({}, "query is a required parameter")
-        hook = self.host.hook
-        if field == "project":
-            found = hook.list_projects(host=self.host, integration=integration)
-            if found is not None:
-                words = query.casefold().split()
-                found = [
-                    c for c in found if all(w in c.label.casefold() for w in words)
-                ]
-        elif field in ISSUE_FIELDS:
-            found = hook.search_issues(
-                host=self.host, integration=integration, query=query
-            )
-        elif field in USER_FIELDS:
-            found = hook.search_users(
-                host=self.host, integration=integration, query=query, project=project
-            )
-        else:
-            found = hook.search_field_values(
-                host=self.host, integration=integration, field=field, query=query
-            )
+        try:
+            found = self._choices(integration, field, query, project)
+        except IntegrationError as ex:
+            # A picker's failure is a 400 whatever its cause, as Sentry's
+            # frontend expects (reference §4.6); elsewhere a tracker's own
+            # failure is a 502.
+            raise IntegrationError(ex.detail) from None
         if found is None:
             raise NotFound(_cannot(integration, f"search {field}"))
         return found[:MAX_CHOICES]
+
+    def _choices(self, integration, field, query, project) -> list[Choice] | None:
+        hook = self.host.hook
+        if field == "project":
+            found = hook.list_projects(host=self.host, integration=integration)
+            if found is None:
+                return None
+            words = query.casefold().split()
+            return [c for c in found if all(w in c.label.casefold() for w in words)]
+        if field in ISSUE_FIELDS:
+            return hook.search_issues(
+                host=self.host, integration=integration, query=query
+            )
+        if field in USER_FIELDS:
+            return hook.search_users(
+                host=self.host, integration=integration, query=query, project=project
+            )
+        return hook.search_field_values(
+            host=self.host, integration=integration, field=field, query=query
+        )
 
 
 def _cannot(integration: Integration, what: str) -> str:

@@ -60,6 +60,9 @@ class JiraError(IntegrationError):
         jira_message: str | None = None,
     ) -> None:
         super().__init__(detail)
+        if status is None or status >= 500 or status == 429:
+            # Jira failed, not the caller's request: 502 Bad Gateway.
+            self.status = 502
         #: What Jira itself said (its messages and field errors), if it said it.
         self.jira_message = jira_message
         self.http_status = status

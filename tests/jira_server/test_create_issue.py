@@ -317,15 +317,18 @@ def test_a_title_is_one_line_and_the_backlink_is_kept(projects, api, create_url,
     assert sent["description"].startswith("trackbridge group: [#")
 
 
-def test_jira_failing_on_create_is_a_clear_error(projects, api, create_url, group):
-    projects.failures["/rest/api/2/issue"] = (503, "", "text/plain")
-    response = api(
-        "post",
-        create_url,
-        json={"project": "10000", "issuetype": "10002", "title": "t"},
-    )
-    assert response.status_code == 400
-    assert "HTTP 503" in response.json["detail"]
+def test_jira_failing_on_create_is_a_bad_gateway(projects, api, create_url, group):
+    """Jira's own failure is 502 (the request was fine); Jira refusing the
+    request is 400 with its reasons (see the refusal tests above)."""
+    for status in (503, 429, 500):
+        projects.failures["/rest/api/2/issue"] = (status, "", "text/plain")
+        response = api(
+            "post",
+            create_url,
+            json={"project": "10000", "issuetype": "10002", "title": "t"},
+        )
+        assert response.status_code == 502
+        assert f"HTTP {status}" in response.json["detail"]
     assert api("get", f"/groups/{group.id}").json["external_issues"] == []
 
 
