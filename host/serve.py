@@ -35,6 +35,8 @@ def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
             "--graceful-timeout",
             "20",
             "--no-control-socket",
+            "--worker-class",
+            "host.gunicorn_worker.JsonErrorWorker",
             "host.app:create_app()",
         ],
         "worker": [sys.executable, "-m", "host.cli", "worker"],

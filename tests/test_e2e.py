@@ -147,3 +147,33 @@ def test_serve_stops_everything_when_a_child_dies(server):
 def _serving_line(process):
     line = process.stdout.readline()
     return line if "serving on" in line else None
+
+
+def test_requests_gunicorn_refuses_get_json_errors_too(server):
+    """Oversized headers and request lines never reach the app: gunicorn
+    refuses them, and its worker class answers in JSON like the app."""
+    base, session = server["base"], server["session"]
+    refusals = [
+        (session.get(f"{base}/healthz", headers={"X-Big": "a" * 9000}), 431),
+        (
+            session.get(
+                f"{base}/healthz", headers={f"X-H{n}": "v" for n in range(101)}
+            ),
+            431,
+        ),
+        (session.get(f"{base}/healthz?q={'a' * 5000}"), 414),
+        (
+            session.post(
+                f"{base}/api/0/organizations/acme/groups",
+                data=b"x" * 1_048_577,
+                headers={**server["headers"], "Content-Type": "application/json"},
+            ),
+            413,
+        ),
+    ]
+    for answer, status in refusals:
+        assert answer.status_code == status
+        assert answer.headers["Content-Type"].startswith("application/json")
+        assert answer.json()["detail"]
+    assert "Request Header Fields Too Large" in refusals[0][0].json()["detail"]
+    assert session.get(f"{base}/healthz").json() == {"status": "ok"}
