@@ -64,6 +64,8 @@ def test_no_secret_reaches_any_output(
     errors = [job["last_error"] or "" for job in jira_host.store.jobs.list((), 100)]
     assert any("500" in error for error in errors), errors
     outputs.extend(errors)
+    outputs.append(api("get", "/jobs/dead").text)
+    outputs.append(client.simulate_get("/metrics").text)
 
     env = {"TRACKBRIDGE_CONFIG": str(config.source)}
     outputs.append(run_cli(env, "config"))
