@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tests.conftest import shared_fixture
+from tests.fake_jira_create import add_project
 from tests.jira_server.conftest import webhook_token
 
 ASSIGNEE = "jira-webhooks/real-server-issue-updated-assignee.json"
@@ -261,12 +262,7 @@ def test_statuses_are_read_once_and_cached(
 def test_an_explicit_project_mapping_replaces_the_done_category(
     jira_host, org, configure, link, deliver, run_jobs, jira
 ):
-    jira.projects["TES"] = {
-        "id": "10100",
-        "key": "TES",
-        "name": "Test",
-        "statuses": ["1", "3", "4", "5"],
-    }
+    add_project(jira, "TES", "10100", "Test", statuses=("1", "3", "4", "5"))
     configure(
         sync_status_reverse=True,
         sync_status_reverse_mapping={"TES": {"resolve": ["3"], "unresolve": ["4"]}},

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from host.cli import CliContext, build_cli
 from host.plugins import get_plugin_manager
 from tests.fake_jira import add_issue
+from tests.fake_jira_create import add_project
 
 TRANSITIONS = "/rest/api/2/issue/PRJ-1/transitions"
 
@@ -18,12 +19,7 @@ TRANSITIONS = "/rest/api/2/issue/PRJ-1/transitions"
 def resolved(jira, jira_host, org, configure, link, api):
     """PRJ-1 (Open) linked to a group that was just resolved in the host, with
     status sync to Jira on: one outbound job is queued."""
-    jira.projects["PRJ"] = {
-        "id": "10000",
-        "key": "PRJ",
-        "name": "Project",
-        "statuses": ["1", "3", "4", "5"],
-    }
+    add_project(jira, "PRJ", "10000", "Project", statuses=("1", "3", "4", "5"))
     add_issue(jira, "PRJ-1", "10001", status="1", project="PRJ")
     configure(
         sync_status_forward=True,

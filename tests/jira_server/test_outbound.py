@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.fake_jira import add_issue
+from tests.fake_jira_create import add_project
 from tests.jira_server.conftest import webhook_token
 
 ANN = {
@@ -25,12 +26,7 @@ BOB = {"name": "bob", "key": "bob", "displayName": "Bob"}  # email hidden
 def setup(jira, jira_host, org, configure, link, member, api):
     """PRJ-1 in Jira (status Open) linked to a group; Ann a member and a Jira user."""
     jira.users.update({"JIRAUSER10100": ANN, "bob": BOB})
-    jira.projects["PRJ"] = {
-        "id": "10000",
-        "key": "PRJ",
-        "name": "Project",
-        "statuses": ["1", "3", "4", "5"],
-    }
+    add_project(jira, "PRJ", "10000", "Project", statuses=("1", "3", "4", "5"))
     add_issue(jira, "PRJ-1", "10001", status="1", project="PRJ")
     member("Ann@Example.com", "Ann")
     group = link("PRJ-1", "10001")

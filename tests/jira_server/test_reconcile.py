@@ -7,6 +7,7 @@ import pytest
 
 from plugins.jira_server import reconcile
 from tests.fake_jira import add_issue, change, jira_time
+from tests.fake_jira_create import add_project
 
 SEARCH = "/rest/api/2/search"
 
@@ -140,12 +141,7 @@ def test_our_own_write_found_by_a_pass_is_not_applied_back(
 ):
     """The host resolves, the outbound job transitions the Jira issue, and
     the webhook for it never comes: the pass finds our own write."""
-    jira.projects["PRJ"] = {
-        "id": "10000",
-        "key": "PRJ",
-        "name": "Project",
-        "statuses": ["1", "3", "4", "5"],
-    }
+    add_project(jira, "PRJ", "10000", "Project", statuses=("1", "3", "4", "5"))
     [group] = linked()
     configure(
         sync_status_forward=True,
