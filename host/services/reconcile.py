@@ -86,12 +86,10 @@ class ReconcileService:
 
         :raises NotFound: ``only`` is not such an integration.
         """
-        ids = self.store.passes.due(float("inf"))
-        if only is None:
-            return ids
-        if only not in ids:
+        ids = self.store.passes.due(only=only)
+        if only is not None and not ids:
             raise NotFound(f"Integration {only} is not installed and in use.")
-        return [only]
+        return ids
 
     def run(self, integration_id: int) -> PassResult | None:
         """Run one pass; ``None`` when the integration is gone or unused, or
@@ -100,8 +98,8 @@ class ReconcileService:
         :raises RetryLater: the tracker could not answer; the pass is
             retried and searches from the same point.
         """
-        if integration_id not in self.integration_ids():
-            return None
+        if not self.store.passes.due(only=integration_id):
+            return None  # gone, or no longer in use
         integration = self.store.integrations.get(integration_id)
         since = self._since(integration)
         until = _iso(self.host.clock())

@@ -3,6 +3,8 @@ and when its next one is due."""
 
 from __future__ import annotations
 
+import math
+
 from sqlite_utils import Database
 
 from host.store.db import utcnow
@@ -12,9 +14,10 @@ class PassStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def due(self, now: float) -> list[int]:
+    def due(self, now: float = math.inf, only: int | None = None) -> list[int]:
         """Active integrations used by an active organization whose pass is
-        due, or that have never been scheduled."""
+        due by ``now`` (by default: all of them), or that have never been
+        scheduled; with ``only``, that one if it is such an integration."""
         return [
             row[0]
             for row in self.db.execute(
@@ -22,12 +25,13 @@ class PassStore:
                 " LEFT JOIN reconcile_passes AS passes"
                 " ON passes.integration_id = integrations.id"
                 " WHERE integrations.status = 'active'"
-                " AND (passes.next_due IS NULL OR passes.next_due <= ?)"
+                " AND (passes.next_due IS NULL OR passes.next_due <= :now)"
+                " AND (:only IS NULL OR integrations.id = :only)"
                 " AND EXISTS (SELECT 1 FROM organization_integrations AS uses"
                 " WHERE uses.integration_id = integrations.id"
                 " AND uses.status = 'active')"
                 " ORDER BY integrations.id",
-                [now],
+                {"now": now, "only": only},
             )
         ]
 
