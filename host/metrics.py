@@ -107,10 +107,9 @@ def render(store: Store, now: float) -> str:
             _sample("trackbridge_jobs", {"state": state}, count)
         )
     oldest = store.metrics.oldest_due_job(now)
+    wait = 0 if oldest is None else max(0.0, now - oldest)
     samples["trackbridge_job_queue_wait_seconds"].append(
-        _sample("trackbridge_job_queue_wait_seconds", {}, max(0.0, now - oldest))
-        if oldest is not None
-        else _sample("trackbridge_job_queue_wait_seconds", {}, 0)
+        _sample("trackbridge_job_queue_wait_seconds", {}, wait)
     )
     lines = []
     for family, (kind, help_text) in FAMILIES.items():

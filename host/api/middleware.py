@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import falcon
 
 from host.logs import current_request_id, request_id_from
-
-log = logging.getLogger(__name__)
 
 HEADER = "X-Request-Id"
 

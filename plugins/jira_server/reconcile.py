@@ -74,16 +74,15 @@ def poll(
 def _latest_changes(host, integration, issue: dict, start: datetime) -> list:
     """The last status and the last assignee change after ``start``."""
     histories = (issue.get("changelog") or {}).get("histories") or []
-    latest: dict[type, IssueEvent] = {}
+    latest: dict[type, tuple[datetime, IssueEvent]] = {}
     for history in histories:
         created = _instant(history.get("created"))
         if created is None or created < start:
             continue
         for event in history_events(host, integration, issue, history):
-            previous = latest.get(type(event))
-            if previous is None or _instant(previous.occurred_at) <= created:
-                latest[type(event)] = event
-    return sorted(latest.values(), key=lambda e: _instant(e.occurred_at))
+            if type(event) not in latest or latest[type(event)][0] <= created:
+                latest[type(event)] = (created, event)
+    return [event for _, event in sorted(latest.values(), key=lambda kept: kept[0])]
 
 
 def _search(
