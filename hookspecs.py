@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         Member,
         OrganizationIntegration,
         Provider,
+        RotatedSecret,
         Route,
         SetupStep,
         StepResult,
@@ -228,11 +229,36 @@ def uninstall(
     :param host: The running host.
     :param integration: The integration being removed; return ``None``
         unless ``integration.provider`` is yours.
-    :param credentials: Its stored credentials (deleted right after).
+    :param credentials: The removing organization's credentials and the
+        shared secrets (deleted right after).
     :returns: ``True`` when the remote side was cleaned up, ``False`` when it
         could not be (the removal still proceeds and the failure is logged).
 
     Called by: ``DELETE /api/0/integrations/{id}/`` for the last organization.
+    """
+
+
+@hookspec(firstresult=True)
+def rotate_webhook_secret(
+    host: Host, integration: Integration, shared_credentials: Mapping[str, Any]
+) -> RotatedSecret | None:
+    """Issue a new webhook secret and point the tracker's webhook at it.
+
+    Stops at first non-None result.
+
+    :param host: The running host.
+    :param integration: The integration whose secret is replaced (with the
+        asking organization's credentials); return ``None`` unless
+        ``integration.provider`` is yours.
+    :param shared_credentials: Its current shared secrets.
+    :returns: The new shared secrets, and the webhook's new metadata or the
+        URL a person must enter (a webhook added by hand). The host saves
+        them; from then on a request signed with the old secret is refused.
+    :raises host.errors.IntegrationError: The tracker refused the change;
+        nothing is saved and the old secret keeps working.
+
+    Called by: ``trackbridge integrations rotate-webhook-secret`` and
+    ``POST /api/0/organizations/{slug}/integrations/{id}/rotate-webhook-secret``.
     """
 
 

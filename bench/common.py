@@ -54,6 +54,7 @@ def prepare(directory: Path, *, integrations: int = 1, linked_issues: int = 1) -
     config_path = directory / "config.ini"
     config_path.write_text(
         "[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1\nlog_level = warning\n"
+        "allow_loopback_destinations = true\n"
     )
     host = Host.from_config(load_config(config_path, env={}))
     try:

@@ -63,7 +63,10 @@ def measure(directory: Path, jira: FakeJira) -> dict[str, tuple[int, int]]:
     }
     add_issue(jira, "PRJ-1", "10001")
     config = directory / "config.ini"
-    config.write_text("[host]\ndatabase = tb.db\nlog_level = warning\n")
+    config.write_text(
+        "[host]\ndatabase = tb.db\nlog_level = warning\n"
+        "allow_loopback_destinations = true\n"
+    )
     host = Host.from_config(load_config(config, env={}))
     try:
         org = host.organizations.create("bench")
@@ -98,7 +101,7 @@ def measure(directory: Path, jira: FakeJira) -> dict[str, tuple[int, int]]:
                 ),
             )
         issue = host.store.integrations.external_issue_by_id(issue_id)
-        member_id = host.store.organizations.add_member(
+        member_id, _ = host.store.organizations.add_member(
             org.id, "ann@example.com", "Ann"
         )
         member = host.store.organizations.member(org.id, member_id)

@@ -12,7 +12,7 @@ import logging
 import falcon
 
 from host.api import resources
-from host.api.middleware import RequestContext
+from host.api.middleware import RequestContext, SecurityHeaders
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
 from host.api.setup_page import SetupPage
@@ -32,7 +32,9 @@ def create_app(host: Host | None = None) -> falcon.App:
         config = load_config()
         configure_logging(config.log_level, config.log_format)
         host = Host.from_config(config)
-    app = falcon.App(middleware=[RequestContext(host), TokenAuth(host)])
+    app = falcon.App(
+        middleware=[RequestContext(host), SecurityHeaders(), TokenAuth(host)]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.set_error_serializer(_serialize_http_error)
@@ -44,6 +46,8 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route("/internal/replicate", Replica(host))
     app.add_route(API, resources.OrganizationItem(host))
     app.add_route(f"{API}/members", resources.Members(host))
+    app.add_route(f"{API}/tokens", resources.Tokens(host))
+    app.add_route(f"{API}/tokens/{{token_id:int}}", resources.TokenItem(host))
     app.add_route(f"{API}/groups", resources.Groups(host))
     app.add_route(f"{API}/groups/{{group_id:int}}", resources.GroupItem(host))
     app.add_route(
@@ -74,6 +78,10 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route(
         f"{API}/integrations/{{integration_id:int}}/search",
         resources.IntegrationSearch(host),
+    )
+    app.add_route(
+        f"{API}/integrations/{{integration_id:int}}/rotate-webhook-secret",
+        resources.IntegrationWebhookSecret(host),
     )
     app.add_route(f"{API}/deliveries", resources.Deliveries(host))
     app.add_route(

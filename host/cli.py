@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import pluggy
 
+from host import validation
 from host.config import Config, load_config
 from host.errors import ConfigError, TrackbridgeError, ValidationError
 from host.logs import configure_logging
@@ -226,8 +227,9 @@ def member() -> None:
 def member_add(ctx: CliContext, slug: str, email: str, name: str) -> None:
     """Add a member (by email) to an organization."""
     organization = ctx.host.organizations.get(slug)
-    added = ctx.host.organizations.add_member(organization, email, name)
-    click.echo(f"member {added.email} in {organization.slug} (id {added.id})")
+    added, created = ctx.host.organizations.add_member(organization, email, name)
+    already = "" if created else " (already a member: unchanged)"
+    click.echo(f"member {added.email} in {organization.slug} (id {added.id}){already}")
 
 
 @member.command("list")
@@ -249,12 +251,86 @@ def token() -> None:
 @token.command("create")
 @click.option("--org", "slug", required=True, help="Organization slug.")
 @click.option("--label", default="", help="A note to recognise the token by.")
+@click.option(
+    "--expires",
+    metavar="DURATION",
+    help="Stop working after this long: 90d, 12h, 30m (default: never).",
+)
 @pass_ctx
 @_handle_errors
-def token_create(ctx: CliContext, slug: str, label: str) -> None:
+def token_create(ctx: CliContext, slug: str, label: str, expires: str | None) -> None:
     """Create an API token for an organization (shown once, stored hashed)."""
+    expires_in = validation.duration(expires, "--expires") if expires else None
     organization = ctx.host.organizations.get(slug)
-    click.echo(ctx.host.organizations.create_token(organization, label))
+    click.echo(ctx.host.organizations.create_token(organization, label, expires_in))
+
+
+@token.command("list")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_ctx
+@_handle_errors
+def token_list(ctx: CliContext, slug: str, as_json: bool) -> None:
+    """List an organization's tokens: id, label, prefix, created, last used,
+    expiry (never the token itself)."""
+    tokens = ctx.host.organizations.tokens(ctx.host.organizations.get(slug))
+    if as_json:
+        click.echo(json.dumps(tokens, indent=2))
+        return
+    for t in tokens:
+        click.echo(
+            f"{t['id']}\t{t['prefix']}…\t{t['label'] or '-'}\tcreated"
+            f" {t['created_at']}\tlast used {t['last_used_at'] or 'never'}"
+            f"\texpires {t['expires_at'] or 'never'}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1))
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def token_revoke(ctx: CliContext, token_id: int, slug: str) -> None:
+    """Revoke a token: every process refuses it from its next request."""
+    ctx.host.organizations.revoke_token(ctx.host.organizations.get(slug), token_id)
+    click.echo(f"Revoked token {token_id}.")
+
+
+@cli.group()
+def integrations() -> None:
+    """Inspect integrations and rotate their secrets."""
+
+
+@integrations.command("rotate-webhook-secret")
+@click.argument("integration_id", type=click.IntRange(1))
+@click.option(
+    "--org",
+    "slug",
+    help="As this organization (its credentials call the tracker); default:"
+    " the integration's first working installation.",
+)
+@pass_ctx
+@_handle_errors
+def integrations_rotate_webhook_secret(
+    ctx: CliContext, integration_id: int, slug: str | None
+) -> None:
+    """Issue a new webhook secret: the old webhook URL stops working, and the
+    tracker's webhook is re-registered (or the new URL is printed)."""
+    from host.errors import NotFound
+
+    host = ctx.host
+    if slug:
+        integration, _ = host.integrations.get(
+            host.organizations.get(slug), integration_id
+        )
+    else:
+        integration = host.store.integrations.get(integration_id)
+        if integration is None:
+            raise NotFound(f"Integration {integration_id} not found.")
+    rotated = host.integrations.rotate_webhook_secret(integration)
+    click.echo(rotated.message)
+    if rotated.webhook_url:
+        click.echo(f"New webhook URL: {rotated.webhook_url}")
 
 
 @cli.command()

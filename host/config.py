@@ -9,6 +9,7 @@ as ``$NAME`` is read from the environment, so secrets need not sit in files.
 from __future__ import annotations
 
 import configparser
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -57,6 +58,15 @@ class Config:
     #: Seals secrets at rest (comma-separated, the first seals); empty: the
     #: key file beside the database (see :mod:`host.sealing`).
     secret_key: str = ""
+    #: ``[host] allow_loopback_destinations``: outbound calls may reach
+    #: 127.0.0.0/8 and ::1 (fake trackers in tests and the quick start).
+    allow_loopback_destinations: bool = False
+    #: Days processed and ignored webhook deliveries are kept.
+    delivery_retention_days: float = 14.0
+    #: Days finished jobs are kept.
+    job_retention_days: float = 7.0
+    #: Days dead-lettered jobs are kept (listed and retryable until then).
+    dead_letter_retention_days: float = 30.0
     #: Every section of the file, for plugins (``host.plugin_config(name)``).
     sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: Path | None = None
@@ -78,6 +88,12 @@ class Config:
                 "log_level": self.log_level,
                 "log_format": self.log_format,
                 "secret_key": self.secret_key,
+                "allow_loopback_destinations": str(
+                    self.allow_loopback_destinations
+                ).lower(),
+                "delivery_retention_days": str(self.delivery_retention_days),
+                "job_retention_days": str(self.job_retention_days),
+                "dead_letter_retention_days": str(self.dead_letter_retention_days),
             },
             "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
             "plugins": {"disabled": ", ".join(self.disabled_plugins)},
@@ -140,6 +156,15 @@ def load_config(
         log_level=host.get("log_level", Config.log_level),
         log_format=_choice(host, "log_format", Config.log_format, FORMATS),
         secret_key=env.get("TRACKBRIDGE_SECRET_KEY") or host.get("secret_key", ""),
+        allow_loopback_destinations=_boolean(
+            host, "allow_loopback_destinations", False, "host"
+        ),
+        **{
+            name: _number(
+                host, name, getattr(Config, name), float, "host", minimum=0.01
+            )
+            for name in RETENTION_KEYS
+        },
         disabled_plugins=tuple(
             name.strip()
             for name in re.split(
@@ -189,6 +214,24 @@ def _routing_secret(sections: Mapping[str, Mapping[str, str]]) -> str:
     return secret
 
 
+RETENTION_KEYS = (
+    "delivery_retention_days",
+    "job_retention_days",
+    "dead_letter_retention_days",
+)
+
+
+def _boolean(values, name, default, section):
+    raw = (values.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "yes", "on", "1"):
+        return True
+    if raw in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"[{section}] {name} must be true or false, not {raw!r}")
+
+
 def _choice(values, name, default, choices):
     value = values.get(name) or default
     if value not in choices:
@@ -212,6 +255,8 @@ def _number(values, name, default, kind, section, *, minimum):
         number = kind(raw)
     except ValueError:
         raise ConfigError(f"[{section}] {name} must be a number, not {raw!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"[{section}] {name} must be a finite number, not {raw!r}")
     if number < minimum:
         raise ConfigError(f"[{section}] {name} must be at least {minimum}")
     return number

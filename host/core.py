@@ -7,11 +7,13 @@ Everything a request handler, a job or a plugin needs is reached through one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pluggy
+import requests
 
 from host.config import Config
+from host.destinations import DestinationPolicy
 from host.errors import NotFound, PluginError
 from host.metrics import Metrics
 from host.plugins import get_plugin_manager
@@ -36,6 +38,7 @@ class Host:
         from host.services.organizations import OrganizationService
         from host.services.outbound import OutboundService
         from host.services.reconcile import ReconcileService
+        from host.services.retention import RetentionService
         from host.services.routing import RoutingService
         from host.services.settings import SettingsService
         from host.services.setup import SetupService
@@ -59,6 +62,7 @@ class Host:
         self.setup = SetupService(self)
         self.tracker_issues = TrackerIssueService(self)
         self.settings = SettingsService(self)
+        self.retention = RetentionService(self)
 
     @classmethod
     def from_config(
@@ -91,6 +95,18 @@ class Host:
     def plugin_config(self, name: str) -> dict[str, str]:
         """The ``[name]`` section of the config file, for plugin settings."""
         return self.config.plugin_config(name)
+
+    def outbound_session(self, allowed_hosts: Sequence[str] = ()) -> requests.Session:
+        """A requests session for calls to a tracker: it connects only where
+        the operator allows (see :mod:`host.destinations`) and never follows
+        a redirect by itself.
+
+        :param allowed_hosts: the plugin's own host allowlist, if any.
+        """
+        return DestinationPolicy(
+            allow_loopback=self.config.allow_loopback_destinations,
+            allowed_hosts=tuple(allowed_hosts),
+        ).session()
 
     def group_url(self, group: Group) -> str:
         """Where a group lives in this host's API (trackers link back to it)."""

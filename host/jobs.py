@@ -146,7 +146,8 @@ class Worker:
         The worker also checkpoints the database (web requests leave that to
         it, see :mod:`host.store.db`): whenever it is idle, and at least once
         every ``CHECKPOINT_SECONDS`` while busy. Every ``SCHEDULE_SECONDS``
-        it queues the reconciliation passes that are due.
+        it queues the reconciliation passes that are due and deletes what
+        has been kept long enough (:mod:`host.services.retention`).
         """
         poll = self.host.config.jobs.poll_interval_seconds
         log.info("worker %s started", self.name)
@@ -171,6 +172,10 @@ class Worker:
             self.host.reconcile.schedule_due()
         except Exception:  # never let scheduling stop the worker's jobs
             log.exception("scheduling reconciliation passes failed")
+        try:
+            self.host.retention.sweep()
+        except Exception:
+            log.exception("deleting expired deliveries and jobs failed")
 
     def stop(self) -> None:
         self.stopping.set()

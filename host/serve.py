@@ -37,6 +37,8 @@ def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
             "--no-control-socket",
             "--worker-class",
             "host.gunicorn_worker.JsonErrorWorker",
+            "--logger-class",
+            "host.gunicorn_logging.RedactingLogger",
             "host.app:create_app()",
         ],
         "worker": [sys.executable, "-m", "host.cli", "worker"],

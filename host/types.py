@@ -78,6 +78,12 @@ class Integration:
     name: str
     metadata: Mapping[str, Any]
     status: str = "active"
+    #: The organization on whose behalf the host handed this integration to
+    #: a provider: its calls use that organization's credentials. ``None``
+    #: where the call concerns the integration as a whole (a webhook, a
+    #: reconciliation pass): the credentials of its first installation that
+    #: Jira has not refused are used.
+    organization_id: int | None = None
 
 
 #: Organization config key under which the host keeps the create-form
@@ -87,13 +93,24 @@ CREATE_DEFAULTS = "create_defaults"
 
 @dataclass(frozen=True, kw_only=True)
 class OrganizationIntegration:
-    """An organization's use of an integration, with its own sync config."""
+    """An organization's use of an integration, with its own sync config.
+
+    ``status``: ``active``; ``needs_reauth`` once the tracker refused this
+    organization's credentials (until its setup runs again); or a state a
+    provider's lifecycle sets, such as ``disabled``.
+    """
 
     id: int
     organization_id: int
     integration_id: int
     config: Mapping[str, Any]
     status: str = "active"
+
+    @property
+    def receives_events(self) -> bool:
+        """Whether the tracker's changes are applied here: also while its
+        own credentials need re-authentication (webhooks need none)."""
+        return self.status in ("active", "needs_reauth")
 
     @property
     def create_defaults(self) -> Mapping[str, Any]:
@@ -221,8 +238,28 @@ class IntegrationSpec:
     external_id: str
     name: str
     metadata: Mapping[str, Any]
-    #: Secrets, stored apart from metadata and never shown by the API or CLI.
+    #: The installing organization's secrets (how its calls sign in),
+    #: stored apart from metadata and never shown by the API or CLI. Each
+    #: organization using an integration has its own.
     credentials: Mapping[str, Any]
+    #: Secrets of the integration itself, the same for every organization
+    #: (a webhook's signing secret). Set when the integration is first
+    #: installed; another organization joining it never changes them.
+    shared_credentials: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RotatedSecret:
+    """A provider's new webhook secret, and what became of the webhook."""
+
+    #: Merged into the integration's shared credentials.
+    shared_credentials: Mapping[str, Any]
+    #: Merged into the integration's metadata (e.g. the webhook's new id).
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The new webhook URL, when a person must enter it in the tracker.
+    webhook_url: str | None = None
+    #: What happened, for the person who asked (never a secret).
+    message: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +299,11 @@ class WebhookVerdict:
     integration_id: int
     store: bool = True
     reason: str = ""
+    #: The tracker issue the delivery is about, when the provider can tell
+    #: (its stable id, its key): a delivery about an issue no organization
+    #: links is acknowledged and not stored.
+    issue_id: str | None = None
+    issue_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -83,3 +83,20 @@ def slug(value: str, field: str = "slug") -> str:
             }
         )
     return value
+
+
+_DURATION = re.compile(r"(\d{1,6})\s*([dhm])")
+_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60}
+
+
+def duration(value: str, field: str = "duration") -> float:
+    """``90d``, ``12h`` or ``30m`` in seconds.
+
+    :raises ValidationError: anything else, or a zero duration.
+    """
+    found = _DURATION.fullmatch(value.strip().lower())
+    if not found or int(found[1]) == 0:
+        raise ValidationError(
+            {field: ["A duration like 90d (days), 12h (hours) or 30m (minutes)."]}
+        )
+    return int(found[1]) * _UNIT_SECONDS[found[2]]

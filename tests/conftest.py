@@ -37,6 +37,7 @@ def write_config(directory: Path, text: str = "") -> Path:
             [host]
             database = trackbridge.db
             public_url = http://tb.example
+            allow_loopback_destinations = true
             """
         )
         + textwrap.dedent(text)
@@ -65,7 +66,8 @@ def install_tiny(host, organization, external_id="tiny.example", **metadata):
             external_id=external_id,
             name=external_id,
             metadata={"base_url": f"https://{external_id}", **metadata},
-            credentials={"secret": "tiny-secret"},
+            credentials={"api_key": "tiny-key"},
+            shared_credentials={"secret": "tiny-secret"},
         ),
     )
     return integration

@@ -61,8 +61,10 @@ def test_members_add_and_list(api):
     assert created.status_code == 201
     assert created.json["email"] == "Bob@Example.com"
     again = api("post", "/members", json={"email": "bob@example.com", "name": "Bobby"})
-    assert again.json["id"] == created.json["id"]  # same person, case-insensitively
-    assert [m["name"] for m in api("get", "/members").json] == ["Bobby"]
+    # the same person, case-insensitively; adding again is not renaming
+    assert again.status_code == 200
+    assert again.json == created.json
+    assert [m["name"] for m in api("get", "/members").json] == ["Bob"]
 
 
 def test_member_email_is_validated(api):

@@ -159,7 +159,8 @@ def _prepare(directory: Path, issue: dict) -> tuple[Path, int]:
                 name="crash",
                 # Nothing here needs Jira; a call would fail fast and retry.
                 metadata={"base_url": "http://127.0.0.1:9", "auth_mode": "token"},
-                credentials={"webhook_secret": SECRET, "personal_access_token": "x"},
+                credentials={"personal_access_token": "x"},
+                shared_credentials={"webhook_secret": SECRET},
             ),
         )
         host.integrations.update_config(

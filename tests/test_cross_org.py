@@ -41,6 +41,9 @@ TABLE = {
     ("GET", "/integrations/{integration_id:int}/config"): None,
     ("PUT", "/integrations/{integration_id:int}/config"): {"sync_comments": True},
     ("GET", "/integrations/{integration_id:int}/search"): None,
+    ("POST", "/integrations/{integration_id:int}/rotate-webhook-secret"): None,
+    ("GET", "/tokens"): None,
+    ("DELETE", "/tokens/{token_id:int}"): None,
     ("GET", "/deliveries"): None,
     ("POST", "/deliveries/{delivery_id:int}/reprocess"): None,
     ("GET", "/jobs/dead"): None,
@@ -95,6 +98,7 @@ def victim(host, org, api, clock):
         "delivery_id:int": delivery,
         "job_id:int": job,
         "pipeline_id": pipeline,
+        "token_id:int": host.store.organizations.tokens(org.id)[0]["id"],
     }
 
 
@@ -133,6 +137,7 @@ def snapshot(api, ids) -> str:
         f"/integrations/{integration}/config",
         "/deliveries",
         "/jobs/dead",
+        "/tokens",
         f"/setup/{ids['pipeline_id']}",
     ]
     return json.dumps([api("get", path).json for path in reads])
@@ -165,6 +170,6 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         assert answer.status_code == 404, (method, route, answer.json)
         assert answer.json["detail"]
         tried += 1
-    assert tried == 51  # 30 rows, 21 of them naming an object of Acme's
+    assert tried == 56  # 33 rows, 23 of them naming an object of Acme's
     assert snapshot(api, victim) == before
     assert host.store.jobs.get(victim["job_id:int"])["state"] == "dead"

@@ -31,6 +31,7 @@ def server(tmp_path):
     config = tmp_path / "config.ini"
     config.write_text(
         f"[host]\ndatabase = data/tb.db\npublic_url = http://127.0.0.1:{port}\n"
+        "allow_loopback_destinations = true\n"
         f"[jobs]\npoll_interval_seconds = 0.05\n[tiny]\nrecord = {record}\n"
     )
     env = {

@@ -98,7 +98,8 @@ def test_rotating_the_key_file_keeps_every_secret_readable(host, org, config):
 
     rotated = _cli(config, "rotate-key")
     assert rotated.returncode == 0, rotated.stderr
-    assert "re-sealed 1 secret(s) with a new key" in rotated.stdout
+    # the shared secret, and the organization's own credentials
+    assert "re-sealed 2 secret(s) with a new key" in rotated.stdout
 
     new_keys = sealing.read_key_file(key_path)
     assert len(new_keys) == 1 and new_keys != old_keys
@@ -120,7 +121,7 @@ def test_rotating_the_environment_key(tmp_path):
     database = tmp_path / "t.db"
     store = Store.open(database, secret_key=old)
     store.migrate()
-    integration_id = store.integrations.upsert("tiny", "x", "x", {})
+    integration_id = store.integrations.create("tiny", "x", "x", {})
     store.integrations.set_credentials(integration_id, {"secret": SECRET})
     store.close()
     config = tmp_path / "config.ini"

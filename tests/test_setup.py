@@ -120,9 +120,15 @@ def test_installing_the_same_tracker_twice_shares_one_integration(
     assert first["integration_id"] == second["integration_id"]
     orgs = host.store.integrations.org_integrations(first["integration_id"])
     assert [o.organization_id for o in orgs] == [1, other.id]
+    # Joining changes nothing the first organization uses: the shared secret
+    # stays; each organization signs in with its own credentials.
     assert host.store.integrations.credentials(first["integration_id"]) == {
-        "secret": "second-secret"
+        "secret": "first-secret"
     }
+    own = [
+        host.store.integrations.installation_credentials(o.id)["api_key"] for o in orgs
+    ]
+    assert own == ["key-for-first-secret", "key-for-second-secret"]
     assert [c["hook"] for c in tiny_tracker.CALLS] == ["post_install", "post_install"]
 
 

@@ -108,7 +108,8 @@ def build_integration(host, provider, state):
         external_id=urlsplit(state["url"]).netloc,
         name=urlsplit(state["url"]).netloc,
         metadata={"base_url": state["url"]},
-        credentials={"secret": state["secret"]},
+        credentials={"api_key": f"key-for-{state['secret']}"},
+        shared_credentials={"secret": state["secret"]},
     )
 
 
@@ -130,6 +131,19 @@ def uninstall(host, integration, credentials):
     return True
 
 
+@hookimpl
+def rotate_webhook_secret(host, integration, shared_credentials):
+    if integration.provider != KEY:
+        return None
+    record(host, "rotate_webhook_secret", external_id=integration.external_id)
+    return types.RotatedSecret(
+        shared_credentials={"secret": "rotated-" + shared_credentials["secret"]},
+        webhook_url=f"{host.config.public_url}/extensions/tiny/hook/"
+        f"{integration.external_id}",
+        message="Enter the new secret in Tiny Tracker.",
+    )
+
+
 # ---- webhooks ----
 
 
@@ -143,7 +157,7 @@ def authenticate_webhook(host, request):
     integration = host.integrations.by_external_id(KEY, external_id)
     if integration is None:
         raise WebhookRejected("No integration for this URL.")
-    secret = host.integrations.credentials(integration)["secret"]
+    secret = host.integrations.shared_credentials(integration)["secret"]
     if not hmac.compare_digest(request.headers.get("x-tiny-secret", ""), secret):
         raise WebhookRejected("Bad secret.")
     try:

@@ -44,9 +44,13 @@ def same_origin(req: falcon.Request, public_url: str) -> None:
     including the sign-in and start forms, which have no session yet (a
     forged one could sign the browser in to the attacker's organization).
     Browsers say where a POST comes from in ``Sec-Fetch-Site`` and
-    ``Origin``; a request without either (not a browser) passes.
+    ``Origin``; a request without either (not a browser) passes. Pages send
+    ``Referrer-Policy: no-referrer``, under which a browser posts its forms
+    with ``Origin: null``; its ``Sec-Fetch-Site: same-origin`` says enough.
     """
     site = (req.get_header("Sec-Fetch-Site") or "").lower()
+    if site == "same-origin":
+        return
     origin = req.get_header("Origin")
     ours = {_origin(req.prefix), _origin(public_url)}
     if site == "cross-site" or (origin is not None and origin not in ours):

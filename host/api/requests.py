@@ -76,6 +76,7 @@ class TokenAuth:
         # After routing (not before), so a refused request is still counted
         # under its route; a path no route matches is a 404 either way.
         req.context.organization = None
+        req.context.token_id = None
         if not req.path.startswith("/api/"):
             return
         header = req.get_header("Authorization") or ""
@@ -84,4 +85,6 @@ class TokenAuth:
             raise NotAuthenticated(
                 "Authentication required: Authorization: Bearer <token>."
             )
-        req.context.organization = self.host.organizations.authenticate(token.strip())
+        organization, token_id = self.host.organizations.authenticate(token.strip())
+        req.context.organization = organization
+        req.context.token_id = token_id

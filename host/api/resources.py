@@ -84,11 +84,26 @@ class Members(Resource):
     def on_post(self, req, resp, slug):
         org = organization(req, slug)
         data = check(self.json(req), MEMBER_FIELDS)
-        member = self.host.organizations.add_member(
+        member, created = self.host.organizations.add_member(
             org, data["email"], data.get("name", "")
         )
-        resp.status = falcon.HTTP_201
+        resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
         resp.media = serialize.member(member)
+
+
+class Tokens(Resource):
+    """``GET .../tokens``: the organization's API tokens (never a secret)."""
+
+    def on_get(self, req, resp, slug):
+        resp.media = self.host.organizations.tokens(organization(req, slug))
+
+
+class TokenItem(Resource):
+    """``DELETE .../tokens/{id}``: revoke a token (the caller's own too)."""
+
+    def on_delete(self, req, resp, slug, token_id):
+        self.host.organizations.revoke_token(organization(req, slug), token_id)
+        resp.status = falcon.HTTP_204
 
 
 class GroupResource(Resource):
@@ -208,6 +223,24 @@ class IntegrationItem(Integrations):
     def on_delete(self, req, resp, slug, integration_id):
         self.host.integrations.remove(organization(req, slug), integration_id)
         resp.status = falcon.HTTP_204
+
+
+class IntegrationWebhookSecret(Resource):
+    """``POST .../integrations/{id}/rotate-webhook-secret``: a new shared
+    webhook secret; the old webhook URL fails from now on."""
+
+    def on_post(self, req, resp, slug, integration_id):
+        org = organization(req, slug)
+        integration, _ = self.host.integrations.get(org, integration_id)
+        rotated = self.host.integrations.rotate_webhook_secret(integration)
+        resp.media = {
+            "integration": self._render(
+                *self.host.integrations.get(org, integration_id)
+            ),
+            "message": rotated.message,
+            "webhook_url": rotated.webhook_url,
+        }
+        resp.cache_control = ["no-store"]
 
 
 class IntegrationSettings(Resource):

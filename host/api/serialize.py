@@ -76,7 +76,8 @@ def integration(
         "provider": {"key": i.provider, "name": provider_name},
         "external_id": i.external_id,
         "name": i.name,
-        "status": i.status,
+        # As this organization sees it: its own credentials may need setup.
+        "status": i.status if oi.status == "active" else oi.status,
         "metadata": {
             key: value
             for key, value in i.metadata.items()

@@ -65,7 +65,7 @@ class SettingsPage:
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "signin":
             try:
-                organization = self.host.organizations.authenticate(
+                organization, _ = self.host.organizations.authenticate(
                     str(data.get("token", ""))
                 )
             except NotAuthenticated as ex:

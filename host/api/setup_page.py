@@ -124,7 +124,7 @@ class SetupPage:
     def _start_with_token(self, resp, provider, data):
         slug = str(data.get("org", "")).strip()
         try:
-            organization = self.host.organizations.authenticate(
+            organization, _ = self.host.organizations.authenticate(
                 str(data.get("token", ""))
             )
             if organization.slug != slug:

@@ -185,7 +185,7 @@ class GroupService:
             org_integration = self.store.integrations.org_integration(
                 group.organization_id, issue.integration_id
             )
-            if org_integration is None or org_integration.status != "active":
+            if org_integration is None:
                 continue
             if not sync_flags.enabled(org_integration.config, flag):
                 continue

@@ -75,6 +75,18 @@ class InboundService:
             )
             self._count(request.provider, "not_stored")
             return None
+        if (verdict.issue_id or verdict.issue_key) and not (
+            self.store.integrations.is_tracked(
+                verdict.integration_id, key=verdict.issue_key, issue_id=verdict.issue_id
+            )
+        ):
+            log.info(
+                "delivery for integration %s not stored: no organization links"
+                " that issue",
+                verdict.integration_id,
+            )
+            self._count(request.provider, "not_stored")
+            return None
         with self.store.transaction():
             delivery_id = self.store_delivery(verdict.integration_id, request)
         if delivery_id is None:
@@ -194,7 +206,7 @@ class InboundService:
             issue = self._rekey(integration, issue, new_key)
         changed = 0
         for org_integration in issues.org_integrations(integration.id):
-            if org_integration.status != "active":
+            if not org_integration.receives_events:
                 continue
             for group_id in issues.linked_group_ids(
                 issue.id, org_integration.organization_id

@@ -13,6 +13,7 @@ from host.types import (
     IntegrationSpec,
     Organization,
     OrganizationIntegration,
+    RotatedSecret,
 )
 
 if TYPE_CHECKING:
@@ -31,17 +32,41 @@ class IntegrationService:
     ) -> tuple[Integration, OrganizationIntegration]:
         """Save a built integration for ``organization``, all or nothing.
 
-        The same tracker installed again (same external id) is reused: a
-        second organization is added to it, and the same organization
-        re-installing refreshes its credentials and metadata.
+        The same tracker installed again (same external id, which a provider
+        derives from what the tracker authenticated) is shared: another
+        organization joining it adds its own credentials and changes nothing
+        any existing organization's sync uses (base URL, metadata, the shared
+        webhook secret). An organization already using it re-installs: its
+        credentials and the integration's metadata are refreshed.
         """
         self.host.provider(provider)
         with self.store.transaction():
-            integration_id = self.store.integrations.upsert(
-                provider, spec.external_id, spec.name, spec.metadata
+            existing = self.store.integrations.get_by_external_id(
+                provider, spec.external_id
             )
-            self.store.integrations.set_credentials(integration_id, spec.credentials)
-            self.store.integrations.add_organization(organization.id, integration_id)
+            if existing is None:
+                integration_id = self.store.integrations.create(
+                    provider, spec.external_id, spec.name, spec.metadata
+                )
+                self.store.integrations.set_credentials(
+                    integration_id, spec.shared_credentials
+                )
+            else:
+                integration_id = existing.id
+                if self.store.integrations.org_integration(
+                    organization.id, integration_id
+                ):
+                    self.store.integrations.update(
+                        integration_id,
+                        spec.name,
+                        {**existing.metadata, **spec.metadata},
+                    )
+            org_integration_id = self.store.integrations.add_organization(
+                organization.id, integration_id
+            )
+            self.store.integrations.set_installation_credentials(
+                org_integration_id, spec.credentials
+            )
             self.host.routing.after_install_change(
                 organization, provider, spec.external_id
             )
@@ -60,7 +85,8 @@ class IntegrationService:
         )
         if org_integration is None:
             raise NotFound("Integration not found.")
-        return self.store.integrations.get(integration_id), org_integration
+        integration = self.store.integrations.get(integration_id, organization.id)
+        return integration, org_integration
 
     def update_config(
         self, organization: Organization, integration_id: int, changes: Any
@@ -107,6 +133,8 @@ class IntegrationService:
     def remove(self, organization: Organization, integration_id: int) -> None:
         """Remove the organization's use; the last one uninstalls remotely."""
         integration, _ = self.get(organization, integration_id)
+        # Read first: the organization's own credentials go with its use.
+        credentials = self.credentials(integration)
         with self.store.transaction():
             remaining = self.store.integrations.remove_organization(
                 organization.id, integration_id
@@ -116,7 +144,6 @@ class IntegrationService:
             )
         if remaining:
             return
-        credentials = self.store.integrations.credentials(integration_id)
         try:
             cleaned = self.host.hook.uninstall(
                 host=self.host, integration=integration, credentials=credentials
@@ -134,8 +161,29 @@ class IntegrationService:
         return self.store.integrations.get_by_external_id(provider, external_id)
 
     def credentials(self, integration: Integration) -> dict[str, Any]:
-        """The integration's secrets, for its own provider's calls only."""
+        """The integration's secrets, for its own provider's calls only: what
+        every organization shares (a webhook secret), and the credentials of
+        the organization the call is for (``integration.organization_id``),
+        or, for a call about the integration as a whole, of its first
+        installation the tracker has not refused."""
+        installation = self._installation(integration)
+        own = (
+            self.store.integrations.installation_credentials(installation.id)
+            if installation
+            else {}
+        )
+        return {**own, **self.store.integrations.credentials(integration.id)}
+
+    def shared_credentials(self, integration: Integration) -> dict[str, Any]:
+        """Only what every organization using it shares (a webhook secret)."""
         return self.store.integrations.credentials(integration.id)
+
+    def _installation(self, integration: Integration) -> OrganizationIntegration | None:
+        if integration.organization_id is not None:
+            return self.store.integrations.org_integration(
+                integration.organization_id, integration.id
+            )
+        return self.store.integrations.first_working_installation(integration.id)
 
     def update_metadata(
         self, integration: Integration, changes: Mapping[str, Any]
@@ -145,11 +193,49 @@ class IntegrationService:
             self.store.integrations.update_metadata(integration.id, changes)
 
     def mark_needs_reauth(self, integration: Integration) -> None:
-        """The tracker refused our credentials: the setup must be run again.
+        """The tracker refused the credentials a call went out with: that
+        organization must run the setup again (the others are unaffected).
 
         Links and config are kept; installing the same tracker again for the
-        organization replaces the credentials and makes it active.
+        organization replaces its credentials and makes it active.
         """
-        log.warning("integration %s needs re-authentication", integration.id)
+        installation = self._installation(integration)
+        if installation is None:
+            return
+        log.warning(
+            "integration %s: the credentials of organization %s were refused;"
+            " it needs re-authentication",
+            integration.id,
+            installation.organization_id,
+        )
         with self.store.transaction():
-            self.store.integrations.set_status(integration.id, "needs_reauth")
+            self.store.integrations.set_installation_status(
+                installation.id, "needs_reauth"
+            )
+
+    def rotate_webhook_secret(self, integration: Integration) -> RotatedSecret:
+        """Issue a new shared webhook secret: the old webhook URL stops
+        working at once, and the provider re-registers its webhook with the
+        tracker (or, when an administrator adds it by hand, says so).
+
+        Every organization using the integration shares the webhook, so any
+        of them may rotate it (the tracker calls go out with the credentials
+        of ``integration.organization_id``).
+        """
+        shared = self.shared_credentials(integration)
+        rotated = self.host.hook.rotate_webhook_secret(
+            host=self.host, integration=integration, shared_credentials=shared
+        )
+        if rotated is None:
+            raise ValidationError(
+                {}, f"{integration.provider} integrations have no webhook secret."
+            )
+        with self.store.transaction():
+            self.store.integrations.set_credentials(
+                integration.id, {**shared, **rotated.shared_credentials}
+            )
+            if rotated.metadata:
+                self.store.integrations.update_metadata(
+                    integration.id, rotated.metadata
+                )
+        return rotated

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from host import validation
 from host.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from host.services.links import hash_secret
+from host.times import epoch_of, iso_time
 from host.types import Member, Organization
 
 if TYPE_CHECKING:
@@ -52,13 +53,17 @@ class OrganizationService:
     def list(self) -> list[Organization]:
         return self.store.organizations.list()
 
-    def add_member(self, organization: Organization, email: str, name: str) -> Member:
+    def add_member(
+        self, organization: Organization, email: str, name: str
+    ) -> tuple[Member, bool]:
+        """Add a member; return it and whether it is new. An existing member
+        is returned unchanged (its name too): adding is not editing."""
         email = validation.email(email)
         with self.store.transaction():
-            member_id = self.store.organizations.add_member(
+            member_id, created = self.store.organizations.add_member(
                 organization.id, email, name.strip() or email
             )
-        return self.store.organizations.member(organization.id, member_id)
+        return self.store.organizations.member(organization.id, member_id), created
 
     def members(self, organization: Organization) -> list[Member]:
         return self.store.organizations.members(organization.id)
@@ -69,19 +74,62 @@ class OrganizationService:
             raise NotFound(f"No member with email {email!r}.")
         return member
 
-    def create_token(self, organization: Organization, label: str = "") -> str:
-        """Create an API token; the plaintext is returned once, never stored."""
+    def create_token(
+        self,
+        organization: Organization,
+        label: str = "",
+        expires_in: float | None = None,
+    ) -> str:
+        """Create an API token; the plaintext is returned once, never stored.
+
+        :param expires_in: seconds until it stops working (None: never).
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        expires_at = None if expires_in is None else self.host.clock() + expires_in
         with self.store.transaction():
             self.store.organizations.add_token(
-                organization.id, hash_secret(token), token[:8], label
+                organization.id, hash_secret(token), token[:8], label, expires_at
             )
         return token
 
-    def authenticate(self, token: str) -> Organization:
-        organization = self.store.organizations.organization_for_token(
-            hash_secret(token)
-        )
-        if organization is None:
+    def tokens(self, organization: Organization) -> list[dict]:
+        """Its live and expired tokens (never their secret): id, label,
+        prefix, created, last used, expiry."""
+        return [
+            {
+                **token,
+                "expires_at": token["expires_at"] and iso_time(token["expires_at"]),
+            }
+            for token in self.store.organizations.tokens(organization.id)
+        ]
+
+    def revoke_token(self, organization: Organization, token_id: int) -> None:
+        """Revoke one of its tokens: refused from the next request on, in
+        every process (nothing caches a token).
+
+        :raises NotFound: no such token of this organization.
+        """
+        with self.store.transaction():
+            revoked = self.store.organizations.revoke_token(organization.id, token_id)
+        if not revoked:
+            raise NotFound(f"Token {token_id} not found.")
+
+    def authenticate(self, token: str) -> tuple[Organization, int]:
+        """The organization of a live token, and the token's id.
+
+        "Last used" is written at most once a minute per token, so a busy
+        client does not turn every read into a write.
+        """
+        now = self.host.clock()
+        found = self.store.organizations.token_for_hash(hash_secret(token), now)
+        if found is None:
             raise NotAuthenticated("Invalid API token.")
-        return organization
+        used = found["last_used_at"]
+        if used is None or epoch_of(used) < now - LAST_USED_RESOLUTION:
+            with self.store.transaction():
+                self.store.organizations.touch_token(found["id"], iso_time(now))
+        return found["organization"], found["id"]
+
+
+#: Seconds within which a token's "last used" is not written again.
+LAST_USED_RESOLUTION = 60.0

@@ -161,10 +161,16 @@ class RoutingService:
             "removed": not in_use,
         }
         if in_use:
+            installation = self.store.integrations.org_integration(
+                organization.id, integration.id
+            )
             message.update(
                 name=integration.name,
                 metadata=dict(integration.metadata),
-                credentials=self.store.integrations.credentials(integration.id),
+                credentials=self.store.integrations.installation_credentials(
+                    installation.id
+                ),
+                shared_credentials=self.store.integrations.credentials(integration.id),
             )
         self._post(
             organization.region,
@@ -212,6 +218,7 @@ class RoutingService:
                 name=message.get("name") or message["external_id"],
                 metadata=message.get("metadata") or {},
                 credentials=message.get("credentials") or {},
+                shared_credentials=message.get("shared_credentials") or {},
             ),
         )
 
@@ -221,7 +228,7 @@ class RoutingService:
         return [
             self.store.organizations.get(oi.organization_id)
             for oi in self.store.integrations.org_integrations(integration_id)
-            if oi.status == "active"
+            if oi.receives_events
         ]
 
     def _post(

@@ -26,6 +26,7 @@ from host.store.migrations import apply_all, pending_names
 from host.store.organizations import OrganizationStore
 from host.store.passes import PassStore
 from host.store.pipelines import PipelineStore
+from host.store.retention import RetentionStore
 
 if TYPE_CHECKING:
     from host.config import Config
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 #: (table, key column, sealed column): every secret the database holds.
 SEALED_COLUMNS = (
     ("credentials", "integration_id", "data"),
+    ("installation_credentials", "organization_integration_id", "data"),
     ("setup_pipelines", "id_hash", "state"),
     ("forwards", "id", "path"),
 )
@@ -52,6 +54,7 @@ class Store:
         self.pipelines = PipelineStore(db, box)
         self.passes = PassStore(db)
         self.metrics = MetricStore(db)
+        self.retention = RetentionStore(db)
 
     @classmethod
     def open(cls, path: str | Path, *, secret_key: str | None = None) -> Store:
@@ -94,9 +97,24 @@ class Store:
             yield self
 
     def migrate(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
-        """Apply pending migrations under the write lock (safe across processes)."""
-        with write(self.db):
-            return apply_all(self.db, list(plugin_sets))
+        """Apply pending migrations under the write lock (safe across processes).
+
+        Foreign keys are off while they run, as SQLite's own procedure for
+        rebuilding a table asks (dropping the old copy would otherwise cascade
+        to every row that refers to it), and checked before the commit.
+        """
+        self.db.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with write(self.db):
+                applied = apply_all(self.db, list(plugin_sets))
+                broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"migrations left rows without their parent: {broken[:5]}"
+                    )
+        finally:
+            self.db.conn.execute("PRAGMA foreign_keys = ON")
+        return applied
 
     def pending(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
         return pending_names(self.db, list(plugin_sets))

@@ -25,10 +25,11 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
+
+from host.times import utcnow  # noqa: F401 (the repositories' import)
 
 BUSY_TIMEOUT_MS = 30_000
 #: The WAL size at which any connection checkpoints after its commit.
@@ -117,8 +118,3 @@ def _writer_lock(db: Database) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(db.writer_lock, fcntl.LOCK_UN)
-
-
-def utcnow() -> str:
-    """The current time as ISO 8601 UTC with microseconds (sorts as text)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

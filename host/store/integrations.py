@@ -18,29 +18,34 @@ class IntegrationStore:
         self.db = db
         self.box = box  # seals what a copy of the database must not reveal
 
-    def upsert(
+    def create(
         self, provider: str, external_id: str, name: str, metadata: Mapping[str, Any]
     ) -> int:
-        """Create the integration, or update the one with this external id."""
         now = utcnow()
-        self.db.execute(
-            "INSERT INTO integrations (provider, external_id, name, metadata, status,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)"
-            " ON CONFLICT (provider, external_id) DO UPDATE SET"
-            " name = excluded.name, metadata = excluded.metadata,"
-            " status = 'active', updated_at = excluded.updated_at",
-            [provider, external_id, name, rows.dumps(dict(metadata)), now, now],
-        )
         return self.db.execute(
-            "SELECT id FROM integrations WHERE provider = ? AND external_id = ?",
-            [provider, external_id],
-        ).fetchone()[0]
+            "INSERT INTO integrations (provider, external_id, name, metadata, status,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+            [provider, external_id, name, rows.dumps(dict(metadata)), now, now],
+        ).lastrowid
 
-    def get(self, integration_id: int) -> types.Integration | None:
+    def update(
+        self, integration_id: int, name: str, metadata: Mapping[str, Any]
+    ) -> None:
+        self.db.execute(
+            "UPDATE integrations SET name = ?, metadata = ?, status = 'active',"
+            " updated_at = ? WHERE id = ?",
+            [name, rows.dumps(dict(metadata)), utcnow(), integration_id],
+        )
+
+    def get(
+        self, integration_id: int, organization_id: int | None = None
+    ) -> types.Integration | None:
+        """The integration; with ``organization_id``, as that organization's
+        calls see it (its credentials), whether or not it uses it."""
         row = self.db.execute(
             "SELECT * FROM integrations WHERE id = ?", [integration_id]
         ).fetchone()
-        return rows.integration(row) if row else None
+        return rows.integration(row, organization_id) if row else None
 
     def get_by_external_id(
         self, provider: str, external_id: str
@@ -65,6 +70,17 @@ class IntegrationStore:
         )
 
     def delete(self, integration_id: int) -> None:
+        """Delete it and everything kept about it: deliveries, their jobs and
+        its own, forwards, links, echoes (the rest cascades)."""
+        self.db.execute(
+            "DELETE FROM jobs WHERE json_extract(payload, '$.integration_id') = :id"
+            " OR json_extract(payload, '$.delivery_id') IN"
+            " (SELECT id FROM webhook_deliveries WHERE integration_id = :id)",
+            {"id": integration_id},
+        )
+        self.db.execute(
+            "DELETE FROM forwards WHERE integration_id = ?", [integration_id]
+        )
         self.db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
 
     # ---- credentials ----
@@ -78,10 +94,48 @@ class IntegrationStore:
         )
 
     def credentials(self, integration_id: int) -> dict[str, Any]:
+        """The integration's shared secrets."""
         row = self.db.execute(
             "SELECT data FROM credentials WHERE integration_id = ?", [integration_id]
         ).fetchone()
         return rows.loads(self.box.open(row[0])) if row else {}
+
+    def set_installation_credentials(
+        self, org_integration_id: int, data: Mapping[str, Any]
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO installation_credentials (organization_integration_id,"
+            " data, updated_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " data = excluded.data, updated_at = excluded.updated_at",
+            [org_integration_id, self.box.seal(rows.dumps(dict(data))), utcnow()],
+        )
+
+    def installation_credentials(self, org_integration_id: int) -> dict[str, Any]:
+        """One organization's own secrets for the integration."""
+        row = self.db.execute(
+            "SELECT data FROM installation_credentials"
+            " WHERE organization_integration_id = ?",
+            [org_integration_id],
+        ).fetchone()
+        return rows.loads(self.box.open(row[0])) if row else {}
+
+    def first_working_installation(
+        self, integration_id: int
+    ) -> types.OrganizationIntegration | None:
+        """The oldest use whose credentials the tracker has not refused: whose
+        credentials calls about the integration as a whole go out with."""
+        row = self.db.execute(
+            "SELECT * FROM organization_integrations WHERE integration_id = ?"
+            " AND status = 'active' ORDER BY id LIMIT 1",
+            [integration_id],
+        ).fetchone()
+        return rows.org_integration(row) if row else None
+
+    def set_installation_status(self, org_integration_id: int, status: str) -> None:
+        self.db.execute(
+            "UPDATE organization_integrations SET status = ? WHERE id = ?",
+            [status, org_integration_id],
+        )
 
     # ---- organizations using an integration ----
 
@@ -129,7 +183,7 @@ class IntegrationStore:
         )
         return [
             (
-                rows.integration(row),
+                rows.integration(row, organization_id),
                 types.OrganizationIntegration(
                     id=row["oi_id"],
                     organization_id=organization_id,
@@ -218,6 +272,22 @@ class IntegrationStore:
                 [integration_id, key],
             ).fetchone()
         return rows.external_issue(row) if row else None
+
+    def is_tracked(
+        self, integration_id: int, *, key: str | None, issue_id: str | None
+    ) -> bool:
+        """Whether any group links the tracker issue with this id or key."""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM external_issues JOIN group_links"
+                " ON group_links.external_issue_id = external_issues.id"
+                " WHERE external_issues.integration_id = :integration"
+                " AND (external_issues.external_id = :id OR external_issues.key = :key)"
+                " LIMIT 1",
+                {"integration": integration_id, "id": issue_id, "key": key},
+            ).fetchone()
+            is not None
+        )
 
     def external_issue_by_id(
         self, external_issue_id: int

@@ -368,6 +368,97 @@ def m0011_metric_series(db: Database) -> None:
     )
 
 
+#: Tables whose ``id`` must never be handed out twice (m0012).
+NEVER_REUSED = (
+    "organizations",
+    "users",
+    "members",
+    "api_tokens",
+    "groups",
+    "group_activity",
+    "comments",
+    "integrations",
+    "organization_integrations",
+    "external_issues",
+    "group_links",
+    "webhook_deliveries",
+    "jobs",
+    "sync_echoes",
+    "forwards",
+)
+
+
+@core()
+def m0012_tenancy(db: Database) -> None:
+    # Each organization signs in to a shared tracker with its own
+    # credentials; the integration keeps only what every organization shares
+    # (the webhook secret). Existing rows are copied sealed as they are: the
+    # shared secret in them is ignored, the integration's own wins.
+    db.execute(
+        """
+        CREATE TABLE installation_credentials (
+            organization_integration_id INTEGER PRIMARY KEY
+                REFERENCES organization_integrations(id) ON DELETE CASCADE,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "INSERT INTO installation_credentials"
+        " SELECT uses.id, credentials.data, credentials.updated_at"
+        " FROM organization_integrations AS uses JOIN credentials"
+        " ON credentials.integration_id = uses.integration_id"
+    )
+    # A refused credential is now one organization's problem, not everyone's.
+    db.execute(
+        "UPDATE organization_integrations SET status = 'needs_reauth'"
+        " WHERE integration_id IN"
+        " (SELECT id FROM integrations WHERE status = 'needs_reauth')"
+    )
+    db.execute("UPDATE integrations SET status = 'active'")
+    # A member's display name belongs to the membership, not to the person
+    # in every organization.
+    db.execute("ALTER TABLE members ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        "UPDATE members SET name ="
+        " (SELECT users.name FROM users WHERE users.id = members.user_id)"
+    )
+    db.execute("ALTER TABLE api_tokens ADD COLUMN expires_at REAL")
+    db.execute("ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT")
+    db.execute("ALTER TABLE forwards ADD COLUMN integration_id INTEGER")
+    # SQLite hands out max(id)+1 unless the key is AUTOINCREMENT, so a
+    # deleted row's id went to the next row: another organization's new
+    # integration saw the old one's dead letters. Rebuild with AUTOINCREMENT
+    # (foreign keys are off while migrations run, see Store.migrate).
+    for table in NEVER_REUSED:
+        _rebuild_with_autoincrement(db, table)
+
+
+def _rebuild_with_autoincrement(db: Database, table: str) -> None:
+    sql = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()[0]
+    if "AUTOINCREMENT" in sql:
+        return
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+            " AND sql IS NOT NULL",
+            [table],
+        )
+    ]
+    rebuilt = sql.replace(
+        "id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1
+    ).replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}__rebuilt", 1)
+    db.execute(rebuilt)
+    db.execute(f"INSERT INTO {table}__rebuilt SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}__rebuilt RENAME TO {table}")
+    for index in indexes:
+        db.execute(index)
+
+
 def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [

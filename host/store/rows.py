@@ -52,7 +52,9 @@ def comment(row: sqlite3.Row) -> types.Comment:
     )
 
 
-def integration(row: sqlite3.Row) -> types.Integration:
+def integration(
+    row: sqlite3.Row, organization_id: int | None = None
+) -> types.Integration:
     return types.Integration(
         id=row["id"],
         provider=row["provider"],
@@ -60,6 +62,7 @@ def integration(row: sqlite3.Row) -> types.Integration:
         name=row["name"],
         metadata=loads(row["metadata"]),
         status=row["status"],
+        organization_id=organization_id,
     )
 
 

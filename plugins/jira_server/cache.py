@@ -57,6 +57,12 @@ class TTLCache:
         return value
 
 
+def scope(integration) -> tuple[int, int | None]:
+    """What a cached answer belongs to: the integration and the organization
+    whose credentials read it (two Jira users may see different projects)."""
+    return (integration.id, integration.organization_id)
+
+
 def for_host(host) -> TTLCache:
     """The metadata cache of one host."""
     with _caches_lock:

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
-from host.errors import IntegrationError
+from host.destinations import DestinationPolicy, DestinationRefused
+from host.errors import IntegrationError, ValidationError
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 30
@@ -58,8 +58,13 @@ class JiraError(IntegrationError):
         oauth_problem: str | None = None,
         retry_after: float | None = None,
         jira_message: str | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(detail)
+        #: The class of failure when Jira was not reached or did not answer
+        #: like Jira: dns, unreachable, timeout, tls, refused (a destination
+        #: this host may not call), redirect, not_jira; else None.
+        self.kind = kind
         if status is None or status >= 500 or status == 429:
             # Jira failed, not the caller's request: 502 Bad Gateway.
             self.status = 502
@@ -99,6 +104,41 @@ class TokenCredentials:
 Credentials = OAuthCredentials | TokenCredentials
 
 
+#: The only paths a request may go to, below the base URL: the REST APIs
+#: and the OAuth servlet of an Application Link.
+ALLOWED_PREFIXES = ("/rest/", "/plugins/servlet/oauth/")
+
+
+def jira_path(template: str, *values: object) -> str:
+    """A Jira API path with each ``{}`` filled by one percent-encoded value.
+
+    An issue key, project, user or comment id from a caller is one path
+    segment, never more: ``/`` and ``\\`` are encoded with the rest, and a
+    value that is empty, ``.`` or ``..`` (which an HTTP library or Jira
+    would collapse into another path) is refused.
+
+    :raises ValidationError: a value cannot be one path segment.
+    """
+    encoded = []
+    for value in values:
+        text = str(value)
+        if text in ("", ".", "..") or any(ord(ch) < 32 for ch in text):
+            raise ValidationError({}, f"{text!r} is not a valid Jira identifier.")
+        encoded.append(quote(text, safe=""))
+    return template.format(*encoded)
+
+
+def check_path(path: str) -> None:
+    """Refuse a path outside :data:`ALLOWED_PREFIXES` or with dot segments
+    (encoded or not): a request must not be steerable elsewhere on Jira's
+    host with the stored credentials."""
+    segments = [unquote(segment) for segment in path.split("?", 1)[0].split("/")]
+    if not path.startswith(ALLOWED_PREFIXES) or any(
+        segment in (".", "..") for segment in segments
+    ):
+        raise ValidationError({}, f"Refused to call Jira at {path!r}.")
+
+
 class JiraClient:
     def __init__(
         self,
@@ -112,7 +152,7 @@ class JiraClient:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.verify = verify
-        self.session = session or new_session()
+        self.session = session or DestinationPolicy().session()
         #: Called when Jira answers 401: the stored credentials stopped working.
         self.on_unauthorized = on_unauthorized
         #: Called after each call with (method, endpoint template, status or
@@ -122,6 +162,10 @@ class JiraClient:
     @property
     def netloc(self) -> str:
         return urlsplit(self.base_url).netloc
+
+    @property
+    def hostname(self) -> str:
+        return urlsplit(self.base_url).hostname or self.netloc
 
     def request(
         self,
@@ -138,7 +182,10 @@ class JiraClient:
         :param oauth: extra OAuth1 arguments for this request (callback,
             verifier), used by the setup dance.
         :raises JiraError: any failure, with a message fit for the user.
+        :raises ValidationError: ``path`` leaves Jira's APIs (see
+            :func:`check_path`).
         """
+        check_path(path)
         headers = {"Accept": "application/json"}
         auth = None
         if isinstance(self.credentials, OAuthCredentials):
@@ -159,25 +206,50 @@ class JiraClient:
                 auth=auth,
                 verify=self.verify,
                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                allow_redirects=method == "GET",
+                allow_redirects=False,
             )
+        except DestinationRefused as ex:
+            raise JiraError(
+                f"Not calling {self.netloc}: {ex}", kind="refused"
+            ) from None
         except requests.exceptions.SSLError as ex:
             raise JiraError(
                 f"TLS verification failed for {self.netloc}: {_reason(ex)}. Provide "
-                "the CA bundle of a self-signed Jira, or turn off Verify SSL."
+                "the CA bundle of a self-signed Jira, or turn off Verify SSL.",
+                kind="tls",
             ) from None
         except requests.Timeout:
             raise JiraError(
-                f"Timed out attempting to reach host: {self.netloc}"
+                f"Timed out attempting to reach host: {self.netloc}", kind="timeout"
+            ) from None
+        except requests.ConnectionError as ex:
+            dns = "NameResolutionError" in repr(ex) or "gaierror" in repr(ex)
+            raise JiraError(
+                f"Could not resolve the host name {self.hostname}."
+                if dns
+                else f"Unable to reach host: {self.netloc} (connection failed).",
+                kind="dns" if dns else "unreachable",
             ) from None
         except requests.RequestException:
-            raise JiraError(f"Unable to reach host: {self.netloc}") from None
+            raise JiraError(
+                f"Unable to reach host: {self.netloc}", kind="unreachable"
+            ) from None
         else:
             outcome = str(response.status_code)
         finally:
             if self.observer is not None:
                 seconds = time.perf_counter() - started
                 self.observer(method, endpoint(path), outcome, seconds)
+        if response.is_redirect:
+            where = _where(response.headers.get("Location"))
+            raise JiraError(
+                f"Jira answered {endpoint(path)} with a redirect (HTTP"
+                f" {response.status_code}) to {where}"
+                ": enter the URL Jira is served at, which trackbridge calls without"
+                " following redirects.",
+                status=response.status_code,
+                kind="redirect",
+            )
         if response.status_code >= 400:
             if response.status_code == 401 and self.on_unauthorized:
                 self.on_unauthorized()
@@ -190,9 +262,10 @@ class JiraClient:
             return response.json()
         except ValueError:
             raise JiraError(
-                f"Jira answered {path} with something that is not JSON "
+                f"Jira answered {endpoint(path)} with something that is not JSON "
                 f"(HTTP {response.status_code}).",
                 status=response.status_code,
+                kind="not_jira",
             ) from None
 
 
@@ -216,13 +289,14 @@ def endpoint(path: str) -> str:
     return "/".join(parts)
 
 
-def new_session() -> requests.Session:
-    """A session that never retries by itself (see the module docstring)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _where(location: str | None) -> str:
+    """Where a redirect pointed, without its query (which may hold a token)."""
+    if not location:
+        return "nowhere (no Location)"
+    parts = urlsplit(location)
+    return (
+        f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    )
 
 
 def error_from_response(response: requests.Response) -> JiraError:

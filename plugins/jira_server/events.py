@@ -208,7 +208,7 @@ class _Payload:
 
         try:
             return cache.for_host(self.host).get_or_load(
-                (self.integration.id, "statuses:done"), load
+                (cache.scope(self.integration), "statuses:done"), load
             )
         except JiraError as ex:
             raise RetryLater(f"Reading Jira's statuses: {ex}", ex.retry_after) from None

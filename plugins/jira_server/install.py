@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from host.destinations import host_allowed
 from host.errors import SetupError, ValidationError
-from plugins.jira_server.client import JiraClient, JiraError
+from plugins.jira_server.client import JiraClient, JiraError, jira_path
 
 CONSUMER_KEY_MAX = 200
-EXTERNAL_ID_MAX = 64
 WEBHOOK_NAME = "trackbridge issue sync"
 WEBHOOK_EVENTS = (
     "jira:issue_created",
@@ -56,15 +56,18 @@ def validate_installation(
     the Jira hosts this host will call: exact names, or ``*.example.com``.
     """
     errors: dict[str, list[str]] = {}
-    url = str(data.get("url") or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors["url"] = ["Enter a valid URL, including http:// or https://."]
-    elif allowed_hosts and not host_allowed(parts.hostname, allowed_hosts):
-        errors["url"] = [
-            f"{parts.hostname} is not one of the Jira hosts this trackbridge may"
-            " connect to (ask its administrator: [jira_server] allowed_hosts)."
-        ]
+    url = ""
+    try:
+        url = normalize_base_url(str(data.get("url") or ""))
+    except ValueError as ex:
+        errors["url"] = [str(ex)]
+    else:
+        hostname = urlsplit(url).hostname or ""
+        if allowed_hosts and not host_allowed(hostname, allowed_hosts):
+            errors["url"] = [
+                f"{hostname} is not one of the Jira hosts this trackbridge may"
+                " connect to (ask its administrator: [jira_server] allowed_hosts)."
+            ]
     verify_ssl = _boolean(data.get("verify_ssl", True))
     if verify_ssl is None:
         errors["verify_ssl"] = ["Must be a boolean."]
@@ -143,23 +146,72 @@ def public_key_pem(private_key: str) -> str:
     )
 
 
-def allowed_hosts(text: str) -> tuple[str, ...]:
-    """``[jira_server] allowed_hosts``: names separated by commas or spaces."""
-    return tuple(name.lower() for name in re.split(r"[,\s]+", text) if name)
+#: A context path segment: what a servlet container deploys Jira under.
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+#: A DNS name (underscores allowed: internal hosts have them) or an IP literal.
+_HOST = re.compile(
+    r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*"
+    r"|[0-9a-f:.]*:[0-9a-f:.]*"
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def host_allowed(hostname: str, allowed: Sequence[str]) -> bool:
-    hostname = hostname.lower().rstrip(".")
-    return any(
-        hostname == pattern
-        or (pattern.startswith("*.") and hostname.endswith(pattern[1:]))
-        for pattern in allowed
-    )
+def normalize_base_url(text: str) -> str:
+    """A Jira base URL, or ``ValueError`` saying what is wrong with it.
+
+    Scheme (http or https), host, an optional port and an optional context
+    path (``/jira``); nothing else: no user name or password, no query or
+    fragment (not even an empty ``?`` or ``#``: every request is built by
+    appending an API path, which they would swallow), no dot segments or
+    backslashes. The host is lower-cased, a default port dropped and the
+    trailing slash removed, so one Jira has one base URL.
+    """
+    url = text.strip()
+    if not url:
+        raise ValueError("Enter your Jira's URL, including http:// or https://.")
+    if any(ch in url for ch in "?#\\@") or any(ord(ch) <= 32 for ch in url):
+        raise ValueError(
+            "Enter only Jira's base URL (like https://jira.example.com or"
+            " https://example.com/jira): no spaces, user name, query (?),"
+            " fragment (#) or backslashes."
+        )
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or "//" not in url:
+        raise ValueError("Enter a valid URL, including http:// or https://.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("The port must be a number from 1 to 65535.") from None
+    if port == 0:
+        raise ValueError("The port must be a number from 1 to 65535.")
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if any(s in (".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(
+            "The path after the host may only name where Jira is deployed"
+            " (like /jira): letters, digits, '.', '_', '~' and '-', no '.' or"
+            " '..' segments."
+        )
+    host = parts.hostname.lower().rstrip(".")
+    if not _HOST.fullmatch(host):
+        raise ValueError(f"{host!r} is not a valid host name.")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = "".join(f"/{segment}" for segment in segments)
+    return f"{scheme}://{netloc}{path}"
 
 
-def external_id(url: str, name: str) -> str:
-    """``{netloc}:{consumer key or Jira user}``, cut to 64 characters."""
-    return f"{urlsplit(url).netloc}:{name}"[:EXTERNAL_ID_MAX]
+def external_id(base_url: str, mode: str, *names: str) -> str:
+    """The integration's identity, in full: the Jira (its normalized base URL
+    without the scheme) and what Jira authenticated there.
+
+    ``{host[:port][/path]}#{mode}:{name}[:{name}]``, each name
+    percent-encoded, so no two identities can be written the same way (the
+    base URL can hold no ``#``, a name no ``:``).
+    """
+    where = base_url.split("://", 1)[-1]
+    return f"{where}#{mode}:" + ":".join(quote(name, safe="") for name in names)
 
 
 def new_webhook_secret() -> str:
@@ -259,7 +311,7 @@ def delete_webhook(client: JiraClient, metadata: dict[str, Any]) -> bool:
     if not webhook_id or not api:
         return True  # manual mode: nothing of ours to delete
     try:
-        client.request("DELETE", f"{api}/{webhook_id}")
+        client.request("DELETE", jira_path(api + "/{}", webhook_id))
     except JiraError as ex:
         return ex.http_status == 404
     return True

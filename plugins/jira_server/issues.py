@@ -12,7 +12,7 @@ import re
 from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
 from plugins.jira_server import metadata
-from plugins.jira_server.client import JiraError
+from plugins.jira_server.client import JiraError, jira_path
 from plugins.jira_server.setup import integration_client
 
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
@@ -32,7 +32,9 @@ def get(host, integration, key: str) -> TrackerIssue:
     client = integration_client(host, integration)
     try:
         issue = client.request(
-            "GET", f"/rest/api/2/issue/{key}", params={"fields": "summary,description"}
+            "GET",
+            jira_path("/rest/api/2/issue/{}", key),
+            params={"fields": "summary,description"},
         )
     except JiraError as ex:
         if ex.http_status == 404:
@@ -57,7 +59,7 @@ def after_link(host, integration, external_issue, data) -> bool:
     if isinstance(comment, str) and comment.strip():
         integration_client(host, integration).request(
             "POST",
-            f"/rest/api/2/issue/{external_issue.key}/comment",
+            jira_path("/rest/api/2/issue/{}/comment", external_issue.key),
             json_body={"body": comment},
         )
     return True

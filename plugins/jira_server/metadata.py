@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraError
+from plugins.jira_server.client import JiraError, jira_path
 from plugins.jira_server.setup import integration_client
 
 #: Pages of create metadata read at most (50 entries a page by default).
@@ -18,7 +18,7 @@ MAX_PAGES = 20
 
 
 def _cached(host, integration, key: tuple, load):
-    return cache.for_host(host).get_or_load((integration.id, *key), load)
+    return cache.for_host(host).get_or_load((cache.scope(integration), *key), load)
 
 
 def projects(host, integration) -> list[dict[str, Any]]:
@@ -62,9 +62,11 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
 
     def load() -> tuple[str, dict]:
         client = integration_client(host, integration)
-        project = client.request("GET", f"/rest/api/2/project/{project_ref}")
+        project = client.request(
+            "GET", jira_path("/rest/api/2/project/{}", project_ref)
+        )
         issue_types = client.request(
-            "GET", f"/rest/api/2/project/{project_ref}/statuses"
+            "GET", jira_path("/rest/api/2/project/{}/statuses", project_ref)
         )
         statuses = {
             str(status["id"]): status.get("name", "")
@@ -86,7 +88,7 @@ def issue_types(host, integration, project_id: str) -> list[dict[str, Any]]:
         host,
         integration,
         ("issue-types", project_id),
-        lambda: _createmeta(host, integration, project_id, "", from_legacy),
+        lambda: _createmeta(host, integration, project_id, None, from_legacy),
     )
 
 
@@ -108,14 +110,14 @@ def issue_type_fields(
         host,
         integration,
         ("issue-type-fields", project_id, issue_type_id),
-        lambda: _createmeta(
-            host, integration, project_id, f"/{issue_type_id}", from_legacy
-        ),
+        lambda: _createmeta(host, integration, project_id, issue_type_id, from_legacy),
     )
 
 
-def _createmeta(host, integration, project_id: str, tail: str, from_legacy):
-    """Create metadata from ``createmeta/{project}/issuetypes{tail}``.
+def _createmeta(
+    host, integration, project_id: str, issue_type_id: str | None, from_legacy
+):
+    """Create metadata from ``createmeta/{project}/issuetypes[/{issue type}]``.
 
     Only when that answers 404 (Jira before 8.4) is the legacy answer asked,
     and ``from_legacy`` picks the same thing out of it (None: not there, so
@@ -125,7 +127,8 @@ def _createmeta(host, integration, project_id: str, tail: str, from_legacy):
         return _paged(
             host,
             integration,
-            f"/rest/api/2/issue/createmeta/{project_id}/issuetypes{tail}",
+            jira_path("/rest/api/2/issue/createmeta/{}/issuetypes", project_id)
+            + (jira_path("/{}", issue_type_id) if issue_type_id else ""),
         )
     except JiraError as ex:
         if ex.http_status != 404:
@@ -199,6 +202,6 @@ def versions(host, integration, project_id: str) -> list[dict[str, Any]]:
         integration,
         ("versions", project_id),
         lambda: integration_client(host, integration).request(
-            "GET", f"/rest/api/2/project/{project_id}/versions"
+            "GET", jira_path("/rest/api/2/project/{}/versions", project_id)
         ),
     )

@@ -71,6 +71,13 @@ def uninstall(host, integration, credentials):
     return setup.remove_webhook(host, integration, credentials)
 
 
+@hookimpl
+def rotate_webhook_secret(host, integration, shared_credentials):
+    if integration.provider != KEY:
+        return None
+    return setup.rotate_webhook_secret(host, integration)
+
+
 # ---- webhooks ----
 
 

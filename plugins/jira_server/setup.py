@@ -15,22 +15,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from host.destinations import parse_allowed_hosts
 from host.errors import SetupError, ValidationError
 from host.types import (
     Choice,
     FormField,
     IntegrationSpec,
+    RotatedSecret,
     SetupStep,
     StepResult,
     StepView,
 )
 from plugins.jira_server import cache, install
 from plugins.jira_server.client import (
+    OAUTH_HINTS,
     JiraClient,
     JiraError,
     OAuthCredentials,
     TokenCredentials,
-    new_session,
 )
 
 OAUTH = "/plugins/servlet/oauth"
@@ -137,13 +139,15 @@ def config_view(host) -> StepView:
     )
 
 
-def submit_config(host, data: Mapping[str, Any]) -> StepResult:
-    config = install.validate_installation(
-        dict(data),
-        install.allowed_hosts(
-            host.plugin_config("jira_server").get("allowed_hosts", "")
-        ),
+def allowed_hosts(host) -> tuple[str, ...]:
+    """``[jira_server] allowed_hosts``: the only Jira hosts this host calls."""
+    return parse_allowed_hosts(
+        host.plugin_config("jira_server").get("allowed_hosts", "")
     )
+
+
+def submit_config(host, data: Mapping[str, Any]) -> StepResult:
+    config = install.validate_installation(dict(data), allowed_hosts(host))
     state: dict[str, Any] = {
         "url": config.url,
         "verify_ssl": config.verify_ssl,
@@ -153,14 +157,9 @@ def submit_config(host, data: Mapping[str, Any]) -> StepResult:
     }
     if config.auth_mode == "token":
         state["personal_access_token"] = config.personal_access_token
-        client = client_for(host, state)
-        try:
-            me = client.request("GET", "/rest/api/2/myself")
-        except JiraError as ex:
-            raise SetupError(
-                f"Jira did not accept the personal access token. {ex.detail}"
-            ) from None
-        state["jira_user"] = me.get("name") or me.get("key")
+        state.update(
+            authenticated_user(client_for(host, state), "personal access token")
+        )
     else:
         state["consumer_key"] = config.consumer_key
         state["private_key"] = config.private_key
@@ -249,24 +248,68 @@ def exchange_verifier(host, state: Mapping[str, Any], verifier: str) -> StepResu
         raise SetupError(
             "Could not fetch an access token from Jira: none was returned."
         )
+    tokens = {
+        "access_token": answer["oauth_token"],
+        "access_token_secret": answer.get("oauth_token_secret", ""),
+    }
+    user = authenticated_user(client_for(host, {**state, **tokens}), "access token")
     return StepResult(
-        state={
-            "access_token": answer["oauth_token"],
-            "access_token_secret": answer.get("oauth_token_secret", ""),
-            "request_token": None,
-            "request_token_secret": None,
-        }
+        state={**tokens, **user, "request_token": None, "request_token_secret": None}
     )
+
+
+def authenticated_user(client: JiraClient, what: str) -> dict[str, str]:
+    """Who Jira says these credentials belong to (``/myself``): the identity
+    an integration is known by, so it cannot be borrowed.
+
+    :raises SetupError: naming the class of failure (DNS, unreachable,
+        timeout, TLS, refused destination, not Jira, credentials refused),
+        never echoing what a server that is not Jira answered.
+    """
+    try:
+        me = client.request("GET", "/rest/api/2/myself")
+    except JiraError as ex:
+        raise SetupError(setup_failure(client, ex, what)) from None
+    except ValidationError:
+        raise
+    key = me.get("key") or me.get("name") if isinstance(me, dict) else None
+    if not isinstance(key, str) or not key:
+        raise SetupError(
+            f"{client.netloc} did not answer like Jira: /rest/api/2/myself named"
+            " no user. Check that the URL is your Jira's base URL."
+        )
+    name = me.get("name")
+    return {"jira_user_key": key, "jira_user": name if isinstance(name, str) else key}
+
+
+def setup_failure(client: JiraClient, ex: JiraError, what: str) -> str:
+    """What went wrong reaching Jira during setup, by class of failure."""
+    if ex.kind:
+        return ex.detail  # ours: DNS, unreachable, timeout, TLS, redirect...
+    status = ex.http_status
+    if status in (401, 403):
+        hint = OAUTH_HINTS.get(ex.oauth_problem or "", "")
+        problem = f" (oauth_problem={ex.oauth_problem})" if hint else ""
+        return f"Jira refused the {what} (HTTP {status}){problem}. {hint}".strip()
+    if status == 404:
+        return (
+            f"{client.netloc} did not answer like Jira: it has no Jira REST API"
+            " there (HTTP 404). Check that the URL is your Jira's base URL."
+        )
+    return f"Jira could not check the {what} (HTTP {status}); try again later."
 
 
 # ---- webhook ----
 
 
 def integration_external_id(state: Mapping[str, Any]) -> str:
-    name = (
-        state["consumer_key"] if state["auth_mode"] == "oauth" else state["jira_user"]
-    )
-    return install.external_id(state["url"], name)
+    """What Jira authenticated at this base URL: the token's user, or the
+    Application Link's consumer key with the user who approved it."""
+    if state["auth_mode"] == "oauth":
+        return install.external_id(
+            state["url"], "oauth", state["consumer_key"], state["jira_user_key"]
+        )
+    return install.external_id(state["url"], "token", state["jira_user_key"])
 
 
 def webhook_view(host, state: Mapping[str, Any]) -> StepView:
@@ -316,14 +359,14 @@ def webhook_secret(host, state: Mapping[str, Any]) -> str:
         "jira_server", integration_external_id(state)
     )
     if existing is not None:
-        stored = host.integrations.credentials(existing).get("webhook_secret")
+        stored = host.integrations.shared_credentials(existing).get("webhook_secret")
         if stored:
             return stored
     return state["webhook_secret"]
 
 
 def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
-    credentials: dict[str, Any] = {"webhook_secret": webhook_secret(host, state)}
+    credentials: dict[str, Any] = {}
     if state["auth_mode"] == "oauth":
         credentials.update(
             consumer_key=state["consumer_key"],
@@ -352,6 +395,7 @@ def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
             "webhook_mode": state.get("webhook_mode", "automatic"),
         },
         credentials=credentials,
+        shared_credentials={"webhook_secret": webhook_secret(host, state)},
     )
 
 
@@ -370,7 +414,9 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
         return {"webhook_status": "waiting for first webhook"}
     client = client_for(host, state)
     install.require_admin(client, spec.name)
-    token = install.webhook_token(spec.external_id, spec.credentials["webhook_secret"])
+    token = install.webhook_token(
+        spec.external_id, spec.shared_credentials["webhook_secret"]
+    )
     created = install.create_webhook(
         client, install.webhook_url(host.config.public_url, token)
     )
@@ -397,6 +443,8 @@ def client_for(
             token=state.get("access_token") if token else None,
             token_secret=state.get("access_token_secret") if token else None,
         )
+    if session is None:
+        session = host.outbound_session(allowed_hosts(host))
     client = JiraClient(config.url, credentials, verify=verify, session=session)
     client.observer = functools.partial(_observed, host)
     return client
@@ -416,7 +464,9 @@ def integration_client(host, integration) -> JiraClient:
     A 401 from Jira marks the integration as needing re-authentication.
     """
     credentials = host.integrations.credentials(integration)
-    session = cache.session_for(host, integration.id, new_session)
+    session = cache.session_for(
+        host, integration.id, lambda: host.outbound_session(allowed_hosts(host))
+    )
     client = client_for(host, {**integration.metadata, **credentials}, session=session)
     client.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)
     return client
@@ -426,3 +476,41 @@ def remove_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:
     """Delete our webhook in Jira when the integration is removed."""
     client = client_for(host, {**integration.metadata, **credentials})
     return install.delete_webhook(client, dict(integration.metadata))
+
+
+def rotate_webhook_secret(host, integration) -> RotatedSecret:
+    """A new webhook secret, and Jira's webhook moved to the URL it signs.
+
+    Automatic mode creates the new webhook first and then deletes the old
+    one, so an answer Jira refuses changes nothing; manual mode hands back
+    the URL an administrator must enter.
+    """
+    secret = install.new_webhook_secret()
+    url = install.webhook_url(
+        host.config.public_url, install.webhook_token(integration.external_id, secret)
+    )
+    shared = {"webhook_secret": secret}
+    metadata = dict(integration.metadata)
+    if metadata.get("webhook_mode") == "manual" or not metadata.get("webhook_api"):
+        return RotatedSecret(
+            shared_credentials=shared,
+            metadata={"webhook_status": "waiting for first webhook"},
+            webhook_url=url,
+            message="In Jira (System → WebHooks), replace the webhook's URL with"
+            " the new one: the old URL no longer works.",
+        )
+    client = integration_client(host, integration)
+    install.require_admin(client, integration.name)
+    created = install.create_webhook(client, url)
+    if install.delete_webhook(client, metadata):
+        message = "Jira's webhook now uses the new secret."
+    else:
+        message = (
+            "A new webhook was created in Jira, but the old one could not be"
+            " deleted: delete it in Jira (System → WebHooks). It no longer works."
+        )
+    return RotatedSecret(
+        shared_credentials=shared,
+        metadata={**created, "webhook_status": "created"},
+        message=message,
+    )

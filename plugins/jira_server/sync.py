@@ -16,7 +16,7 @@ from typing import TypeVar
 from host.errors import RetryLater
 from host.types import Comment, ExternalIssue, Member, SyncResult
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraClient, JiraError
+from plugins.jira_server.client import JiraClient, JiraError, jira_path
 from plugins.jira_server.setup import integration_client
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ def assignee(
     host, integration, org_integration, issue: ExternalIssue, member: Member | None
 ) -> SyncResult:
     client = integration_client(host, integration)
-    path = f"/rest/api/2/issue/{issue.key}/assignee"
+    path = jira_path("/rest/api/2/issue/{}/assignee", issue.key)
 
     def assign() -> SyncResult:
         if member is None:
@@ -68,7 +68,7 @@ def find_user(
 
     def search(username: str) -> list[dict]:
         return cache.for_host(host).get_or_load(
-            (integration.id, "assignable", issue_key, username.lower()),
+            (cache.scope(integration), "assignable", issue_key, username.lower()),
             lambda: client.request(
                 "GET",
                 "/rest/api/2/user/assignable/search",
@@ -97,7 +97,7 @@ def status(host, integration, org_integration, issue: ExternalIssue, resolved: b
     def transition() -> SyncResult:
         current = client.request(
             "GET",
-            f"/rest/api/2/issue/{issue.key}",
+            jira_path("/rest/api/2/issue/{}", issue.key),
             params={"fields": "status,project"},
         )
         fields = current.get("fields") or {}
@@ -146,7 +146,7 @@ def status(host, integration, org_integration, issue: ExternalIssue, resolved: b
             )
         client.request(
             "POST",
-            f"/rest/api/2/issue/{issue.key}/transitions",
+            jira_path("/rest/api/2/issue/{}/transitions", issue.key),
             json_body={"transition": {"id": chosen["id"]}},
         )
         return SyncResult(
@@ -165,12 +165,12 @@ def _transitions(host, integration, client, issue, fields) -> list[dict]:
     def load():
         return client.request(
             "GET",
-            f"/rest/api/2/issue/{issue.key}/transitions",
+            jira_path("/rest/api/2/issue/{}/transitions", issue.key),
             params={"expand": "transitions.fields"},
         ).get("transitions", [])
 
     return cache.for_host(host).get_or_load(
-        (integration.id, "transitions", issue.key, current), load
+        (cache.scope(integration), "transitions", issue.key, current), load
     )
 
 
@@ -186,9 +186,11 @@ def comment(
     body = {"body": f"{note.author_name} wrote:\n\n{{quote}}{note.text}{{quote}}"}
 
     def send() -> SyncResult:
-        path = f"/rest/api/2/issue/{issue.key}/comment"
+        path = jira_path("/rest/api/2/issue/{}/comment", issue.key)
         if external_comment_id:
-            client.request("PUT", f"{path}/{external_comment_id}", json_body=body)
+            client.request(
+                "PUT", path + jira_path("/{}", external_comment_id), json_body=body
+            )
             return SyncResult(
                 applied=True,
                 message="Comment updated in Jira.",

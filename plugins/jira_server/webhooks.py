@@ -50,7 +50,16 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
         return WebhookVerdict(
             integration_id=integration.id, store=False, reason="no changelog"
         )
-    return WebhookVerdict(integration_id=integration.id)
+    issue = body.get("issue") if isinstance(body.get("issue"), dict) else {}
+    return WebhookVerdict(
+        integration_id=integration.id,
+        issue_id=_text(issue.get("id")),
+        issue_key=_text(issue.get("key")),
+    )
+
+
+def _text(value) -> str | None:
+    return str(value) if isinstance(value, str | int) and value != "" else None
 
 
 def integration_for_token(host, token: str):
@@ -67,7 +76,9 @@ def integration_for_token(host, token: str):
     integration = host.integrations.by_external_id("jira_server", external_id)
     if integration is None:
         raise _rejected("Could not find integration for token")
-    secret = host.integrations.credentials(integration).get("webhook_secret") or ""
+    secret = (
+        host.integrations.shared_credentials(integration).get("webhook_secret") or ""
+    )
     timeless = not TIME_CLAIMS & claims.keys()
     problem = (_signature_problem if timeless else _check)(token, secret)
     if problem:

@@ -1,5 +1,7 @@
 """Fixtures for the Jira Server provider: RSA keys and the fake Jira."""
 
+import json
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -74,10 +76,8 @@ def jira_integration(jira_host, org, jira):
             external_id=EXTERNAL_ID,
             name="svc",
             metadata={"base_url": jira.url, "auth_mode": "token"},
-            credentials={
-                "webhook_secret": WEBHOOK_SECRET,
-                "personal_access_token": "pat-svc",
-            },
+            credentials={"personal_access_token": "pat-svc"},
+            shared_credentials={"webhook_secret": WEBHOOK_SECRET},
         ),
     )
     return integration
@@ -118,7 +118,26 @@ def link(jira_host, org, jira_integration):
 @pytest.fixture
 def member(jira_host, org):
     def add(email, name="Member"):
-        member_id = jira_host.store.organizations.add_member(org.id, email, name)
+        member_id, _ = jira_host.store.organizations.add_member(org.id, email, name)
         return jira_host.store.organizations.member(org.id, member_id)
 
     return add
+
+
+def link_payload_issue(host, organization, integration_id, body: bytes) -> None:
+    """Link the Jira issue a webhook body is about to a new group, so the
+    host stores deliveries about it (it skips issues nobody links)."""
+    issue = json.loads(body)["issue"]
+    group = host.groups.create(organization, "Linked", "app.py")
+    with host.store.transaction():
+        external = host.store.integrations.upsert_external_issue(
+            integration_id,
+            TrackerIssue(
+                key=issue["key"],
+                external_id=str(issue["id"]),
+                title="",
+                description="",
+                url="",
+            ),
+        )
+        host.store.integrations.link(group.id, external)

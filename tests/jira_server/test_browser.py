@@ -64,6 +64,7 @@ def host_with_acme(tmp_path) -> tuple[int, dict[str, str]]:
     config = tmp_path / "config.ini"
     config.write_text(
         f"[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1:{port}\n"
+        "allow_loopback_destinations = true\n"
     )
     env = {"TRACKBRIDGE_CONFIG": str(config)}
     run_cli(env, "org", "create", "acme")

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from host.destinations import DestinationPolicy
 from plugins.jira_server.client import (
     JiraClient,
     JiraError,
@@ -12,16 +13,23 @@ from plugins.jira_server.client import (
     TokenCredentials,
 )
 
+#: The fake Jira listens on loopback, which the host refuses by default.
+LOOPBACK = DestinationPolicy(allow_loopback=True)
+
 
 def test_a_personal_access_token_is_sent_as_bearer(jira):
     jira.personal_tokens["pat-1"] = "ann"
-    client = JiraClient(jira.url, TokenCredentials("pat-1"))
+    client = JiraClient(jira.url, TokenCredentials("pat-1"), session=LOOPBACK.session())
     assert client.request("GET", "/rest/api/2/myself")["name"] == "ann"
     assert jira.seen("/rest/api/2/myself")[0].auth == "bearer:ann"
 
 
 def test_every_oauth_request_is_signed_afresh(jira, key_pair):
-    client = JiraClient(jira.url, OAuthCredentials("trackbridge", key_pair[0]))
+    client = JiraClient(
+        jira.url,
+        OAuthCredentials("trackbridge", key_pair[0]),
+        session=LOOPBACK.session(),
+    )
     client.request("POST", "/plugins/servlet/oauth/request-token", form=True)
     client.request("POST", "/plugins/servlet/oauth/request-token", form=True)
     headers = [r.headers["Authorization"] for r in jira.requests]
@@ -32,13 +40,17 @@ def test_every_oauth_request_is_signed_afresh(jira, key_pair):
 
 
 def test_the_session_never_retries_by_itself(jira):
-    client = JiraClient(jira.url, None)
+    client = JiraClient(jira.url, None, session=LOOPBACK.session())
     for scheme in ("http://", "https://"):
         assert client.session.get_adapter(scheme).max_retries.total == 0
 
 
 def test_oauth_problems_come_with_a_hint(jira, key_pair):
-    client = JiraClient(jira.url, OAuthCredentials("unknown-key", key_pair[0]))
+    client = JiraClient(
+        jira.url,
+        OAuthCredentials("unknown-key", key_pair[0]),
+        session=LOOPBACK.session(),
+    )
     with pytest.raises(JiraError) as raised:
         client.request("POST", "/plugins/servlet/oauth/request-token", form=True)
     assert raised.value.oauth_problem == "consumer_key_unknown"
@@ -83,7 +95,9 @@ def test_jira_error_bodies_become_one_message(
 ):
     jira.failures["/rest/api/2/serverInfo"] = (status, body, content_type)
     with pytest.raises(JiraError) as raised:
-        JiraClient(jira.url, None).request("GET", "/rest/api/2/serverInfo")
+        JiraClient(jira.url, None, session=LOOPBACK.session()).request(
+            "GET", "/rest/api/2/serverInfo"
+        )
     assert raised.value.detail == expected
     assert raised.value.http_status == status
 
@@ -95,7 +109,9 @@ def test_field_errors_and_jiras_own_message(jira):
         "application/json",
     )
     with pytest.raises(JiraError) as raised:
-        JiraClient(jira.url, None).request("GET", "/rest/api/2/serverInfo")
+        JiraClient(jira.url, None, session=LOOPBACK.session()).request(
+            "GET", "/rest/api/2/serverInfo"
+        )
     assert raised.value.errors == {"summary": "Required"}
     assert raised.value.jira_message == "summary: Required"
 
@@ -104,7 +120,9 @@ def test_timeouts_say_so(jira, monkeypatch):
     monkeypatch.setattr("plugins.jira_server.client.READ_TIMEOUT", 0.2)
     jira.delays["/rest/api/2/serverInfo"] = 1
     with pytest.raises(JiraError) as raised:
-        JiraClient(jira.url, None).request("GET", "/rest/api/2/serverInfo")
+        JiraClient(jira.url, None, session=LOOPBACK.session()).request(
+            "GET", "/rest/api/2/serverInfo"
+        )
     netloc = jira.url.split("//")[1]
     assert raised.value.detail == f"Timed out attempting to reach host: {netloc}"
 
@@ -114,9 +132,9 @@ def test_an_unreachable_host_says_so():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(JiraError, match=f"Unable to reach host: 127.0.0.1:{port}"):
-        JiraClient(f"http://127.0.0.1:{port}", None).request(
-            "GET", "/rest/api/2/myself"
-        )
+        JiraClient(
+            f"http://127.0.0.1:{port}", None, session=LOOPBACK.session()
+        ).request("GET", "/rest/api/2/myself")
 
 
 def test_tls_failures_say_what_to_do():
@@ -156,7 +174,9 @@ def test_tls_failures_say_what_to_do():
         url = f"https://127.0.0.1:{server.server_address[1]}"
         try:
             with pytest.raises(JiraError) as raised:
-                JiraClient(url, None).request("GET", "/rest/api/2/serverInfo")
+                JiraClient(url, None, session=LOOPBACK.session()).request(
+                    "GET", "/rest/api/2/serverInfo"
+                )
         finally:
             server.server_close()
     assert raised.value.detail.startswith("TLS verification failed for 127.0.0.1:")
@@ -171,5 +191,7 @@ def test_retry_after_is_kept(jira):
         {"Retry-After": "7"},
     )
     with pytest.raises(JiraError) as raised:
-        JiraClient(jira.url, None).request("GET", "/rest/api/2/serverInfo")
+        JiraClient(jira.url, None, session=LOOPBACK.session()).request(
+            "GET", "/rest/api/2/serverInfo"
+        )
     assert (raised.value.http_status, raised.value.retry_after) == (429, 7.0)

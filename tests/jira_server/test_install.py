@@ -7,9 +7,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from host.destinations import DestinationPolicy, parse_allowed_hosts
 from host.errors import SetupError, ValidationError
 from plugins.jira_server import install
 from plugins.jira_server.client import JiraClient, TokenCredentials
+
+#: The fake Jira listens on loopback, which the host refuses by default.
+LOOPBACK = DestinationPolicy(allow_loopback=True)
 
 
 def form(key_pair, **changes):
@@ -99,15 +103,33 @@ def test_the_public_key_is_derived_from_the_private_key(key_pair):
     assert install.public_key_pem(key_pair[0]) == key_pair[1]
 
 
-def test_external_id_is_cut_to_64():
-    long = install.external_id(
-        "https://jira.example.com", "a-very-long-consumer-key-" * 3
+def test_the_external_id_is_the_whole_identity():
+    # Two users (or hosts) that differ only after character 64 are two
+    # integrations, not one: nothing is cut.
+    long = "a-very-long-jira-user-name-" * 3
+    first = install.external_id("https://jira.example.com", "token", long + "x")
+    second = install.external_id("https://jira.example.com", "token", long + "y")
+    assert first != second
+    assert first == f"jira.example.com#token:{long}x"
+    assert install.external_id("http://jira:8080/j", "oauth", "ck", "bot") == (
+        "jira:8080/j#oauth:ck:bot"
     )
-    assert (
-        long == "jira.example.com:a-very-long-consumer-key-a-very-long-consumer-ke"[:64]
-    )
-    assert len(long) == 64
-    assert install.external_id("http://jira:8080", "bot") == "jira:8080:bot"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a port is not a consumer key, a colon in a name is not a separator
+        (
+            ("http://host:8080", "token", "alice"),
+            ("http://host", "oauth", "8080", "alice"),
+        ),
+        (("http://host", "oauth", "a:b", "c"), ("http://host", "oauth", "a", "b:c")),
+        (("http://host/jira", "token", "x"), ("http://host", "token", "jira#token:x")),
+    ],
+)
+def test_no_two_identities_share_an_external_id(a, b):
+    assert install.external_id(*a) != install.external_id(*b)
 
 
 def test_the_webhook_token_names_the_integration():
@@ -128,7 +150,7 @@ def test_the_ca_bundle_is_written_once(tmp_path):
 @pytest.fixture
 def client(jira):
     jira.personal_tokens["pat"] = "admin"
-    return JiraClient(jira.url, TokenCredentials("pat"))
+    return JiraClient(jira.url, TokenCredentials("pat"), session=LOOPBACK.session())
 
 
 def test_jira_9_gets_the_legacy_webhook(jira, client):
@@ -212,10 +234,11 @@ def test_deleting_the_webhook_tolerates_404(jira, client):
     ],
 )
 def test_an_allowlist_limits_the_jira_hosts(key_pair, url, allowed):
-    hosts = install.allowed_hosts("jira.example.com, *.corp.example")
+    hosts = parse_allowed_hosts("jira.example.com, *.corp.example")
     data = form(key_pair, url=url)
     if allowed:
-        assert install.validate_installation(data, hosts).url == url.rstrip("/")
+        expected = url.lower().rstrip("/").rstrip(".")
+        assert install.validate_installation(data, hosts).url == expected
         return
     with pytest.raises(ValidationError) as raised:
         install.validate_installation(data, hosts)

@@ -96,7 +96,9 @@ def test_repeated_setup_errors_stop_with_a_message(install, jira):
         "ca_bundle=",
     )
     assert result.exit_code == 1
-    assert result.output.count("Jira did not accept the personal access token.") == 3
+    assert (
+        result.output.count("Jira refused the personal access token (HTTP 401).") == 3
+    )
     assert "Setup stopped after repeated errors." in result.output
 
 

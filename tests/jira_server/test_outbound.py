@@ -228,14 +228,16 @@ def test_a_deleted_jira_issue_is_unlinked(
     )
 
 
-def test_a_401_marks_the_integration_for_reauthentication(
-    setup, mapped, jira, api, run_jobs, jira_host, jira_integration
+def test_a_401_marks_the_organizations_installation_for_reauthentication(
+    setup, mapped, jira, api, run_jobs, jira_host, jira_integration, org
 ):
     jira.personal_tokens.clear()
     change(api, setup, status="resolved")
     run_jobs()
-    integration = jira_host.store.integrations.get(jira_integration.id)
-    assert integration.status == "needs_reauth"
+    installation = jira_host.store.integrations.org_integration(
+        org.id, jira_integration.id
+    )
+    assert installation.status == "needs_reauth"
     assert [j["state"] for j in jira_host.store.jobs.list()] == ["done"]
 
 

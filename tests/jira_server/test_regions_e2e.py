@@ -37,6 +37,7 @@ def write_host(directory, port, extra=""):
     path = directory / "config.ini"
     path.write_text(
         f"[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1:{port}\n"
+        "allow_loopback_destinations = true\n"
         f"[routing]\nsecret = {SECRET}\n{FAST_JOBS}{extra}"
     )
     return {"TRACKBRIDGE_CONFIG": str(path)}, port
@@ -163,6 +164,7 @@ def test_control_node_forwards_to_regions_and_waits_for_one_that_is_down(
                 "jira_server", webhook_token_id(hook_url)
             )
             credentials = control.integrations.credentials(integration)
+            shared = control.integrations.shared_credentials(integration)
         with opened(us_env) as us:
             from host.types import IntegrationSpec
 
@@ -175,6 +177,7 @@ def test_control_node_forwards_to_regions_and_waits_for_one_that_is_down(
                     name=integration.name,
                     metadata=dict(integration.metadata),
                     credentials=credentials,
+                    shared_credentials=shared,
                 ),
             )
         us_group = seed_linked_group(us_env, "zeta")

@@ -19,7 +19,12 @@ from host.store import Store
 from host.types import IntegrationSpec
 from plugins.jira_server import plugin
 from tests.conftest import shared_fixture, write_config
-from tests.jira_server.conftest import EXTERNAL_ID, WEBHOOK_SECRET, webhook_token
+from tests.jira_server.conftest import (
+    EXTERNAL_ID,
+    WEBHOOK_SECRET,
+    link_payload_issue,
+    webhook_token,
+)
 
 ROUTING_SECRET = "routing secret shared by all hosts"
 ASSIGNEE = "jira-webhooks/real-server-issue-updated-assignee.json"
@@ -27,7 +32,8 @@ SPEC = IntegrationSpec(
     external_id=EXTERNAL_ID,
     name="svc",
     metadata={"base_url": "https://jira.example.org", "auth_mode": "token"},
-    credentials={"webhook_secret": WEBHOOK_SECRET, "personal_access_token": "p"},
+    credentials={"personal_access_token": "p"},
+    shared_credentials={"webhook_secret": WEBHOOK_SECRET},
 )
 
 
@@ -167,6 +173,10 @@ def signed(body, path="/extensions/jira-server/issue-updated/" + "x", when=None)
 def test_a_region_stores_a_correctly_signed_forwarded_delivery(region, clock):
     install(region, ("acme", None))
     body = shared_fixture(ASSIGNEE)
+    [(_, oi)] = region.integrations.list(region.organizations.get("acme"))
+    link_payload_issue(
+        region, region.organizations.get("acme"), oi.integration_id, body
+    )
     token = webhook_token()
     path = f"/extensions/jira-server/issue-updated/{token}"
     response = post(region, body, token=token, headers=signed(body, path, clock()))

@@ -84,13 +84,14 @@ def test_full_oauth_install_on_jira_9(setup, jira, key_pair, jira_host, api):
 
     integration = api("get", f"/integrations/{done.json['integration_id']}").json
     netloc = urlsplit(jira.url).netloc
-    assert integration["external_id"] == f"{netloc}:trackbridge"
+    # the identity: the consumer key and the Jira user who approved it
+    assert integration["external_id"] == f"{netloc}#oauth:trackbridge:admin"
     assert integration["name"] == "trackbridge"
     assert integration["metadata"]["base_url"] == jira.url  # trailing slash gone
     assert integration["metadata"]["webhook_api"] == "/rest/webhooks/1.0/webhook"
     assert integration["metadata"]["server_version"] == "9.12.2"
     assert integration["config"] == {}
-    credentials = jira_host.store.integrations.credentials(integration["id"])
+    credentials = all_credentials(jira_host, integration["id"])
     assert set(credentials) == {
         "consumer_key",
         "private_key",
@@ -155,20 +156,22 @@ def test_personal_access_token_install(setup, jira, jira_host, api):
     assert step.json["total_steps"] == 2
     done = setup(webhook_mode="automatic").json
     integration = api("get", f"/integrations/{done['integration_id']}").json
-    assert integration["external_id"] == f"{urlsplit(jira.url).netloc}:svc-trackbridge"
+    assert integration["external_id"] == (
+        f"{urlsplit(jira.url).netloc}#token:svc-trackbridge"
+    )
     assert (
         jira.seen("/rest/webhooks/1.0/webhook", "POST")[0].auth
         == "bearer:svc-trackbridge"
     )
-    credentials = jira_host.store.integrations.credentials(integration["id"])
+    credentials = all_credentials(jira_host, integration["id"])
     assert credentials["personal_access_token"] == "pat-123"
 
 
 def test_a_refused_personal_access_token_says_so(setup, jira, jira_host):
     response = setup(url=jira.url, auth_mode="token", personal_access_token="wrong")
     assert response.status_code == 400
-    assert response.json["detail"].startswith(
-        "Jira did not accept the personal access token."
+    assert response.json["detail"] == (
+        "Jira refused the personal access token (HTTP 401)."
     )
     assert setup.status().json["step"]["name"] == "installation_config"
 
@@ -275,7 +278,9 @@ def test_the_webhook_step_shows_the_manual_url_and_events(setup, jira, key_pair)
     )
 
 
-def test_a_long_consumer_key_is_cut_in_the_external_id(setup, jira, key_pair, api):
+def test_a_long_consumer_key_is_kept_whole_in_the_external_id(
+    setup, jira, key_pair, api
+):
     key = "a-very-long-consumer-key-that-when-combined-with-the-host-is-long"
     jira.consumers[key] = key_pair[1]
     setup(**config_form(jira, key_pair, consumer_key=key))
@@ -284,8 +289,7 @@ def test_a_long_consumer_key_is_cut_in_the_external_id(setup, jira, key_pair, ap
     external_id = api("get", f"/integrations/{done['integration_id']}").json[
         "external_id"
     ]
-    assert len(external_id) == 64
-    assert external_id == f"{urlsplit(jira.url).netloc}:{key}"[:64]
+    assert external_id == f"{urlsplit(jira.url).netloc}#oauth:{key}:admin"
 
 
 def install_with_token(setup, jira):
@@ -390,7 +394,7 @@ def test_installing_again_keeps_the_webhook_secret(
     assert jira_host.store.integrations.credentials(first)["webhook_secret"] == secret
     [hook] = jira.webhooks.values()
     claims = jwt.decode(hook["url"].split("/")[-2], secret, algorithms=["HS256"])
-    assert claims["id"].endswith(":trackbridge")
+    assert claims["id"].endswith("#oauth:trackbridge:admin")
 
 
 def test_a_second_organization_shares_the_same_jira(
@@ -430,3 +434,8 @@ def test_a_jira_outside_the_allowed_hosts_is_refused_before_any_call(
     assert response.status_code == 400
     assert "allowed_hosts" in response.json["errors"]["url"][0]
     assert jira.requests == []
+
+
+def all_credentials(host, integration_id):
+    """The shared secrets and the (first) installing organization's own."""
+    return host.integrations.credentials(host.store.integrations.get(integration_id))

@@ -12,7 +12,7 @@ import pytest
 
 from host.types import IntegrationSpec
 from tests.conftest import shared_fixture
-from tests.jira_server.conftest import EXTERNAL_ID, WEBHOOK_SECRET
+from tests.jira_server.conftest import EXTERNAL_ID, WEBHOOK_SECRET, link_payload_issue
 from tests.jira_server.conftest import webhook_token as token
 
 ASSIGNEE = "jira-webhooks/real-server-issue-updated-assignee.json"
@@ -31,7 +31,8 @@ def integration(jira_host, org):
                 "base_url": "https://jira.example.org",
                 "webhook_status": "waiting for first webhook",
             },
-            credentials={"webhook_secret": WEBHOOK_SECRET},
+            credentials={},
+            shared_credentials={"webhook_secret": WEBHOOK_SECRET},
         ),
     )
     return integration
@@ -49,10 +50,12 @@ def post(client):
     return send
 
 
-def test_a_real_payload_with_a_valid_token_is_stored(post, integration, jira_host):
+def test_a_real_payload_with_a_valid_token_is_stored(post, integration, jira_host, org):
+    link_payload_issue(jira_host, org, integration.id, shared_fixture(ASSIGNEE))
     response = post(token(), shared_fixture(ASSIGNEE))
     assert (response.status_code, response.json) == (200, {"received": True})
     [delivery] = jira_host.store.deliveries.recent()
+    assert [j["kind"] for j in jira_host.store.jobs.list()] == ["delivery.process"]
     assert delivery["integration_id"] == integration.id
     assert jira_host.store.jobs.list()[0]["kind"] == "delivery.process"
 
@@ -69,9 +72,24 @@ def test_the_first_authenticated_delivery_ends_waiting(post, integration, jira_h
     assert metadata["base_url"] == "https://jira.example.org"  # merged, not replaced
 
 
-def test_comment_events_need_no_changelog(post, integration, jira_host):
+def test_comment_events_need_no_changelog(post, integration, jira_host, org):
+    link_payload_issue(jira_host, org, integration.id, shared_fixture(COMMENTED))
     response = post(token(), shared_fixture(COMMENTED))
     assert response.json == {"received": True}
+
+
+def test_a_delivery_about_an_issue_nobody_links_is_acknowledged_not_stored(
+    post, integration, jira_host
+):
+    # 50 large webhooks about an unlinked issue: none of them is kept.
+    body = json.loads(shared_fixture(ASSIGNEE))
+    body["issue"]["fields"]["description"] = "x" * 100_000
+    for n in range(50):
+        body["timestamp"] = n
+        response = post(token(), json.dumps(body).encode())
+        assert (response.status_code, response.json) == (200, {"received": False})
+    assert jira_host.store.deliveries.recent() == []
+    assert jira_host.store.jobs.list() == []
 
 
 @pytest.mark.parametrize(
@@ -156,7 +174,10 @@ def test_a_token_for_one_integration_never_opens_another(
             external_id="other.example:bot",
             name="bot",
             metadata={},
-            credentials={"webhook_secret": "the other integration secret, 32+ bytes"},
+            credentials={},
+            shared_credentials={
+                "webhook_secret": "the other integration secret, 32+ bytes"
+            },
         ),
     )
     # signed with our secret, naming the other integration

@@ -1,0 +1,57 @@
+"""Retention: the worker deletes what has been kept long enough.
+
+``[host] delivery_retention_days`` (processed and ignored webhook
+deliveries), ``job_retention_days`` (finished jobs) and
+``dead_letter_retention_days`` (dead-lettered jobs, listed and retryable
+until then). Deletion runs in small batches, each its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from host.times import iso_time
+
+if TYPE_CHECKING:
+    from host.core import Host
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+#: Batches one sweep deletes at most, so a sweep never keeps the worker
+#: from its jobs for long; the next sweep goes on where this one stopped.
+MAX_BATCHES = 20
+
+
+class RetentionService:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def sweep(self) -> dict[str, int]:
+        """Delete one round of expired rows; return how many of each."""
+        config, now = self.host.config, self.host.clock()
+        retention = self.host.store.retention
+        kinds = {
+            "deliveries": lambda before: retention.delete_deliveries(before),
+            "jobs": lambda before: retention.delete_jobs("done", before),
+            "dead_letters": lambda before: retention.delete_jobs("dead", before),
+        }
+        days = {
+            "deliveries": config.delivery_retention_days,
+            "jobs": config.job_retention_days,
+            "dead_letters": config.dead_letter_retention_days,
+        }
+        deleted = {}
+        for kind, delete in kinds.items():
+            before = iso_time(now - days[kind] * DAY)
+            deleted[kind] = 0
+            for _ in range(MAX_BATCHES):
+                with self.host.store.transaction():
+                    count = delete(before)
+                deleted[kind] += count
+                if count == 0:
+                    break
+        if any(deleted.values()):
+            log.info("retention deleted %s", deleted)
+        return deleted
