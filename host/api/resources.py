@@ -199,18 +199,22 @@ class CommentItem(Resource):
         resp.media = serialize.comment(comment)
 
 
-class Integrations(Resource):
+class IntegrationResource(Resource):
+    """What the integration endpoints share (not their responders)."""
+
     def _render(self, integration, org_integration):
         provider = self.host.providers.get(integration.provider)
         name = provider.name if provider else integration.provider
         return serialize.integration(integration, org_integration, name)
 
+
+class Integrations(IntegrationResource):
     def on_get(self, req, resp, slug):
         org = organization(req, slug)
         resp.media = [self._render(i, oi) for i, oi in self.host.integrations.list(org)]
 
 
-class IntegrationItem(Integrations):
+class IntegrationItem(IntegrationResource):
     def on_get(self, req, resp, slug, integration_id):
         org = organization(req, slug)
         resp.media = self._render(*self.host.integrations.get(org, integration_id))
@@ -225,7 +229,7 @@ class IntegrationItem(Integrations):
         resp.status = falcon.HTTP_204
 
 
-class IntegrationWebhookSecret(Resource):
+class IntegrationWebhookSecret(IntegrationResource):
     """``POST .../integrations/{id}/rotate-webhook-secret``: a new shared
     webhook secret; the old webhook URL fails from now on."""
 
