@@ -98,11 +98,15 @@ def test_ids_are_never_reused_and_dead_letters_stay_with_their_organization(
     with host.store.transaction():
         job = host.jobs.enqueue("integration.reconcile", {"integration_id": first.id})
         delivery = host.store.deliveries.add(first.id, "tiny", {}, b"{}")
+        forward = host.store.deliveries.add_forward(
+            "eu", "tiny", "hook/x", {}, {}, b"{}", integration_id=first.id
+        )
     host.store.jobs.claim("w", now=clock(), lease_seconds=60)
     host.store.jobs.bury(job, "w", "failed")
     host.integrations.remove(org, first.id)
     assert host.store.jobs.get(job) is None  # its jobs went with it
     assert host.store.deliveries.get(delivery) is None
+    assert host.store.deliveries.forward(forward) is None
     other = host.organizations.create("beta")
     second = install_tiny(host, other, "two.example")
     assert second.id != first.id

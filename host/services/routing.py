@@ -89,7 +89,13 @@ class RoutingService:
                 self.host.inbound.store_delivery(verdict.integration_id, request)
             for region in regions:
                 forward_id = self.store.deliveries.add_forward(
-                    region, slug, request.path, request.query, headers, request.body
+                    region,
+                    slug,
+                    request.path,
+                    request.query,
+                    headers,
+                    request.body,
+                    integration_id=verdict.integration_id,
                 )
                 self.host.jobs.enqueue(
                     "delivery.forward", {"forward_id": forward_id, "region": region}

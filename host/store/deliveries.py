@@ -103,11 +103,13 @@ class DeliveryStore:
         query: Mapping[str, str],
         headers: Mapping[str, str],
         body: bytes,
+        integration_id: int | None = None,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO forwards (region, provider_slug, path, query, headers, body,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO forwards (integration_id, region, provider_slug, path, query,"
+            " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
+                integration_id,
                 region,
                 provider_slug,
                 self.box.seal(path),  # the path holds the webhook's token

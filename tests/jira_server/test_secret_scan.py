@@ -67,7 +67,16 @@ def test_no_secret_reaches_any_output(
     outputs.append(api("get", "/jobs/dead").text)
     outputs.append(client.simulate_get("/metrics").text)
 
+    outputs.append(api("get", "/tokens").text)
+    # A rotation shows the new webhook URL (that is its point), never the secret.
+    outputs.append(api("post", f"{integration}/rotate-webhook-secret").text)
+    rotated = jira_host.store.integrations.credentials(jira_integration.id)
+
     env = {"TRACKBRIDGE_CONFIG": str(config.source)}
+    outputs.append(run_cli(env, "token", "list", "--org", "acme"))
+    outputs.append(
+        run_cli(env, "integrations", "rotate-webhook-secret", str(jira_integration.id))
+    )
     outputs.append(run_cli(env, "config"))
     outputs.append(run_cli(env, "jobs", "list", "--json"))
     outputs.append(run_cli(env, "plugins", "--json"))
@@ -76,6 +85,7 @@ def test_no_secret_reaches_any_output(
     secrets = {
         "personal access token": ACCESS_TOKEN,
         "webhook secret": WEBHOOK_SECRET,
+        "rotated webhook secret": rotated["webhook_secret"],
         "webhook token": token,
         "forged token": forged,
         "API token": auth["Authorization"].split()[1],
@@ -88,5 +98,7 @@ def test_no_secret_reaches_any_output(
     }
     text = "\n".join(outputs)
     assert "Could not validate JWT" in text  # the forged token was refused, and said so
+    final = jira_host.store.integrations.credentials(jira_integration.id)
+    secrets["secret of the CLI's rotation"] = final["webhook_secret"]
     leaked = [name for name, secret in secrets.items() if secret in text]
     assert leaked == []
