@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import socket
 import subprocess
@@ -29,7 +30,7 @@ def test_a_token_revoked_in_another_process_is_refused_at_once(
         == 200
     )
     listed = run_cli(cli_env(config), "token", "list", "--org", "acme", "--json")
-    [entry] = [t for t in __import__("json").loads(listed) if t["label"] == "ci"]
+    [entry] = [t for t in json.loads(listed) if t["label"] == "ci"]
     assert entry["prefix"] == token[:8]
     assert token not in listed
     run_cli(cli_env(config), "token", "revoke", str(entry["id"]), "--org", "acme")

@@ -32,19 +32,21 @@ class RetentionService:
         """Delete one round of expired rows; return how many of each."""
         config, now = self.host.config, self.host.clock()
         retention = self.host.store.retention
+        # kind: (days kept, delete one batch older than a time)
         kinds = {
-            "deliveries": lambda before: retention.delete_deliveries(before),
-            "jobs": lambda before: retention.delete_jobs("done", before),
-            "dead_letters": lambda before: retention.delete_jobs("dead", before),
-        }
-        days = {
-            "deliveries": config.delivery_retention_days,
-            "jobs": config.job_retention_days,
-            "dead_letters": config.dead_letter_retention_days,
+            "deliveries": (config.delivery_retention_days, retention.delete_deliveries),
+            "jobs": (
+                config.job_retention_days,
+                lambda before: retention.delete_jobs("done", before),
+            ),
+            "dead_letters": (
+                config.dead_letter_retention_days,
+                lambda before: retention.delete_jobs("dead", before),
+            ),
         }
         deleted = {}
-        for kind, delete in kinds.items():
-            before = iso_time(now - days[kind] * DAY)
+        for kind, (days, delete) in kinds.items():
+            before = iso_time(now - days * DAY)
             deleted[kind] = 0
             for _ in range(MAX_BATCHES):
                 with self.host.store.transaction():

@@ -270,8 +270,6 @@ def authenticated_user(client: JiraClient, what: str) -> dict[str, str]:
         me = client.request("GET", "/rest/api/2/myself")
     except JiraError as ex:
         raise SetupError(setup_failure(client, ex, what)) from None
-    except ValidationError:
-        raise
     key = me.get("key") or me.get("name") if isinstance(me, dict) else None
     if not isinstance(key, str) or not key:
         raise SetupError(
