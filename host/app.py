@@ -19,7 +19,8 @@ from host.api.setup_page import SetupPage
 from host.api.webhooks import ProviderWebhook, Replica
 from host.config import load_config
 from host.core import Host
-from host.errors import TrackbridgeError
+from host.errors import TrackbridgeError, Unavailable
+from host.jsontext import INT_MAX
 from host.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ def create_app(host: Host | None = None) -> falcon.App:
     app = falcon.App(
         middleware=[RequestContext(host), SecurityHeaders(), TokenAuth(host)]
     )
+    # {name:id}: an integer the store can hold; any other is no route (404).
+    app.router_options.converters["id"] = StoreId
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.set_error_serializer(_serialize_http_error)
@@ -47,49 +50,49 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route(API, resources.OrganizationItem(host))
     app.add_route(f"{API}/members", resources.Members(host))
     app.add_route(f"{API}/tokens", resources.Tokens(host))
-    app.add_route(f"{API}/tokens/{{token_id:int}}", resources.TokenItem(host))
+    app.add_route(f"{API}/tokens/{{token_id:id}}", resources.TokenItem(host))
     app.add_route(f"{API}/groups", resources.Groups(host))
-    app.add_route(f"{API}/groups/{{group_id:int}}", resources.GroupItem(host))
+    app.add_route(f"{API}/groups/{{group_id:id}}", resources.GroupItem(host))
     app.add_route(
-        f"{API}/groups/{{group_id:int}}/activity", resources.GroupActivity(host)
+        f"{API}/groups/{{group_id:id}}/activity", resources.GroupActivity(host)
     )
-    app.add_route(f"{API}/groups/{{group_id:int}}/comments", resources.Comments(host))
+    app.add_route(f"{API}/groups/{{group_id:id}}/comments", resources.Comments(host))
     app.add_route(
-        f"{API}/groups/{{group_id:int}}/comments/{{comment_id:int}}",
+        f"{API}/groups/{{group_id:id}}/comments/{{comment_id:id}}",
         resources.CommentItem(host),
     )
-    app.add_route(f"{API}/groups/{{group_id:int}}/links", resources.GroupLinks(host))
+    app.add_route(f"{API}/groups/{{group_id:id}}/links", resources.GroupLinks(host))
     app.add_route(
-        f"{API}/groups/{{group_id:int}}/links/{{external_issue_id:int}}",
+        f"{API}/groups/{{group_id:id}}/links/{{external_issue_id:id}}",
         resources.GroupLinkItem(host),
     )
     app.add_route(
-        f"{API}/groups/{{group_id:int}}/integrations/{{integration_id:int}}/create",
+        f"{API}/groups/{{group_id:id}}/integrations/{{integration_id:id}}/create",
         resources.GroupCreateIssue(host),
     )
     app.add_route(f"{API}/integrations", resources.Integrations(host))
     app.add_route(
-        f"{API}/integrations/{{integration_id:int}}", resources.IntegrationItem(host)
+        f"{API}/integrations/{{integration_id:id}}", resources.IntegrationItem(host)
     )
     app.add_route(
-        f"{API}/integrations/{{integration_id:int}}/config",
+        f"{API}/integrations/{{integration_id:id}}/config",
         resources.IntegrationSettings(host),
     )
     app.add_route(
-        f"{API}/integrations/{{integration_id:int}}/search",
+        f"{API}/integrations/{{integration_id:id}}/search",
         resources.IntegrationSearch(host),
     )
     app.add_route(
-        f"{API}/integrations/{{integration_id:int}}/rotate-webhook-secret",
+        f"{API}/integrations/{{integration_id:id}}/rotate-webhook-secret",
         resources.IntegrationWebhookSecret(host),
     )
     app.add_route(f"{API}/deliveries", resources.Deliveries(host))
     app.add_route(
-        f"{API}/deliveries/{{delivery_id:int}}/reprocess",
+        f"{API}/deliveries/{{delivery_id:id}}/reprocess",
         resources.DeliveryReprocess(host),
     )
     app.add_route(f"{API}/jobs/dead", resources.DeadJobs(host))
-    app.add_route(f"{API}/jobs/{{job_id:int}}/retry", resources.JobRetry(host))
+    app.add_route(f"{API}/jobs/{{job_id:id}}/retry", resources.JobRetry(host))
     app.add_route(f"{API}/setup", resources.SetupPipelines(host))
     app.add_route(f"{API}/setup/{{pipeline_id}}", resources.SetupPipelineItem(host))
     for contributed in host.hook.register_routes(host=host):
@@ -97,16 +100,26 @@ def create_app(host: Host | None = None) -> falcon.App:
             app.add_route(route.uri_template, route.resource, suffix=route.suffix)
     app.add_route("/extensions/{provider_slug}/setup", SetupPage(host))
     app.add_route(
-        "/settings/{slug}/integrations/{integration_id:int}", SettingsPage(host)
+        "/settings/{slug}/integrations/{integration_id:id}", SettingsPage(host)
     )
     # Last, so that plugins' own pages under /extensions/ take precedence.
     app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
     return app
 
 
+class StoreId(falcon.routing.IntConverter):
+    """A path id: 1 to 2**63 - 1, the store's range; anything else matches
+    no route, so ``/groups/99999999999999999999999`` is a 404, not a 500."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1, max=INT_MAX)
+
+
 def _trackbridge_error(req, resp, ex: TrackbridgeError, params) -> None:
     resp.status = falcon.code_to_http_status(ex.status)
     resp.media = ex.to_dict()
+    if isinstance(ex, Unavailable):
+        resp.set_header("Retry-After", str(ex.retry_after))
 
 
 def _internal_error(req, resp, ex: Exception, params) -> None:

@@ -8,6 +8,8 @@ Plugins add their own commands through the ``register_commands`` hook.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,10 +18,14 @@ import click
 import pluggy
 
 from host import validation
-from host.config import Config, load_config
-from host.errors import ConfigError, TrackbridgeError, ValidationError
+from host.config import Config, capped_workers, check_bind, load_config
+from host.errors import ConfigError, TrackbridgeError, Unavailable, ValidationError
+from host.jsontext import INT_MAX
 from host.logs import configure_logging
 from host.plugins import describe_plugins, get_plugin_manager
+from host.store.db import DatabaseUnavailable
+
+log = logging.getLogger("trackbridge")
 
 
 class CliContext:
@@ -47,8 +53,37 @@ class CliContext:
         return Host(self.config, Store.for_config(self.config), self.pm)
 
 
+class StoreId(click.ParamType):
+    """An id the store can hold (1 to 2**63 - 1), for every id argument."""
+
+    name = "id"
+
+    def convert(self, value, param, ctx) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if not 1 <= number <= INT_MAX:
+            self.fail(f"{value!r} is not an id (a whole number from 1 to {INT_MAX})")
+        return number
+
+
+ID = StoreId()
+
+
+class ConfigProblem(click.ClickException):
+    """A configuration (or database location) error: one line, exit status 2,
+    as for any other usage error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Configuration error: {message}")
+
+
 def _handle_errors(fn):
-    """Turn the host's errors into one clear line and exit status 1."""
+    """Turn the host's errors into one clear line: exit status 1, or 2 for
+    configuration problems."""
 
     def wrapper(*args, **kwargs):
         try:
@@ -61,8 +96,10 @@ def _handle_errors(fn):
             raise click.ClickException(f"{ex.detail} {problems}".strip()) from None
         except TrackbridgeError as ex:
             raise click.ClickException(ex.detail) from None
-        except ConfigError as ex:
-            raise click.ClickException(f"Configuration error: {ex}") from None
+        except (ConfigError, DatabaseUnavailable) as ex:
+            raise ConfigProblem(str(ex)) from None
+        except Unavailable as ex:
+            raise click.ClickException(ex.detail) from None
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -90,25 +127,49 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
             config, get_plugin_manager(blocked=config.disabled_plugins)
         )
     configure_logging(ctx.obj.config.log_level, ctx.obj.config.log_format)
+    if not os.environ.get("TRACKBRIDGE_CONFIG_CHECKED"):
+        for warning in ctx.obj.config.warnings:
+            log.warning("%s", warning)
+
+
+def _bind(ctx, param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_bind(value)
+    except ConfigError as ex:
+        raise click.BadParameter(str(ex).removeprefix("--bind "), ctx, param) from None
 
 
 @cli.command()
-@click.option("--bind", help="host:port for gunicorn (default: [host] bind).")
-@click.option("--workers", type=click.IntRange(1), help="gunicorn worker processes.")
+@click.option(
+    "--bind", callback=_bind, help="host:port for gunicorn (default: [host] bind)."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 1024), help="gunicorn worker processes."
+)
 @pass_ctx
 @_handle_errors
 def serve(ctx: CliContext, bind: str | None, workers: int | None) -> None:
     """Run the web app (gunicorn) and one job worker until SIGTERM/SIGINT."""
+    from host.serve import PortBusy
     from host.serve import serve as run
 
+    if workers is not None:
+        warnings: list[str] = []
+        workers = capped_workers(workers, warnings, "--workers")
+        for warning in warnings:
+            log.warning("%s", warning)
     ctx.host.close()  # migrations applied once here, before any worker starts
-    sys.exit(
-        run(
+    try:
+        status = run(
             ctx.config,
             bind=bind or ctx.config.bind,
             workers=workers or ctx.config.workers,
         )
-    )
+    except PortBusy as ex:
+        raise click.ClickException(str(ex)) from None
+    sys.exit(status)
 
 
 @cli.command()
@@ -286,7 +347,7 @@ def token_list(ctx: CliContext, slug: str, as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=click.IntRange(1))
+@click.argument("token_id", type=ID)
 @click.option("--org", "slug", required=True, help="Organization slug.")
 @pass_ctx
 @_handle_errors
@@ -302,7 +363,7 @@ def integrations() -> None:
 
 
 @integrations.command("rotate-webhook-secret")
-@click.argument("integration_id", type=click.IntRange(1))
+@click.argument("integration_id", type=ID)
 @click.option(
     "--org",
     "slug",
@@ -378,7 +439,7 @@ def install(
 
 
 @cli.command()
-@click.argument("integration_id", type=int)
+@click.argument("integration_id", type=ID)
 @click.option("--org", "slug", required=True, help="Organization slug.")
 @pass_ctx
 @_handle_errors
@@ -419,7 +480,7 @@ def jobs_list(ctx: CliContext, failed: bool, limit: int, as_json: bool) -> None:
 
 
 @jobs.command("retry")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=ID)
 @pass_ctx
 @_handle_errors
 def jobs_retry(ctx: CliContext, job_id: int) -> None:
@@ -430,9 +491,7 @@ def jobs_retry(ctx: CliContext, job_id: int) -> None:
 
 
 @cli.command()
-@click.option(
-    "--integration", "integration_id", type=int, help="Only this integration."
-)
+@click.option("--integration", "integration_id", type=ID, help="Only this integration.")
 @pass_ctx
 @_handle_errors
 def reconcile(ctx: CliContext, integration_id: int | None) -> None:
@@ -522,14 +581,32 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
 
 
 def main() -> None:
-    """Entry point: load config and plugins, add their commands, run."""
+    """Entry point: load config and plugins, add their commands, run.
+
+    Every refusal is one line on stderr: exit status 2 for a usage or
+    configuration error (with where to find help), 1 for anything else.
+    """
     try:
         config = load_config()
         pm = get_plugin_manager(blocked=config.disabled_plugins)
     except ConfigError as ex:
         click.echo(f"Error: Configuration error: {ex}", err=True)
+        sys.exit(2)
+    group = build_cli(pm)
+    try:
+        status = group.main(obj=CliContext(config, pm), standalone_mode=False)
+    except click.UsageError as ex:
+        command = ex.ctx.command_path if ex.ctx else group.name
+        click.echo(f"Error: {ex.format_message()} (see {command} --help)", err=True)
+        sys.exit(ex.exit_code)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
         sys.exit(1)
-    build_cli(pm)(obj=CliContext(config, pm))
+    if isinstance(status, int) and status:  # ctx.exit(status)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

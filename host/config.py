@@ -9,12 +9,14 @@ as ``$NAME`` is read from the environment, so secrets need not sit in files.
 from __future__ import annotations
 
 import configparser
+import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from host.errors import ConfigError
 from host.logs import FORMATS
@@ -43,7 +45,18 @@ class Config:
     public_url: str = "http://127.0.0.1:8000"
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    #: Threads per web worker that run requests (bodies are read before a
+    #: request reaches one, see :mod:`host.web`).
+    threads: int = 4
     max_body_bytes: int = 1_048_576
+    #: How deeply a JSON body may nest (see :mod:`host.jsontext`).
+    max_json_depth: int = 64
+    #: Seconds a client has to send its request headers, then its body
+    #: (408 after).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    #: Seconds a write waits for the database lock before a 503.
+    write_timeout_seconds: float = 5.0
     setup_ttl_seconds: int = 1800
     log_level: str = "info"
     #: ``text`` or ``json`` (one object per line); see :mod:`host.logs`.
@@ -70,6 +83,9 @@ class Config:
     #: Every section of the file, for plugins (``host.plugin_config(name)``).
     sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: Path | None = None
+    #: What was accepted but looks wrong (unknown keys, capped values), for
+    #: the commands to log once.
+    warnings: tuple[str, ...] = ()
 
     def plugin_config(self, name: str) -> dict[str, str]:
         """Return the ``[name]`` section as a dict (empty when absent)."""
@@ -80,20 +96,11 @@ class Config:
         effective = {
             "host": {
                 "database": str(self.database),
-                "public_url": self.public_url,
-                "bind": self.bind,
-                "workers": str(self.workers),
-                "max_body_bytes": str(self.max_body_bytes),
-                "setup_ttl_seconds": str(self.setup_ttl_seconds),
-                "log_level": self.log_level,
-                "log_format": self.log_format,
-                "secret_key": self.secret_key,
-                "allow_loopback_destinations": str(
-                    self.allow_loopback_destinations
-                ).lower(),
-                "delivery_retention_days": str(self.delivery_retention_days),
-                "job_retention_days": str(self.job_retention_days),
-                "dead_letter_retention_days": str(self.dead_letter_retention_days),
+                **{
+                    name: _shown(getattr(self, name))
+                    for name in HOST_KEYS
+                    if name != "database"
+                },
             },
             "jobs": {k: str(v) for k, v in vars(self.jobs).items()},
             "plugins": {"disabled": ", ".join(self.disabled_plugins)},
@@ -117,7 +124,8 @@ def load_config(
 ) -> Config:
     """Read the config file (if any) and apply environment overrides.
 
-    :raises ConfigError: a named file is missing, or a value has the wrong type.
+    :raises ConfigError: a named file is missing, or a value is not what its
+        key takes (one line naming the file, the section and the key).
     """
     env = os.environ if env is None else env
     explicit = path is not None or "TRACKBRIDGE_CONFIG" in env
@@ -126,14 +134,23 @@ def load_config(
     if file.is_file():
         try:
             parser.read(file, encoding="utf-8")
-        except configparser.Error as ex:
-            raise ConfigError(f"{file}: {ex}") from ex
+        except (configparser.Error, UnicodeDecodeError) as ex:
+            raise ConfigError(f"{file}: {_first_line(ex)}") from None
     elif explicit:
         raise ConfigError(f"Config file not found: {file}")
+    where = f"{file}: " if file.is_file() else ""
+    try:
+        return _parse(parser, file, env)
+    except ConfigError as ex:
+        raise ConfigError(f"{where}{ex}") from None
+
+
+def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
     sections = {
         name: {key: _resolve_env(value, env) for key, value in parser[name].items()}
         for name in parser.sections()
     }
+    warnings = [*_unknown_keys(sections)]
     base = file.resolve().parent if file.is_file() else Path.cwd()
     host = sections.get("host", {})
     jobs = sections.get("jobs", {})
@@ -141,30 +158,39 @@ def load_config(
     database_path = Path(database) if database else Config.database
     if not database_path.is_absolute() and database != ":memory:":
         database_path = base / database_path
+    numbers = {
+        name: _number(host, name, getattr(Config, name), *bounds, section="host")
+        for name, bounds in HOST_NUMBERS.items()
+    }
+    numbers["workers"] = capped_workers(numbers["workers"], warnings)
     defaults = JobsConfig()
+    jobs_config = JobsConfig(
+        **{
+            name: _number(jobs, name, getattr(defaults, name), *bounds, section="jobs")
+            for name, bounds in JOBS_NUMBERS.items()
+        }
+    )
+    if jobs_config.backoff_max_seconds < jobs_config.backoff_base_seconds:
+        raise ConfigError(
+            "[jobs] backoff_max_seconds must be at least backoff_base_seconds"
+            f" ({jobs_config.backoff_base_seconds})"
+        )
+    interval = jobs_config.reconcile_interval_seconds
+    if 0 < interval < 1:
+        raise ConfigError(
+            "[jobs] reconcile_interval_seconds must be 0 (off) or at least 1"
+        )
     return Config(
         database=database_path,
-        public_url=host.get("public_url", Config.public_url).rstrip("/"),
-        bind=host.get("bind", Config.bind),
-        workers=_number(host, "workers", Config.workers, int, "host", minimum=1),
-        max_body_bytes=_number(
-            host, "max_body_bytes", Config.max_body_bytes, int, "host", minimum=1024
-        ),
-        setup_ttl_seconds=_number(
-            host, "setup_ttl_seconds", Config.setup_ttl_seconds, int, "host", minimum=1
-        ),
-        log_level=host.get("log_level", Config.log_level),
+        public_url=_public_url(host.get("public_url") or Config.public_url),
+        bind=check_bind(host.get("bind") or Config.bind, "[host] bind"),
+        **numbers,
+        log_level=_choice(host, "log_level", Config.log_level, LOG_LEVELS),
         log_format=_choice(host, "log_format", Config.log_format, FORMATS),
         secret_key=env.get("TRACKBRIDGE_SECRET_KEY") or host.get("secret_key", ""),
         allow_loopback_destinations=_boolean(
             host, "allow_loopback_destinations", False, "host"
         ),
-        **{
-            name: _number(
-                host, name, getattr(Config, name), float, "host", minimum=0.01
-            )
-            for name in RETENTION_KEYS
-        },
         disabled_plugins=tuple(
             name.strip()
             for name in re.split(
@@ -172,24 +198,130 @@ def load_config(
             )
             if name.strip()
         ),
-        jobs=JobsConfig(
-            **{
-                name: _number(
-                    jobs,
-                    name,
-                    getattr(defaults, name),
-                    type(getattr(defaults, name)),
-                    "jobs",
-                    minimum=0,
-                )
-                for name in vars(defaults)
-            }
-        ),
+        jobs=jobs_config,
         regions=_regions(sections.get("regions", {})),
         routing_secret=_routing_secret(sections),
         sections=sections,
         source=file if file.is_file() else None,
+        warnings=tuple(warnings),
     )
+
+
+#: Numeric ``[host]`` keys: (type, smallest, largest).
+HOST_NUMBERS: Mapping[str, tuple[type, float, float]] = {
+    "workers": (int, 1, 1024),
+    "threads": (int, 1, 64),
+    "max_body_bytes": (int, 1024, 100 * 1024 * 1024),
+    "max_json_depth": (int, 2, 512),
+    "header_timeout_seconds": (float, 0.5, 300),
+    "body_timeout_seconds": (float, 0.5, 3600),
+    "write_timeout_seconds": (float, 0.1, 60),
+    "setup_ttl_seconds": (int, 60, 7 * 86400),
+    "delivery_retention_days": (float, 0.01, 36500),
+    "job_retention_days": (float, 0.01, 36500),
+    "dead_letter_retention_days": (float, 0.01, 36500),
+}
+#: Numeric ``[jobs]`` keys: (type, smallest, largest).
+JOBS_NUMBERS: Mapping[str, tuple[type, float, float]] = {
+    "max_attempts": (int, 1, 1000),
+    "lease_seconds": (float, 1, 86400),
+    "backoff_base_seconds": (float, 0.01, 86400),
+    "backoff_max_seconds": (float, 0.01, 7 * 86400),
+    "poll_interval_seconds": (float, 0.01, 60),
+    "reconcile_interval_seconds": (float, 0, 7 * 86400),
+}
+#: Every key of the host's own sections; anything else there is a warning.
+HOST_KEYS = (
+    "database",
+    "public_url",
+    "bind",
+    *HOST_NUMBERS,
+    "log_level",
+    "log_format",
+    "secret_key",
+    "allow_loopback_destinations",
+)
+KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
+    "host": HOST_KEYS,
+    "jobs": tuple(JOBS_NUMBERS),
+    "plugins": ("disabled",),
+    "routing": ("secret",),
+}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: More web workers than this per core only add memory and contention.
+WORKERS_PER_CORE = 4
+_BIND = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
+
+
+def check_bind(value: str, name: str = "--bind") -> str:
+    """``host:port`` (IPv6 in brackets) with a port from 1 to 65535.
+
+    :raises ConfigError: anything else, with a hint for a bare port.
+    """
+    value = value.strip()
+    found = _BIND.fullmatch(value)
+    if found and 1 <= int(found["port"]) <= 65535:
+        return value
+    if value.isdigit():
+        raise ConfigError(
+            f"{name} must be host:port, not a bare port: did you mean"
+            f" 127.0.0.1:{value}?"
+        )
+    if found:
+        raise ConfigError(f"{name}: port {found['port']} is not between 1 and 65535")
+    raise ConfigError(f"{name} must be host:port (e.g. 127.0.0.1:8000), not {value!r}")
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    problem = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "an absolute http(s) URL"
+    elif parts.query or parts.fragment or "?" in value or "#" in value:
+        problem = "a URL without a query or fragment"
+    elif parts.username or parts.password:
+        problem = "a URL without a user name or password"
+    else:
+        try:
+            parts.port  # noqa: B018 (raises for a port out of range)
+        except ValueError:
+            problem = "a URL with a port from 1 to 65535"
+    if problem:
+        raise ConfigError(
+            f"[host] public_url must be {problem} (where Jira and browsers reach"
+            f" this host), not {value!r}"
+        )
+    return value.strip().rstrip("/")
+
+
+def capped_workers(
+    workers: int, warnings: list[str], name: str = "[host] workers"
+) -> int:
+    """``workers``, at most ``WORKERS_PER_CORE`` per core (a warning if cut)."""
+    cap = WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if workers <= cap:
+        return workers
+    warnings.append(
+        f"{name} = {workers} is more than {WORKERS_PER_CORE} per core; using {cap}"
+    )
+    return cap
+
+
+def _unknown_keys(sections: Mapping[str, Mapping[str, str]]) -> Iterator[str]:
+    for section, known in KNOWN_KEYS.items():
+        for key in sections.get(section, {}):
+            if key not in known:
+                nearest = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {nearest[0]}?" if nearest else ""
+                yield f"[{section}] {key} is not a known key (ignored){hint}"
+
+
+def _shown(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _first_line(ex: Exception) -> str:
+    return str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
 
 
 def _regions(values: Mapping[str, str]) -> dict[str, str]:
@@ -214,13 +346,6 @@ def _routing_secret(sections: Mapping[str, Mapping[str, str]]) -> str:
     return secret
 
 
-RETENTION_KEYS = (
-    "delivery_retention_days",
-    "job_retention_days",
-    "dead_letter_retention_days",
-)
-
-
 def _boolean(values, name, default, section):
     raw = (values.get(name) or "").strip().lower()
     if not raw:
@@ -233,7 +358,7 @@ def _boolean(values, name, default, section):
 
 
 def _choice(values, name, default, choices):
-    value = values.get(name) or default
+    value = (values.get(name) or default).strip().lower()
     if value not in choices:
         raise ConfigError(
             f"[host] {name} must be one of {', '.join(choices)}, not {value!r}"
@@ -247,16 +372,19 @@ def _resolve_env(value: str, env: Mapping[str, str]) -> str:
     return value
 
 
-def _number(values, name, default, kind, section, *, minimum):
-    raw = values.get(name)
-    if raw is None or raw == "":
+def _number(values, name, default, kind, minimum, maximum, *, section):
+    raw = (values.get(name) or "").strip()
+    if not raw:
         return default
     try:
         number = kind(raw)
     except ValueError:
-        raise ConfigError(f"[{section}] {name} must be a number, not {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"[{section}] {name} must be {what}, not {raw!r}") from None
     if not math.isfinite(number):
         raise ConfigError(f"[{section}] {name} must be a finite number, not {raw!r}")
     if number < minimum:
         raise ConfigError(f"[{section}] {name} must be at least {minimum}")
+    if number > maximum:
+        raise ConfigError(f"[{section}] {name} must be at most {maximum}")
     return number

@@ -64,6 +64,17 @@ class UnsupportedMediaType(TrackbridgeError):
     status = 415
 
 
+class Unavailable(TrackbridgeError):
+    """The host cannot serve this now (the database is locked or cannot be
+    written); the client should try again after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class WebhookRejected(TrackbridgeError):
     """A webhook request failed authentication; ``detail`` says which check."""
 
@@ -82,6 +93,12 @@ class PluginError(Exception):
 
 class ConfigError(Exception):
     """The configuration file or environment is invalid."""
+
+
+class DeliveryUnreadable(Exception):
+    """Raised by a provider's ``parse_webhook``: the stored delivery can never
+    be applied (it is not a document the provider reads). It is marked
+    ``failed`` with this message at once, never retried."""
 
 
 class RetryLater(Exception):

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from host.errors import Conflict, NotFound, RetryLater
+from host.errors import Conflict, NotFound, RetryLater, Unavailable
 from host.logs import working_for
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ Handler = Callable[["Host", Mapping[str, Any]], None]
 CHECKPOINT_SECONDS = 1.0
 #: How often a worker looks for reconciliation passes that are due.
 SCHEDULE_SECONDS = 5.0
+#: How long a worker waits before trying a database that was unavailable.
+UNAVAILABLE_RETRY_SECONDS = 1.0
 
 
 class JobQueue:
@@ -48,6 +50,12 @@ class JobQueue:
             "integration.replicate": lambda host, p: host.routing.replicate(p),
             "integration.reconcile": lambda host, p: host.reconcile.run(
                 p["integration_id"]
+            ),
+        }
+        #: What to record, by kind, when a job is dead-lettered.
+        self.on_dead: dict[str, Callable[[Host, Mapping[str, Any], str], None]] = {
+            "delivery.process": lambda host, p, error: host.inbound.failed(
+                p["delivery_id"], error
             ),
         }
 
@@ -122,6 +130,10 @@ class Worker:
                 handler(self.host, job["payload"])
             except RetryLater as ex:
                 self._failed(job, ex.reason, ex.delay)
+            except Unavailable as ex:
+                # The database, not the job: try again soon (the lease
+                # brings it back if even this cannot be written).
+                self._failed(job, ex.detail, UNAVAILABLE_RETRY_SECONDS)
             except Exception as ex:
                 log.exception("job %s (%s) failed", job["id"], job["kind"])
                 self._failed(job, f"{type(ex).__name__}: {ex}", None)
@@ -135,6 +147,9 @@ class Worker:
         if job["attempts"] >= job["max_attempts"]:
             log.warning("job %s dead after %s attempts", job["id"], job["attempts"])
             jobs.bury(job["id"], self.name, error)
+            record = self.host.jobs.on_dead.get(job["kind"])
+            if record is not None:
+                record(self.host, job["payload"], error)
             return
         if delay is None:
             delay = self.host.jobs.backoff(job["attempts"])
@@ -153,11 +168,22 @@ class Worker:
         log.info("worker %s started", self.name)
         checkpointed = scheduled = time.monotonic()
         self._schedule()
+        unavailable = None
         while not self.stopping.is_set():
-            idle = self.run_once() is None
-            if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
-                self.host.store.checkpoint()
-                checkpointed = time.monotonic()
+            try:
+                idle = self.run_once() is None
+                if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
+                    self.host.store.checkpoint()
+                    checkpointed = time.monotonic()
+            except Unavailable as ex:
+                if unavailable is None:
+                    log.warning("%s; the worker waits and goes on", ex.detail)
+                unavailable = ex
+                self.stopping.wait(UNAVAILABLE_RETRY_SECONDS)
+                continue
+            if unavailable is not None:
+                log.info("the database is available again; the worker goes on")
+                unavailable = None
             if time.monotonic() - scheduled > SCHEDULE_SECONDS:
                 self._schedule()
                 scheduled = time.monotonic()

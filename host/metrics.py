@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
+#: The longest a flush waits for the write lock.
+FLUSH_WAIT_SECONDS = 0.05
 #: Upper bounds (seconds) of the tracker call latency histogram's buckets.
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
 
@@ -63,15 +66,19 @@ FAMILIES = {
 
 
 class Metrics:
-    """One process's counts not yet added to the shared table."""
+    """One process's counts not yet added to the shared table (its threads
+    count into it together)."""
 
     def __init__(self, clock=time.monotonic) -> None:
         self.clock = clock
         self.pending: dict[tuple[str, str], float] = defaultdict(float)
         self.flushed_at = clock()
+        self._lock = threading.Lock()
 
     def count(self, name: str, value: float = 1.0, **labels: str) -> None:
-        self.pending[(name, _labels(labels))] += value
+        key = (name, _labels(labels))
+        with self._lock:
+            self.pending[key] += value
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
         """One histogram observation (cumulative buckets, as Prometheus has it)."""
@@ -87,14 +94,18 @@ class Metrics:
             return
         if not force and self.clock() - self.flushed_at < FLUSH_SECONDS:
             return
+        with self._lock:
+            taken, self.pending = self.pending, defaultdict(float)
+            self.flushed_at = self.clock()
         try:
-            with store.transaction():
-                store.metrics.add(self.pending)
-        except Exception:
-            log.exception("could not save metrics; kept for the next flush")
-            return
-        self.pending.clear()
-        self.flushed_at = self.clock()
+            # Never worth a wait: a busy database gets them next time.
+            with store.transaction(timeout=FLUSH_WAIT_SECONDS):
+                store.metrics.add(taken)
+        except Exception as ex:
+            log.warning("could not save metrics (%s); kept for the next flush", ex)
+            with self._lock:
+                for key, value in taken.items():
+                    self.pending[key] += value
 
 
 def render(store: Store, now: float) -> str:

@@ -3,7 +3,11 @@
 Both children get the resolved config through the environment. SIGTERM or
 SIGINT stops both cleanly (gunicorn finishes its requests, the worker its
 job in hand); if either child dies on its own, the other is stopped too and
-the exit status says so.
+the exit status says so. Both children, and gunicorn's workers, die with
+their parent (``host.processes.die_with_parent``): a killed ``serve`` or
+gunicorn master leaves nothing behind that holds the port.
+
+gunicorn runs :class:`host.web.Worker` (see :mod:`host.web` for why).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 import threading
 
 from host.config import Config
+from host.processes import die_with_parent, port_problem
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +41,44 @@ def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
             "20",
             "--no-control-socket",
             "--worker-class",
-            "host.gunicorn_worker.JsonErrorWorker",
+            "host.web.Worker",
             "--logger-class",
             "host.gunicorn_logging.RedactingLogger",
-            "host.app:create_app()",
+            "host.web:create_app()",
         ],
         "worker": [sys.executable, "-m", "host.cli", "worker"],
     }
 
 
+class PortBusy(Exception):
+    """The address to bind is taken; the message says which and what to do."""
+
+
 def serve(config: Config, *, bind: str, workers: int) -> int:
-    env = dict(os.environ, TRACKBRIDGE_DATABASE=str(config.database))
+    """Run both children until a signal or one of them exits.
+
+    :raises PortBusy: ``bind`` cannot be bound (checked before starting, so
+        the answer is one line rather than gunicorn's retries).
+    """
+    address, _, port = bind.rpartition(":")
+    problem = port_problem(address, int(port))
+    if problem:
+        raise PortBusy(
+            f"Cannot listen on {bind}: {problem}. Stop what uses it, or choose"
+            " another address with --bind (or [host] bind)."
+        )
+    env = dict(
+        os.environ,
+        TRACKBRIDGE_DATABASE=str(config.database),
+        TRACKBRIDGE_CONFIG_CHECKED="1",  # its warnings were shown here
+    )
     if config.source is not None:
         env["TRACKBRIDGE_CONFIG"] = str(config.source.resolve())
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     children = {
-        name: subprocess.Popen(command, env=env)
+        name: subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         for name, command in child_commands(bind, workers).items()
     }
     log.info("serving on http://%s (pids %s)", bind, [p.pid for p in children.values()])

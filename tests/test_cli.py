@@ -155,9 +155,10 @@ def test_a_broken_config_is_a_clear_error(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr == (
-        "Error: Configuration error: [host] workers must be a number, not 'lots'\n"
+        f"Error: Configuration error: {config}: [host] workers must be a whole"
+        " number, not 'lots'\n"
     )
 
 

@@ -48,9 +48,12 @@ def test_redacted_hides_secrets(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[host]\nworkers = many\n", "[host] workers must be a number, not 'many'"),
+        (
+            "[host]\nworkers = many\n",
+            "[host] workers must be a whole number, not 'many'",
+        ),
         ("[host]\nworkers = 0\n", "[host] workers must be at least 1"),
-        ("[jobs]\nmax_attempts = x\n", "[jobs] max_attempts must be a number"),
+        ("[jobs]\nmax_attempts = x\n", "[jobs] max_attempts must be a whole number"),
         ("[host\n", "config.ini"),
     ],
 )

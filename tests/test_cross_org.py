@@ -20,34 +20,34 @@ TABLE = {
     ("POST", "/members"): {"email": "mallory@example.com"},
     ("GET", "/groups"): None,
     ("POST", "/groups"): {"title": "injected"},
-    ("GET", "/groups/{group_id:int}"): None,
-    ("PUT", "/groups/{group_id:int}"): {"status": "resolved"},
-    ("DELETE", "/groups/{group_id:int}"): None,
-    ("GET", "/groups/{group_id:int}/activity"): None,
-    ("GET", "/groups/{group_id:int}/comments"): None,
-    ("POST", "/groups/{group_id:int}/comments"): {"text": "injected"},
-    ("PUT", "/groups/{group_id:int}/comments/{comment_id:int}"): {"text": "changed"},
-    ("POST", "/groups/{group_id:int}/links"): {"integration_id": 0, "key": "APP-9"},
-    ("DELETE", "/groups/{group_id:int}/links/{external_issue_id:int}"): None,
-    ("GET", "/groups/{group_id:int}/integrations/{integration_id:int}/create"): None,
-    ("POST", "/groups/{group_id:int}/integrations/{integration_id:int}/create"): {
+    ("GET", "/groups/{group_id:id}"): None,
+    ("PUT", "/groups/{group_id:id}"): {"status": "resolved"},
+    ("DELETE", "/groups/{group_id:id}"): None,
+    ("GET", "/groups/{group_id:id}/activity"): None,
+    ("GET", "/groups/{group_id:id}/comments"): None,
+    ("POST", "/groups/{group_id:id}/comments"): {"text": "injected"},
+    ("PUT", "/groups/{group_id:id}/comments/{comment_id:id}"): {"text": "changed"},
+    ("POST", "/groups/{group_id:id}/links"): {"integration_id": 0, "key": "APP-9"},
+    ("DELETE", "/groups/{group_id:id}/links/{external_issue_id:id}"): None,
+    ("GET", "/groups/{group_id:id}/integrations/{integration_id:id}/create"): None,
+    ("POST", "/groups/{group_id:id}/integrations/{integration_id:id}/create"): {
         "title": "injected",
         "component": "api",
     },
     ("GET", "/integrations"): None,
-    ("GET", "/integrations/{integration_id:int}"): None,
-    ("PUT", "/integrations/{integration_id:int}"): {"sync_comments": True},
-    ("DELETE", "/integrations/{integration_id:int}"): None,
-    ("GET", "/integrations/{integration_id:int}/config"): None,
-    ("PUT", "/integrations/{integration_id:int}/config"): {"sync_comments": True},
-    ("GET", "/integrations/{integration_id:int}/search"): None,
-    ("POST", "/integrations/{integration_id:int}/rotate-webhook-secret"): None,
+    ("GET", "/integrations/{integration_id:id}"): None,
+    ("PUT", "/integrations/{integration_id:id}"): {"sync_comments": True},
+    ("DELETE", "/integrations/{integration_id:id}"): None,
+    ("GET", "/integrations/{integration_id:id}/config"): None,
+    ("PUT", "/integrations/{integration_id:id}/config"): {"sync_comments": True},
+    ("GET", "/integrations/{integration_id:id}/search"): None,
+    ("POST", "/integrations/{integration_id:id}/rotate-webhook-secret"): None,
     ("GET", "/tokens"): None,
-    ("DELETE", "/tokens/{token_id:int}"): None,
+    ("DELETE", "/tokens/{token_id:id}"): None,
     ("GET", "/deliveries"): None,
-    ("POST", "/deliveries/{delivery_id:int}/reprocess"): None,
+    ("POST", "/deliveries/{delivery_id:id}/reprocess"): None,
     ("GET", "/jobs/dead"): None,
-    ("POST", "/jobs/{job_id:int}/retry"): None,
+    ("POST", "/jobs/{job_id:id}/retry"): None,
     ("POST", "/setup"): {"provider": "tiny"},
     ("GET", "/setup/{pipeline_id}"): None,
     ("POST", "/setup/{pipeline_id}"): {"url": "https://x.example", "secret": "s"},
@@ -91,14 +91,14 @@ def victim(host, org, api, clock):
     host.store.jobs.claim("w", now=clock(), lease_seconds=60)
     host.store.jobs.bury(job, "w", "failed")
     return {
-        "group_id:int": group.id,
-        "comment_id:int": comment["id"],
-        "external_issue_id:int": link["id"],
-        "integration_id:int": integration.id,
-        "delivery_id:int": delivery,
-        "job_id:int": job,
+        "group_id:id": group.id,
+        "comment_id:id": comment["id"],
+        "external_issue_id:id": link["id"],
+        "integration_id:id": integration.id,
+        "delivery_id:id": delivery,
+        "job_id:id": job,
         "pipeline_id": pipeline,
-        "token_id:int": host.store.organizations.tokens(org.id)[0]["id"],
+        "token_id:id": host.store.organizations.tokens(org.id)[0]["id"],
     }
 
 
@@ -124,8 +124,8 @@ def mallory(host, client):
 
 def snapshot(api, ids) -> str:
     """Everything Acme can read about its own objects."""
-    group = ids["group_id:int"]
-    integration = ids["integration_id:int"]
+    group = ids["group_id:id"]
+    integration = ids["integration_id:id"]
     reads = [
         "",
         "/members",
@@ -157,7 +157,7 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         for name, value in victim.items():
             filled = filled.replace("{" + name + "}", str(value))
         if body and "integration_id" in body:
-            body = {**body, "integration_id": victim["integration_id:int"]}
+            body = {**body, "integration_id": victim["integration_id:id"]}
         # Acme's slug with Beta's token: the organization itself is not found.
         answer = mallory(method, ORG_API.format(slug="acme") + filled, body)
         assert answer.status_code == 404, (method, route, answer.json)
@@ -172,4 +172,4 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         tried += 1
     assert tried == 56  # 33 rows, 23 of them naming an object of Acme's
     assert snapshot(api, victim) == before
-    assert host.store.jobs.get(victim["job_id:int"])["state"] == "dead"
+    assert host.store.jobs.get(victim["job_id:id"])["state"] == "dead"

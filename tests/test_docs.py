@@ -42,7 +42,7 @@ def test_every_cli_command_is_documented():
 
 
 def test_every_config_key_is_documented():
-    internal = {"jobs", "sections", "source"}
+    internal = {"jobs", "sections", "source", "warnings"}
     file_names = {"disabled_plugins": "disabled", "routing_secret": "secret"}
     keys = [
         file_names.get(key, key)

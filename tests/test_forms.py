@@ -19,7 +19,7 @@ EVIL = [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
 #: Every route outside the API that takes a POST, and what guards it.
 POST_ROUTES = {
     "/extensions/{provider_slug}/setup": "form: same origin, CSRF token",
-    "/settings/{slug}/integrations/{integration_id:int}": "form: same origin, CSRF",
+    "/settings/{slug}/integrations/{integration_id:id}": "form: same origin, CSRF",
     "/extensions/{provider_slug}/{path:path}": "webhook: the provider's auth",
     "/internal/replicate": "the control node's signature",
 }

@@ -179,13 +179,13 @@ def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
 
     served = served_routes(client.app)
     fill = {
-        "group_id:int": ids["group"],
-        "comment_id:int": ids["comment"],
-        "integration_id:int": ids["integration"],
-        "external_issue_id:int": 1,
-        "delivery_id:int": 1,
-        "job_id:int": 1,
-        "token_id:int": 1,
+        "group_id:id": ids["group"],
+        "comment_id:id": ids["comment"],
+        "integration_id:id": ids["integration"],
+        "external_issue_id:id": 1,
+        "delivery_id:id": 1,
+        "job_id:id": 1,
+        "token_id:id": 1,
         "pipeline_id": ids["pipeline"],
     }
     tried = 0

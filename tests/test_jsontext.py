@@ -1,38 +1,107 @@
-"""host.jsontext.peek: orjson's speed, json's verdict on what is JSON."""
+"""host.jsontext.loads: orjson's speed, one set of limits for every body."""
 
 import json
-import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from host import jsontext
+from host.jsontext import INT_MAX, INT_MIN, JsonRefused
+
+#: JSON documents the host takes: Unicode text, integers the store holds.
+documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(INT_MIN, INT_MAX)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(documents)
+def test_what_the_host_takes_is_parsed_as_json_parses_it(document):
+    text = json.dumps(document, ensure_ascii=False)
+    assert jsontext.loads(text.encode()) == json.loads(text)
+
+
+@given(st.integers(1, 200))
+def test_nesting_is_refused_beyond_the_limit_before_parsing(depth):
+    body = b"[" * depth + b"]" * depth
+    if depth <= 64:
+        assert jsontext.loads(body) is not None
+    else:
+        with pytest.raises(JsonRefused, match="more than 64 levels deep"):
+            jsontext.loads(body)
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_a_document_deeper_than_any_parser_recurses_is_refused_cleanly(opening):
+    """1,000 levels made json raise RecursionError; 100,000 would be worse."""
+    with pytest.raises(JsonRefused, match="levels deep"):
+        jsontext.loads(opening * 100_000)
+
+
+def test_brackets_inside_strings_do_not_count():
+    body = json.dumps({"text": "[" * 500 + '\\"' + "{" * 500}).encode()
+    assert jsontext.loads(body)["text"].startswith("[[[")
+
+
+def test_strings_cannot_hide_nesting():
+    """Closing brackets in a string early, opening ones late: a count over
+    the raw bytes would see 60 levels where there are 70."""
+    deep = (
+        "[" * 35 + '"' + "]" * 10 + '", ' + "[" * 35 + "]" * 35
+        + ', "' + "[" * 10 + '"' + "]" * 35
+    )  # fmt: skip
+    json.loads(deep)  # valid JSON, 70 deep
+    with pytest.raises(JsonRefused, match="levels deep"):
+        jsontext.loads(deep.encode())
 
 
 @pytest.mark.parametrize(
-    "text",
+    "body, message",
     [
-        b'{"issue": {"id": "10001"}, "changelog": {"items": []}}',
-        '{"name": "caf\\u00e9", "n": 1.5}',
-        b"[1, 2, 3]",
-        json.dumps({"text": "h\u00e9"}).encode("utf-16"),
+        (b'{"title": "\\ud800"}', "lone surrogate"),
+        (b'{"\\udfff": 1}', "lone surrogate"),
+        (b'{"id": 9223372036854775808}', "outside the range"),
+        (b'{"id": -9223372036854775809}', "outside the range"),
+        (b'{"id": 99999999999999999999999}', "outside the range"),
+        (b'{"x": NaN}', "NaN is not a JSON value"),
+        (b'{"x": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"x": 1e400}', "too large"),
+        (b'{"x": "caf\xe9"}', "not valid UTF-8"),
+        (b"\xff\xfe{\x00}\x00", "not valid UTF-8"),
+        (b"", "not valid JSON"),
+        (b"{", "not valid JSON"),
+        (b'{"a": 1,}', "not valid JSON"),
     ],
 )
-def test_what_json_accepts_is_parsed_the_same(text):
-    assert jsontext.peek(text) == json.loads(text)
+def test_what_the_store_cannot_hold_is_refused_with_the_reason(body, message):
+    with pytest.raises(JsonRefused, match=message):
+        jsontext.loads(body)
 
 
-@pytest.mark.parametrize(
-    "text", [b'{"big": 123456789012345678901234567890}', b'{"x": NaN}']
-)
-def test_numbers_orjson_cannot_hold_are_still_accepted(text):
-    value = next(iter(jsontext.peek(text).values()))
-    assert isinstance(value, float)
-    assert math.isnan(value) or value == pytest.approx(1.2345678901234568e29)
+def test_the_limits_edges_are_accepted():
+    assert jsontext.loads(b"[9223372036854775807, -9223372036854775808]") == [
+        INT_MAX,
+        INT_MIN,
+    ]
+    assert jsontext.loads(b'"\\ud83d\\ude00"') == "\U0001f600"  # a pair is fine
+    assert jsontext.loads(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}  # a BOM is ignored
+    assert jsontext.loads(b'["12345678901234567890123"]') == ["12345678901234567890123"]
 
 
-@pytest.mark.parametrize("text", [b"", b"{", b"not json", b'{"a": 1,}', b"\xff\xfe{"])
-def test_what_json_refuses_raises_value_error(text):
-    with pytest.raises(ValueError):
-        json.loads(text)
-    with pytest.raises(ValueError):
-        jsontext.peek(text)
+@given(st.integers(2, 512), st.integers(1, 600))
+def test_the_limit_is_the_configured_one(limit, depth):
+    body = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    if depth + 1 <= limit:
+        jsontext.loads(body, max_depth=limit)
+    else:
+        with pytest.raises(JsonRefused):
+            jsontext.loads(body, max_depth=limit)

@@ -43,7 +43,7 @@ def test_connection_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     pragma = lambda name: store.db.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
     assert pragma("journal_mode") == "wal"
     assert pragma("foreign_keys") == 1
-    assert pragma("busy_timeout") == 30_000
+    assert pragma("busy_timeout") == 5_000  # [host] write_timeout_seconds
 
 
 def test_a_writer_in_another_connection_waits_for_the_one_writing(config, host):

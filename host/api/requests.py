@@ -1,12 +1,19 @@
-"""Reading requests safely: size limits, JSON, the caller's organization."""
+"""Reading requests safely: size limits, JSON, the caller's organization.
+
+Every body (API, pages, webhooks, replicas) is read by :func:`read_body`,
+and every JSON body parsed by :func:`host.jsontext.loads`: one size limit
+(``[host] max_body_bytes``), one nesting limit (``[host] max_json_depth``),
+one rule for text and integers.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import falcon
 
+from host import jsontext
+from host.config import Config
 from host.errors import (
     NotAuthenticated,
     NotFound,
@@ -18,25 +25,39 @@ from host.types import Organization
 
 
 def read_body(req: falcon.Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes (declared or sent)."""
+    """The raw body, refusing more than ``limit`` bytes (declared or sent).
+
+    A chunked body (no ``Content-Length``) is read to its end, within the
+    same limit; Falcon's bounded stream would read it as empty.
+    """
     if req.content_length is not None and req.content_length > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    body = req.bounded_stream.read(limit + 1)
+    chunked = (
+        req.content_length is None
+        and "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
+    )
+    stream = req.stream if chunked else req.bounded_stream
+    body = stream.read(limit + 1)
     if len(body) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
     return body
 
 
-def read_json(req: falcon.Request, limit: int) -> Any:
-    """The body parsed as JSON; 415 for another media type, 400 if malformed."""
+def read_json(req: falcon.Request, config: Config) -> Any:
+    """The body parsed as JSON; 415 for another media type, 400 if it is not
+    JSON the host takes (see :mod:`host.jsontext`)."""
     media_type = (req.content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json.")
-    body = read_body(req, limit)
+    return parse_json(read_body(req, config.max_body_bytes), config)
+
+
+def parse_json(body: bytes, config: Config) -> Any:
+    """``body`` as JSON within the host's limits; 400 with what to fix."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
-        raise ValidationError({}, f"Malformed JSON: {ex}") from None
+        return jsontext.loads(body, max_depth=config.max_json_depth)
+    except jsontext.JsonRefused as ex:
+        raise ValidationError({}, str(ex)) from None
 
 
 def organization(req: falcon.Request, slug: str) -> Organization:

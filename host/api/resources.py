@@ -34,6 +34,8 @@ LINK_FIELDS = {
 }
 SETUP_START_FIELDS = {"provider": Field(str, required=True, max_length=100)}
 API_PREFIX = "/api/0/organizations"
+#: The longest ``/healthz`` waits for each of the read and the write lock.
+HEALTH_WAIT_SECONDS = 0.4
 
 
 class Resource:
@@ -41,7 +43,7 @@ class Resource:
         self.host = host
 
     def json(self, req: falcon.Request):
-        return read_json(req, self.host.config.max_body_bytes)
+        return read_json(req, self.host.config)
 
     def source(self, req: falcon.Request, org) -> Source:
         """A user's change, by the member ``X-Trackbridge-Actor`` names if any."""
@@ -51,12 +53,16 @@ class Resource:
 
 
 class Health(Resource):
+    """``GET /healthz``: 200 when the database can be read and written, else
+    503 with the reason, within a second either way (a load balancer's
+    check must not hang on a locked database)."""
+
     def on_get(self, req, resp):
-        try:
-            self.host.store.ping()
-        except Exception:
+        problem = self.host.store.health(timeout=HEALTH_WAIT_SECONDS)
+        if problem:
             resp.status = falcon.HTTP_503
-            resp.media = {"status": "unavailable", "detail": "Database unreachable."}
+            resp.set_header("Retry-After", "5")
+            resp.media = {"status": "unavailable", "detail": problem}
             return
         resp.media = {"status": "ok"}
 

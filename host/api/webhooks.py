@@ -7,13 +7,11 @@ forwarded deliveries there too, and installs at ``POST /internal/replicate``.
 
 from __future__ import annotations
 
-import json
-
 import falcon
 
 from host import signing
-from host.api.requests import read_body
-from host.errors import NotFound, ValidationError
+from host.api.requests import parse_json, read_body
+from host.errors import NotFound
 from host.services.routing import REPLICATE_PATH, signed_path
 from host.types import WebhookRequest
 
@@ -72,9 +70,6 @@ class Replica:
         self.host.routing.verify_signed(
             req.get_header(signing.HEADER) or "", REPLICATE_PATH, body
         )
-        try:
-            message = json.loads(body)
-        except ValueError:
-            raise ValidationError({}, "Request body is not valid JSON.") from None
+        message = parse_json(body, self.host.config)
         self.host.routing.receive_replica(message)
         resp.media = {"replicated": True}

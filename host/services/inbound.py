@@ -14,7 +14,13 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from host.errors import NotFound, WebhookRejected
+from host.errors import (
+    DeliveryUnreadable,
+    NotFound,
+    RetryLater,
+    Unavailable,
+    WebhookRejected,
+)
 from host.services import sync_flags
 from host.services.groups import Source
 from host.types import (
@@ -157,6 +163,41 @@ class InboundService:
         )[0]
 
     def process_delivery(self, delivery_id: int) -> None:
+        """Apply a stored delivery (the ``delivery.process`` job).
+
+        One the provider cannot read is marked ``failed`` at once, with the
+        reason, and not retried. Any other failure is recorded on the
+        delivery (so the log says why it waits) and raised for the job to
+        retry; when the job is dead-lettered, :meth:`failed` marks it.
+        """
+        try:
+            self._process(delivery_id)
+        except DeliveryUnreadable as ex:
+            log.warning("delivery %s cannot be read, not retried: %s", delivery_id, ex)
+            self.failed(delivery_id, f"Unreadable: {ex}")
+        except Unavailable:
+            raise  # the database itself: nothing can be recorded now
+        except RetryLater as ex:
+            self._note_error(delivery_id, ex.reason)
+            raise
+        except Exception as ex:
+            self._note_error(delivery_id, f"{type(ex).__name__}: {ex}")
+            raise
+
+    def failed(self, delivery_id: int, error: str) -> None:
+        """Mark a delivery that will not be applied, and count it."""
+        delivery = self.store.deliveries.get(delivery_id)
+        if delivery is None or delivery.status != "received":
+            return
+        with self.store.transaction():
+            self.store.deliveries.mark(delivery_id, "failed", error[:1000])
+        self._count(delivery.provider, "failed")
+
+    def _note_error(self, delivery_id: int, error: str) -> None:
+        with self.store.transaction():
+            self.store.deliveries.note_error(delivery_id, error[:1000])
+
+    def _process(self, delivery_id: int) -> None:
         delivery = self.store.deliveries.get(delivery_id)
         if delivery is None or delivery.status != "received":
             return  # gone, or applied by an earlier run of this job

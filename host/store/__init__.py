@@ -8,6 +8,7 @@ is the embedded, zero-setup default.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +16,14 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database, Migrations
 
 from host import sealing
+from host.errors import Unavailable
 from host.sealing import SecretBox
-from host.store.db import connect, write
+from host.store.db import (
+    DEFAULT_WRITE_TIMEOUT_SECONDS,
+    DatabaseUnavailable,
+    connect,
+    write,
+)
 from host.store.deliveries import DeliveryStore
 from host.store.groups import GroupStore
 from host.store.integrations import IntegrationStore
@@ -57,15 +64,31 @@ class Store:
         self.retention = RetentionStore(db)
 
     @classmethod
-    def open(cls, path: str | Path, *, secret_key: str | None = None) -> Store:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        secret_key: str | None = None,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT_SECONDS,
+    ) -> Store:
         """Open ``path``; secrets are sealed with ``secret_key`` (comma-separated
-        keys, the first sealing), else with the key file beside the database."""
-        return cls(connect(path), SecretBox.for_database(path, secret_key))
+        keys, the first sealing), else with the key file beside the database.
+
+        :raises DatabaseUnavailable: it cannot be opened (the message says
+            which path needs which permission).
+        """
+        return cls(
+            connect(path, write_timeout), SecretBox.for_database(path, secret_key)
+        )
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
         """The configured database, sealed with the configured key."""
-        return cls.open(config.database, secret_key=config.secret_key)
+        return cls.open(
+            config.database,
+            secret_key=config.secret_key,
+            write_timeout=config.write_timeout_seconds,
+        )
 
     def seal_secrets(self, *, again: bool = False) -> int:
         """Seal every stored secret still in plaintext (an older version wrote
@@ -91,9 +114,14 @@ class Store:
         return sealed
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """Group writes atomically (``BEGIN IMMEDIATE``; nested: savepoint)."""
-        with write(self.db):
+    def transaction(self, *, timeout: float | None = None) -> Iterator[Store]:
+        """Group writes atomically (``BEGIN IMMEDIATE``; nested: savepoint).
+
+        :param timeout: seconds to wait for the write lock (default
+            ``[host] write_timeout_seconds``; 0: only if it is free now).
+        :raises Unavailable: the lock was not had in time.
+        """
+        with write(self.db, timeout):
             yield self
 
     def migrate(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
@@ -119,8 +147,21 @@ class Store:
     def pending(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
         return pending_names(self.db, list(plugin_sets))
 
-    def ping(self) -> bool:
-        return self.db.execute("SELECT 1").fetchone()[0] == 1
+    def health(self, timeout: float) -> str | None:
+        """What keeps the database from being read or written, if anything.
+
+        Reads a table and takes the write lock (then lets go, writing
+        nothing), each waiting at most ``timeout`` seconds.
+        """
+        try:
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            with write(self.db, timeout):
+                pass
+        except Unavailable as ex:
+            return ex.detail
+        except (sqlite3.Error, DatabaseUnavailable) as ex:
+            return f"The database cannot be read: {ex}"
+        return None
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file (the job worker calls this)."""

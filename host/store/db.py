@@ -1,51 +1,113 @@
-"""Opening the SQLite database the way every process must.
+"""Opening the SQLite database the way every process and thread must.
 
-Each process (gunicorn worker, job worker, CLI) opens its own connection:
-WAL so readers never block the writer, foreign keys on, and a busy timeout
-so concurrent writers wait for each other instead of failing with
-"database is locked". Write transactions start with ``BEGIN IMMEDIATE`` so
-a writer takes the lock up front rather than failing to upgrade later.
+Each thread (of a gunicorn worker, the job worker, a CLI command) gets its
+own connection on first use: WAL so readers never block the writer, foreign
+keys on, explicit transactions only. Write transactions start with ``BEGIN
+IMMEDIATE`` so a writer takes the lock up front rather than failing to
+upgrade later.
 
 Two things keep writes short under concurrent webhooks (see BENCHMARKS.md):
 
 - Writers queue on an ``flock`` of ``<database>.lock`` before ``BEGIN
-  IMMEDIATE``. SQLite's own busy handler polls with sleeps of 1 ms and more,
-  so two processes colliding waited far longer than the write itself; a
-  blocked ``flock`` wakes as soon as the holder lets go.
+  IMMEDIATE`` (threads of one process first on a ``threading.Lock``). A
+  held lock is polled every 0.1 ms at first: SQLite's own busy handler
+  sleeps 1 ms and more per poll, so two processes colliding waited far
+  longer than the write itself.
 - Checkpoints (copying the WAL back into the database, with an fsync) are
   not run inside a webhook's commit. The job worker runs them
   (:meth:`Database.checkpoint`); a connection still checkpoints on its own
   once the WAL passes ``WAL_LIMIT_BYTES``, so it never grows unbounded.
+
+A write waits at most ``[host] write_timeout_seconds`` for the lock (held by
+another writer, a backup, a ``sqlite3`` shell), then raises
+:class:`host.errors.Unavailable`: a request answers 503 with ``Retry-After``
+instead of hanging, and the job worker tries again later.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 
+from host.errors import Unavailable
 from host.times import utcnow  # noqa: F401 (the repositories' import)
 
-BUSY_TIMEOUT_MS = 30_000
+DEFAULT_WRITE_TIMEOUT_SECONDS = 5.0
 #: The WAL size at which any connection checkpoints after its commit.
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: Commits between two looks at the WAL's size (an ``os.stat``).
 WAL_CHECK_EVERY = 200
+#: Polls of a held writer lock: the first wait, and the longest.
+FIRST_POLL_SECONDS, LONGEST_POLL_SECONDS = 0.0001, 0.005
+#: Seconds a client is told to wait when the database is locked.
+RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable(Exception):
+    """The database (or its folder, or its lock file) cannot be opened; the
+    message names the path and the permission needed."""
 
 
 class Database(sqlite_utils.Database):
-    """A connection with its cross-process writer lock."""
+    """The database, as one connection per thread (and one writer lock file
+    per connection, so threads exclude each other as processes do)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
-        super().__init__(conn, execute_plugins=False)
+    def __init__(self, path: Path | None, write_timeout: float) -> None:
+        self.path = path
+        self.write_timeout = write_timeout
         self.wal_path = f"{path}-wal" if path else None
-        self.writer_lock = open(f"{path}.lock", "ab") if path else None  # noqa: SIM115
         self.commits = 0
+        self._local = threading.local()
+        self._thread_writer = threading.Lock()
+        self._opened: list[tuple[sqlite3.Connection, object]] = []
+        self._opened_lock = threading.Lock()
+        self._closed = False
+        # ":memory:" is one database per connection: share the one.
+        self._shared = None if path else _open_connection(":memory:", write_timeout)
+        super().__init__(self.conn, execute_plugins=False)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        if self._shared is not None:
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open_for_thread()
+        return conn
+
+    @conn.setter
+    def conn(self, value: sqlite3.Connection) -> None:
+        pass  # sqlite_utils sets it; ours is chosen per thread
+
+    @property
+    def writer_lock(self):
+        self.conn  # noqa: B018 (opens this thread's connection and lock file)
+        return getattr(self._local, "lock_file", None)
+
+    def _open_for_thread(self) -> sqlite3.Connection:
+        conn = _open_connection(self.path, self.write_timeout)
+        try:
+            lock_file = open(f"{self.path}.lock", "ab")  # noqa: SIM115
+        except OSError as ex:
+            conn.close()
+            raise DatabaseUnavailable(
+                _permission_message(f"{self.path}.lock", ex, "read and write")
+            ) from None
+        self._local.conn, self._local.lock_file = conn, lock_file
+        with self._opened_lock:
+            self._opened.append((conn, lock_file))
+        return conn
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the database without waiting on anyone."""
@@ -61,60 +123,173 @@ class Database(sqlite_utils.Database):
                     self.checkpoint()
 
     def close(self) -> None:
-        self.conn.close()
-        if self.writer_lock:
-            self.writer_lock.close()
+        self._closed = True
+        if self._shared is not None:
+            self._shared.close()
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn, lock_file in opened:
+            conn.close()
+            lock_file.close()
 
 
-def connect(path: str | Path) -> Database:
-    """Open (creating it and its folder if needed) the database at ``path``."""
+def connect(
+    path: str | Path, write_timeout: float = DEFAULT_WRITE_TIMEOUT_SECONDS
+) -> Database:
+    """Open (creating it and its folder if needed) the database at ``path``.
+
+    :raises DatabaseUnavailable: the folder, the file or its lock file cannot
+        be created or opened.
+    """
+    if str(path) == ":memory:":
+        return Database(None, write_timeout)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as ex:
+        raise DatabaseUnavailable(
+            _permission_message(path.parent, ex, "create")
+        ) from None
+    return Database(path, write_timeout)
+
+
+def _open_connection(path, write_timeout: float) -> sqlite3.Connection:
     memory = str(path) == ":memory:"
-    if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        str(path),
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,  # explicit transactions only, see write()
-        check_same_thread=False,
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if not memory:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-    return Database(conn, None if memory else Path(path))
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            timeout=write_timeout,
+            isolation_level=None,  # explicit transactions only, see write()
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(write_timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+    except sqlite3.OperationalError as ex:
+        if _is_locked(ex):
+            raise _locked() from None
+        raise DatabaseUnavailable(
+            _permission_message(path, ex, "read and write (the file and its folder)")
+        ) from None
+    return conn
 
 
 @contextlib.contextmanager
-def write(db: Database) -> Iterator[Database]:
-    """A write transaction; nested calls become savepoints of the outer one."""
-    if db.conn.in_transaction:
+def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
+    """A write transaction; nested calls become savepoints of the outer one.
+
+    :param timeout: seconds to wait for the lock (default: the database's
+        ``write_timeout``; ``0``: do not wait).
+    :raises Unavailable: the lock was not had in time, or the database
+        cannot be written.
+    """
+    conn = db.conn
+    if conn.in_transaction:
         with db.atomic():
             yield db
         return
-    with _writer_lock(db):
-        db.conn.execute("BEGIN IMMEDIATE")
+    deadline = time.monotonic() + (db.write_timeout if timeout is None else timeout)
+    with _writer_lock(db, deadline):
+        _begin(db, conn, deadline)
         try:
             yield db
         except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         else:
-            db.conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as ex:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _translated(ex) from None
     db.committed()
 
 
+def _begin(db: Database, conn: sqlite3.Connection, deadline: float) -> None:
+    """``BEGIN IMMEDIATE``, waiting for SQLite's own lock (held by a process
+    outside the writer lock) no longer than ``deadline``.
+
+    The connection's busy timeout is the full write timeout; it is shortened
+    for this statement only when part of the wait is spent already.
+    """
+    left = deadline - time.monotonic()
+    shortened = left < db.write_timeout - 0.05
+    if shortened:
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int(left * 1000))}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as ex:
+        raise _translated(ex) from None
+    finally:
+        if shortened:
+            conn.execute(f"PRAGMA busy_timeout = {int(db.write_timeout * 1000)}")
+
+
 @contextlib.contextmanager
-def _writer_lock(db: Database) -> Iterator[None]:
-    if db.writer_lock is None:
+def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
+    lock_file = db.writer_lock
+    if lock_file is None:
         yield
         return
-    fcntl.flock(db.writer_lock, fcntl.LOCK_EX)
+    if not db._thread_writer.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise _locked()
     try:
-        yield
+        _flock_before(lock_file, deadline)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
     finally:
-        fcntl.flock(db.writer_lock, fcntl.LOCK_UN)
+        db._thread_writer.release()
+
+
+def _flock_before(lock_file, deadline: float) -> None:
+    pause = FIRST_POLL_SECONDS
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        if time.monotonic() + pause > deadline:
+            raise _locked()
+        time.sleep(pause)
+        pause = min(pause * 1.5, LONGEST_POLL_SECONDS)
+
+
+def _is_locked(ex: sqlite3.OperationalError) -> bool:
+    text = str(ex).lower()
+    return "locked" in text or "busy" in text
+
+
+def _translated(ex: sqlite3.OperationalError) -> Exception:
+    if _is_locked(ex):
+        return _locked()
+    if "readonly" in str(ex).lower() or "disk" in str(ex).lower():
+        return Unavailable(f"The database cannot be written: {ex}.")
+    return ex
+
+
+def _locked() -> Unavailable:
+    return Unavailable(
+        "The database is locked by another writer; try again shortly.",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+
+
+def _permission_message(path, ex: Exception, needed: str) -> str:
+    reason = getattr(ex, "strerror", None) or str(ex)
+    if isinstance(ex, OSError) and ex.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied"
+    return (
+        f"Cannot open the database at {path}: {reason}; the user running"
+        f" trackbridge needs permission to {needed} it"
+        " ([host] database, TRACKBRIDGE_DATABASE)."
+    )

@@ -65,6 +65,14 @@ class DeliveryStore:
             [status, error, utcnow(), delivery_id],
         )
 
+    def note_error(self, delivery_id: int, error: str) -> None:
+        """Why a delivery still waits (its job will try again)."""
+        self.db.execute(
+            "UPDATE webhook_deliveries SET error = ?"
+            " WHERE id = ? AND status = 'received'",
+            [error, delivery_id],
+        )
+
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         cursor = self.db.execute(
             f"SELECT {LOG_COLUMNS} FROM webhook_deliveries d"

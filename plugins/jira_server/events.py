@@ -16,13 +16,13 @@ and turn what Jira leaves out into a question for its REST API:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from host.errors import RetryLater
+from host import jsontext
+from host.errors import DeliveryUnreadable, RetryLater
 from host.types import (
     AssigneeChanged,
     CommentAdded,
@@ -48,13 +48,15 @@ def parse(host, integration: Integration, delivery: Delivery) -> list[IssueEvent
 
     :raises RetryLater: Jira could not answer a question the events need
         (a hidden email, the status list) for a reason that may pass.
+    :raises DeliveryUnreadable: the stored body is not a JSON object (it
+        was stored before the limits it now fails, or under other limits).
     """
     try:
-        body = json.loads(delivery.body)
-    except ValueError:
-        return []
+        body = jsontext.loads(delivery.body, max_depth=host.config.max_json_depth)
+    except jsontext.JsonRefused as ex:
+        raise DeliveryUnreadable(str(ex)) from None
     if not isinstance(body, dict):
-        return []
+        raise DeliveryUnreadable("The delivery is not a JSON object.")
     issue = _dict(body.get("issue"))
     key = issue.get("key")
     if not isinstance(key, str) or not key:

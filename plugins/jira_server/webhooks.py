@@ -33,9 +33,9 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
     token = request.path[len(PREFIX) :].strip("/").strip()
     integration = integration_for_token(host, token)
     try:
-        body = jsontext.peek(request.body)
-    except ValueError:
-        raise WebhookRejected("Request body is not valid JSON.") from None
+        body = jsontext.loads(request.body, max_depth=host.config.max_json_depth)
+    except jsontext.JsonRefused as ex:
+        raise WebhookRejected(str(ex)) from None
     if not isinstance(body, dict):
         raise WebhookRejected("Request body must be a JSON object.")
     if integration.metadata.get("webhook_status") == WAITING:
