@@ -18,3 +18,11 @@ def create_app() -> falcon.App:
     app = falcon.App()
     app.add_route("/extensions/{path:path}", Accept())
     return app
+
+
+def create_bridged_app():
+    """The same app behind trackbridge's worker model (``host.web``)."""
+    from host.config import Config
+    from host.web import WsgiBridge
+
+    return WsgiBridge(create_app(), Config())

@@ -37,7 +37,13 @@ sys.path.insert(0, str(REPO))
 # ---- a prepared host ----
 
 
-def prepare(directory: Path, *, integrations: int = 1, linked_issues: int = 1) -> dict:
+def prepare(
+    directory: Path,
+    *,
+    integrations: int = 1,
+    linked_issues: int = 1,
+    threads: int | None = None,
+) -> dict:
     """A database with one organization, ``integrations`` Jira installs and
     ``linked_issues`` groups each linked to one Jira issue; every sync on.
 
@@ -55,6 +61,7 @@ def prepare(directory: Path, *, integrations: int = 1, linked_issues: int = 1) -
     config_path.write_text(
         "[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1\nlog_level = warning\n"
         "allow_loopback_destinations = true\n"
+        + (f"threads = {threads}\n" if threads else "")
     )
     host = Host.from_config(load_config(config_path, env={}))
     try:
@@ -70,10 +77,8 @@ def prepare(directory: Path, *, integrations: int = 1, linked_issues: int = 1) -
                     external_id=f"jira.bench.example:{number}",
                     name=f"bench {number}",
                     metadata={"base_url": "http://127.0.0.1:9", "auth_mode": "token"},
-                    credentials={
-                        "webhook_secret": WEBHOOK_SECRET,
-                        "personal_access_token": "unused",
-                    },
+                    credentials={"personal_access_token": "unused"},
+                    shared_credentials={"webhook_secret": WEBHOOK_SECRET},
                 ),
             )
             first = first or integration
@@ -161,8 +166,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The worker models compared: trackbridge's (``host.web``) and gunicorn's
+#: sync worker it replaced. Each serves (a) the bare app and (b) trackbridge.
+MODELS = {
+    "asyncio+threads": {
+        "worker_class": "host.web.Worker",
+        "bare": "bench.bare_app:create_bridged_app()",
+        "trackbridge": "host.web:create_app()",
+    },
+    "sync": {
+        "worker_class": "sync",
+        "bare": "bench.bare_app:create_app()",
+        "trackbridge": "host.app:create_app()",
+    },
+}
+
+
 @contextlib.contextmanager
-def gunicorn(app: str, port: int, workers: int, env: dict) -> Iterator[list[int]]:
+def gunicorn(
+    app: str, port: int, workers: int, env: dict, worker_class: str = "host.web.Worker"
+) -> Iterator[list[int]]:
     """``gunicorn app`` on loopback, as ``trackbridge serve`` runs it; yields
     the worker pids once it answers, and stops it afterwards."""
     process = subprocess.Popen(
@@ -174,6 +197,9 @@ def gunicorn(app: str, port: int, workers: int, env: dict) -> Iterator[list[int]
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            "--worker-class",
+            worker_class,
+            *(["--reuse-port"] if worker_class != "sync" else []),
             "--log-level",
             "warning",
             "--no-control-socket",

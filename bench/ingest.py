@@ -1,7 +1,7 @@
 """Webhook ingest ceiling ratio, and the peak memory of the processes.
 
     .venv/bin/python bench/ingest.py [--seconds 5] [--rounds 3]
-        [--concurrency 16] [--workers 2]
+        [--concurrency 16] [--workers 2] [--model asyncio+threads|sync|both]
 
 Real gunicorn with the same worker count and class serves (a) a bare Falcon
 app that answers 200 and (b) trackbridge's Jira Server webhook endpoint with a
@@ -11,6 +11,10 @@ to one, then the other, for each round, so that noise hits both alike.
 Reported: the median round's requests/s of (b) / (a) (target >= 0.5) with
 p50/p99 of each, then the peak RSS of a gunicorn worker and of the job
 worker after it applied what came in.
+
+``--model both`` runs all four servers side by side: trackbridge's worker
+model (``host.web``) and the sync worker it replaced, each with its own
+bare app, so what the model costs or gains is read from one run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common import (
+    MODELS,
     REPO,
     free_port,
     gunicorn,
@@ -43,9 +48,6 @@ from host.jobs import CHECKPOINT_SECONDS
 #: Load before the measured rounds, not reported.
 WARM_UP_SECONDS = 3
 
-#: What gunicorn serves, side by side: (a) the ceiling, (b) trackbridge.
-APPS = {"bare": "bench.bare_app:create_app()", "trackbridge": "host.app:create_app()"}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,18 +55,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model", choices=[*MODELS, "both"], default="asyncio+threads")
+    parser.add_argument(
+        "--threads", type=int, help="[host] threads (default: the host's default)"
+    )
     args = parser.parse_args()
+    models = list(MODELS) if args.model == "both" else [args.model]
+    servers_of = {
+        (model, app): (MODELS[model]["worker_class"], MODELS[model][app])
+        for model in models
+        for app in ("bare", "trackbridge")
+    }
     with tempfile.TemporaryDirectory() as directory:
-        prepared = prepare(Path(directory))
+        prepared = prepare(Path(directory), threads=args.threads)
         body = template(Path(directory))
         env = {"TRACKBRIDGE_CONFIG": prepared["config"]}
         with contextlib.ExitStack() as servers:
             servers.enter_context(_checkpoints(prepared["database"]))
             ports, pids = {}, {}
-            for name, app in APPS.items():
+            for name, (worker_class, app) in servers_of.items():
                 ports[name] = free_port()
                 pids[name] = servers.enter_context(
-                    gunicorn(app, ports[name], args.workers, env)
+                    gunicorn(app, ports[name], args.workers, env, worker_class)
                 )
             for port in ports.values():
                 # Steady state: every worker has booted its app and its
@@ -76,40 +88,52 @@ def main() -> None:
                     seconds=WARM_UP_SECONDS,
                     concurrency=args.concurrency,
                 )
-            rounds = []
+            rounds = {model: [] for model in models}
             for _ in range(args.rounds):
-                runs = {
-                    name: wrk(
-                        port,
-                        prepared["path"],
-                        body,
-                        seconds=args.seconds,
-                        concurrency=args.concurrency,
+                for model in models:
+                    runs = {
+                        app: wrk(
+                            ports[(model, app)],
+                            prepared["path"],
+                            body,
+                            seconds=args.seconds,
+                            concurrency=args.concurrency,
+                        )
+                        for app in ("bare", "trackbridge")
+                    }
+                    runs["ratio"] = round(
+                        runs["trackbridge"]["rps"] / runs["bare"]["rps"], 3
                     )
-                    for name, port in ports.items()
-                }
-                runs["ratio"] = round(
-                    runs["trackbridge"]["rps"] / runs["bare"]["rps"], 3
-                )
-                rounds.append(runs)
-            web_rss = max(peak_rss_mib(pid) for pid in pids["trackbridge"])
+                    rounds[model].append(runs)
+            web_rss = {
+                model: max(peak_rss_mib(pid) for pid in pids[(model, "trackbridge")])
+                for model in models
+            }
         worker_rss = _drain(prepared["database"], prepared["config"])
-    median = sorted(rounds, key=lambda runs: runs["ratio"])[len(rounds) // 2]
-    record(
-        "ingest",
-        {
-            "workers": args.workers,
-            "concurrency": args.concurrency,
-            "seconds": args.seconds,
-            "rounds": [runs["ratio"] for runs in rounds],
-            "bare": median["bare"],
-            "trackbridge": median["trackbridge"],
-            "ratio": median["ratio"],
-            "target": 0.5,
-            "met": median["ratio"] >= 0.5,
-            "peak_rss_mib": {"web_worker": web_rss, "job_worker": worker_rss},
-        },
-    )
+    for model in models:
+        median = sorted(rounds[model], key=lambda runs: runs["ratio"])[
+            len(rounds[model]) // 2
+        ]
+        record(
+            "ingest",
+            {
+                "model": model,
+                "threads": args.threads,
+                "workers": args.workers,
+                "concurrency": args.concurrency,
+                "seconds": args.seconds,
+                "rounds": [runs["ratio"] for runs in rounds[model]],
+                "bare": median["bare"],
+                "trackbridge": median["trackbridge"],
+                "ratio": median["ratio"],
+                "target": 0.5,
+                "met": median["ratio"] >= 0.5,
+                "peak_rss_mib": {
+                    "web_worker": web_rss[model],
+                    "job_worker": worker_rss,
+                },
+            },
+        )
 
 
 @contextlib.contextmanager

@@ -46,8 +46,9 @@ class Config:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     #: Threads per web worker that run requests (bodies are read before a
-    #: request reaches one, see :mod:`host.web`).
-    threads: int = 4
+    #: request reaches one, see :mod:`host.web`). More cost throughput
+    #: (BENCHMARKS.md); ``/healthz`` has a thread of its own either way.
+    threads: int = 1
     max_body_bytes: int = 1_048_576
     #: How deeply a JSON body may nest (see :mod:`host.jsontext`).
     max_json_depth: int = 64

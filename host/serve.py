@@ -42,6 +42,10 @@ def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
             "--no-control-socket",
             "--worker-class",
             "host.web.Worker",
+            # Each worker listens on its own socket and the kernel spreads
+            # connections: on one shared socket the first worker to wake
+            # took all 16 of a client's keep-alive connections (BENCHMARKS.md).
+            "--reuse-port",
             "--logger-class",
             "host.gunicorn_logging.RedactingLogger",
             "host.web:create_app()",

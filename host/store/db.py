@@ -10,9 +10,10 @@ Two things keep writes short under concurrent webhooks (see BENCHMARKS.md):
 
 - Writers queue on an ``flock`` of ``<database>.lock`` before ``BEGIN
   IMMEDIATE`` (threads of one process first on a ``threading.Lock``). A
-  held lock is polled every 0.1 ms at first: SQLite's own busy handler
-  sleeps 1 ms and more per poll, so two processes colliding waited far
-  longer than the write itself.
+  blocked ``flock`` wakes as soon as the holder lets go; SQLite's own busy
+  handler sleeps 1 ms and more per poll, so two processes colliding waited
+  far longer than the write itself (and so did polling ``flock``, and
+  waiting for it in a helper thread: ``bench/ingest.py``).
 - Checkpoints (copying the WAL back into the database, with an fsync) are
   not run inside a webhook's commit. The job worker runs them
   (:meth:`Database.checkpoint`); a connection still checkpoints on its own
@@ -46,8 +47,6 @@ DEFAULT_WRITE_TIMEOUT_SECONDS = 5.0
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: Commits between two looks at the WAL's size (an ``os.stat``).
 WAL_CHECK_EVERY = 200
-#: Polls of a held writer lock: the first wait, and the longest.
-FIRST_POLL_SECONDS, LONGEST_POLL_SECONDS = 0.0001, 0.005
 #: Seconds a client is told to wait when the database is locked.
 RETRY_AFTER_SECONDS = 2
 
@@ -234,6 +233,15 @@ def _begin(db: Database, conn: sqlite3.Connection, deadline: float) -> None:
 
 @contextlib.contextmanager
 def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
+    """The writer lock: this process's threads queue on a ``threading.Lock``
+    (with the deadline), then the processes on a blocking ``flock``.
+
+    ``flock`` cannot time out, but it need not: its holder is always one of
+    our writers, and every writer lets go by its own deadline (the wait in
+    ``BEGIN IMMEDIATE`` is cut there, see :func:`_begin`), which comes
+    before ours, as it started first. A lock had after the deadline is let
+    go at once.
+    """
     lock_file = db.writer_lock
     if lock_file is None:
         yield
@@ -241,27 +249,15 @@ def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
     if not db._thread_writer.acquire(timeout=max(0.0, deadline - time.monotonic())):
         raise _locked()
     try:
-        _flock_before(lock_file, deadline)
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
+            if time.monotonic() > deadline:
+                raise _locked()
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
     finally:
         db._thread_writer.release()
-
-
-def _flock_before(lock_file, deadline: float) -> None:
-    pause = FIRST_POLL_SECONDS
-    while True:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        if time.monotonic() + pause > deadline:
-            raise _locked()
-        time.sleep(pause)
-        pause = min(pause * 1.5, LONGEST_POLL_SECONDS)
 
 
 def _is_locked(ex: sqlite3.OperationalError) -> bool:

@@ -79,6 +79,8 @@ def integration_for_token(host, token: str):
     secret = (
         host.integrations.shared_credentials(integration).get("webhook_secret") or ""
     )
+    if not secret:  # no token can be valid (PyJWT refuses an empty key)
+        raise _rejected("Could not validate JWT. Got no webhook secret", integration.id)
     timeless = not TIME_CLAIMS & claims.keys()
     problem = (_signature_problem if timeless else _check)(token, secret)
     if problem:
