@@ -65,8 +65,9 @@ class JiraError(IntegrationError):
         #: like Jira: dns, unreachable, timeout, tls, refused (a destination
         #: this host may not call), redirect, not_jira; else None.
         self.kind = kind
-        if status is None or status >= 500 or status == 429:
-            # Jira failed, not the caller's request: 502 Bad Gateway.
+        if status is None or status >= 500 or status == 429 or kind == "not_jira":
+            # Jira failed (or did not answer like Jira), not the caller's
+            # request: 502 Bad Gateway.
             self.status = 502
         #: What Jira itself said (its messages and field errors), if it said it.
         self.jira_message = jira_message
@@ -176,11 +177,16 @@ class JiraClient:
         json_body: Any = None,
         form: bool = False,
         oauth: dict[str, Any] | None = None,
+        expect: type = dict,
     ) -> Any:
         """Call Jira; return parsed JSON (or, with ``form``, a form-encoded dict).
 
         :param oauth: extra OAuth1 arguments for this request (callback,
             verifier), used by the setup dance.
+        :param expect: the JSON type the answer must be (``dict`` or
+            ``list``); anything else is a :class:`JiraError` here, at the
+            boundary, never an ``AttributeError`` further in. An empty answer
+            is an empty one of that type.
         :raises JiraError: any failure, with a message fit for the user.
         :raises ValidationError: ``path`` leaves Jira's APIs (see
             :func:`check_path`).
@@ -257,9 +263,9 @@ class JiraClient:
         if form:
             return dict(parse_qsl(response.text))
         if response.status_code == 204 or not response.content:
-            return {}
+            return expect()
         try:
-            return response.json()
+            answer = response.json()
         except ValueError:
             raise JiraError(
                 f"Jira answered {endpoint(path)} with something that is not JSON "
@@ -267,6 +273,48 @@ class JiraClient:
                 status=response.status_code,
                 kind="not_jira",
             ) from None
+        if not isinstance(answer, expect):
+            raise JiraError(
+                f"Jira answered {endpoint(path)} with {_json_kind(answer)}, not"
+                f" {_json_kind(expect())}.",
+                status=response.status_code,
+                kind="not_jira",
+            )
+        return answer
+
+
+def _json_kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }.get(type(value), "a number")
+
+
+def require(answer: Any, name: str, where: str, kinds: tuple = (str, int)) -> Any:
+    """``answer[name]``, which Jira's answer to ``where`` must hold (a
+    non-empty string or a number, unless ``kinds`` says otherwise).
+
+    :raises JiraError: it is missing or of another type.
+    """
+    value = answer.get(name) if isinstance(answer, dict) else None
+    if isinstance(value, bool) or not isinstance(value, kinds) or value == "":
+        raise JiraError(
+            f"Jira answered {endpoint(where)} without a usable {name!r}.",
+            kind="not_jira",
+        )
+    return value
+
+
+def dicts(items: Any) -> list[dict]:
+    """The objects in a list Jira answered (anything else in it is skipped)."""
+    return (
+        [item for item in items if isinstance(item, dict)]
+        if isinstance(items, list)
+        else []
+    )
 
 
 #: A path segment naming one thing: an issue key, a number, a project key.

@@ -300,11 +300,13 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
             ) from None
         raise
     key = created.get("key")
-    if not key:
+    if not isinstance(key, str) or not key:
         raise IntegrationError("Jira answered without the new issue's key.")
     return TrackerIssue(
         key=key,
-        external_id=str(created["id"]) if created.get("id") else None,
+        external_id=str(created["id"])
+        if isinstance(created.get("id"), str | int) and created["id"] != ""
+        else None,
         title=summary,
         description=description,
         url=browse_url(integration, key),

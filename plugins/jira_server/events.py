@@ -34,7 +34,7 @@ from host.types import (
     StatusChanged,
 )
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraError
+from plugins.jira_server.client import JiraError, dicts
 from plugins.jira_server.setup import integration_client
 
 log = logging.getLogger(__name__)
@@ -200,11 +200,11 @@ class _Payload:
         """Ids of the statuses in Jira's ``done`` category (cached)."""
 
         def load() -> frozenset[str]:
-            statuses = self._client().request("GET", "/rest/api/2/status")
+            statuses = self._client().request("GET", "/rest/api/2/status", expect=list)
             return frozenset(
                 str(s["id"])
-                for s in statuses
-                if isinstance(s, dict)
+                for s in dicts(statuses)
+                if s.get("id") is not None
                 and _dict(s.get("statusCategory")).get("key") == "done"
             )
 

@@ -264,8 +264,9 @@ def require_admin(client: JiraClient, user: str) -> None:
         permissions = client.request("GET", "/rest/api/2/mypermissions")
     except JiraError:
         return  # the webhook call itself will say what is wrong
-    administer = (permissions.get("permissions") or {}).get("ADMINISTER") or {}
-    if administer.get("havePermission") is False:
+    listed = permissions.get("permissions")
+    administer = listed.get("ADMINISTER") if isinstance(listed, dict) else None
+    if isinstance(administer, dict) and administer.get("havePermission") is False:
         raise SetupError(
             f"The Jira user {user} is not a Jira administrator, and only administrators"
             " can create webhooks. Ask a Jira administrator to install trackbridge, or"

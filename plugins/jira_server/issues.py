@@ -12,7 +12,7 @@ import re
 from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
 from plugins.jira_server import metadata
-from plugins.jira_server.client import JiraError, jira_path
+from plugins.jira_server.client import JiraError, dicts, jira_path, require
 from plugins.jira_server.setup import integration_client
 
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
@@ -43,14 +43,25 @@ def get(host, integration, key: str) -> TrackerIssue:
                 "cannot see it."
             ) from None
         raise
-    fields = issue.get("fields") or {}
+    where = jira_path("/rest/api/2/issue/{}", key)
+    found_key = str(require(issue, "key", where, (str,)))
+    fields = _fields(issue)
     return TrackerIssue(
-        key=issue["key"],
-        external_id=str(issue["id"]),
-        title=fields.get("summary") or "",
-        description=fields.get("description") or "",
-        url=browse_url(integration, issue["key"]),
+        key=found_key,
+        external_id=str(require(issue, "id", where)),
+        title=_text(fields.get("summary")),
+        description=_text(fields.get("description")),
+        url=browse_url(integration, found_key),
     )
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _fields(issue: dict) -> dict:
+    fields = issue.get("fields")
+    return fields if isinstance(fields, dict) else {}
 
 
 def after_link(host, integration, external_issue, data) -> bool:
@@ -80,9 +91,10 @@ def search(host, integration, query: str) -> list[Choice]:
     return [
         Choice(
             value=issue["key"],
-            label=f"({issue['key']}) {(issue.get('fields') or {}).get('summary', '')}",
+            label=f"({issue['key']}) {_text(_fields(issue).get('summary'))}",
         )
-        for issue in found.get("issues", [])
+        for issue in dicts(found.get("issues"))
+        if isinstance(issue.get("key"), str)
     ]
 
 
@@ -98,13 +110,14 @@ def search_users(host, integration, query: str, project: str | None) -> list[Cho
             "GET",
             "/rest/api/2/user/assignable/search",
             params={"project": project, "username": query.strip()},
+            expect=list,
         )
     except JiraError as ex:
         raise IntegrationError(f"Unable to fetch users from Jira: {ex}") from None
     return [
         Choice(value=user["name"], label=user_label(user))
-        for user in found
-        if user.get("name")
+        for user in dicts(found)
+        if isinstance(user.get("name"), str) and user["name"]
     ]
 
 
@@ -133,8 +146,8 @@ def field_values(host, integration, field: str, query: str) -> list[Choice]:
             value=str(item["value"]),
             label=html.unescape(TAGS.sub("", str(item.get("displayName") or ""))),
         )
-        for item in found.get("results") or []
-        if isinstance(item, dict) and item.get("value") is not None
+        for item in dicts(found.get("results"))
+        if item.get("value") is not None
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraError, jira_path
+from plugins.jira_server.client import JiraError, dicts, jira_path, require
 from plugins.jira_server.setup import integration_client
 
 #: Pages of create metadata read at most (50 entries a page by default).
@@ -30,13 +30,16 @@ def projects(host, integration) -> list[dict[str, Any]]:
 
     def load():
         found = integration_client(host, integration).request(
-            "GET", "/rest/api/2/project"
+            "GET", "/rest/api/2/project", expect=list
         )
-        listed = found if isinstance(found, list) else []
         rows = [
-            {"id": str(p["id"]), "key": p.get("key", ""), "name": p.get("name", "")}
-            for p in listed
-            if isinstance(p, dict) and "id" in p
+            {
+                "id": str(p["id"]),
+                "key": _text(p.get("key")),
+                "name": _text(p.get("name")),
+            }
+            for p in dicts(found)
+            if isinstance(p.get("id"), str | int) and not isinstance(p["id"], bool)
         ]
         return sorted(rows, key=lambda p: p["key"])
 
@@ -65,15 +68,18 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
         project = client.request(
             "GET", jira_path("/rest/api/2/project/{}", project_ref)
         )
-        issue_types = client.request(
-            "GET", jira_path("/rest/api/2/project/{}/statuses", project_ref)
-        )
+        where = jira_path("/rest/api/2/project/{}/statuses", project_ref)
+        issue_types = client.request("GET", where, expect=list)
         statuses = {
-            str(status["id"]): status.get("name", "")
-            for issue_type in issue_types
-            for status in issue_type.get("statuses", [])
+            str(status["id"]): _text(status.get("name"))
+            for issue_type in dicts(issue_types)
+            for status in dicts(issue_type.get("statuses"))
+            if status.get("id") is not None
         }
-        return str(project["id"]), statuses
+        project_id = require(
+            project, "id", jira_path("/rest/api/2/project/{}", project_ref)
+        )
+        return str(project_id), statuses
 
     return _cached(host, integration, ("project-statuses", project_ref), load)
 
@@ -82,7 +88,11 @@ def issue_types(host, integration, project_id: str) -> list[dict[str, Any]]:
     """The issue types that can be created in a project (``{id, name}``)."""
 
     def from_legacy(types):
-        return [{"id": t["id"], "name": t.get("name", "")} for t in types]
+        return [
+            {"id": t["id"], "name": _text(t.get("name"))}
+            for t in dicts(types)
+            if t.get("id") is not None
+        ]
 
     return _cached(
         host,
@@ -98,12 +108,16 @@ def issue_type_fields(
     """The fields of one issue type's create screen, each with ``fieldId``."""
 
     def from_legacy(types):
-        chosen = next((t for t in types if str(t["id"]) == issue_type_id), None)
+        chosen = next(
+            (t for t in dicts(types) if str(t.get("id")) == issue_type_id), None
+        )
         if chosen is None:
             return None
+        fields = chosen.get("fields")
         return [
             {**meta, "fieldId": field_id}
-            for field_id, meta in (chosen.get("fields") or {}).items()
+            for field_id, meta in (fields.items() if isinstance(fields, dict) else ())
+            if isinstance(meta, dict)
         ]
 
     return _cached(
@@ -145,7 +159,7 @@ def _paged(host, integration, path: str) -> list[dict[str, Any]]:
     values: list[dict[str, Any]] = []
     for _ in range(MAX_PAGES):
         page = client.request("GET", path, params={"startAt": str(len(values))})
-        batch = page.get("values") or []
+        batch = dicts(page.get("values"))
         values.extend(batch)
         if page.get("isLast", True) or not batch:
             break
@@ -171,13 +185,13 @@ def _legacy_createmeta(host, integration, project_id: str, original: JiraError):
             )
         except JiraError:
             raise original from None
-        projects = found.get("projects") or []
+        projects = dicts(found.get("projects"))
         if not projects:
             raise original
         return [
             {**t, "id": str(t["id"])}
-            for t in projects[0].get("issuetypes") or []
-            if "id" in t
+            for t in dicts(projects[0].get("issuetypes"))
+            if t.get("id") is not None
         ]
 
     return _cached(host, integration, ("legacy-createmeta", project_id), load)
@@ -189,8 +203,10 @@ def priorities(host, integration) -> list[dict[str, Any]]:
         host,
         integration,
         ("priorities",),
-        lambda: integration_client(host, integration).request(
-            "GET", "/rest/api/2/priority"
+        lambda: dicts(
+            integration_client(host, integration).request(
+                "GET", "/rest/api/2/priority", expect=list
+            )
         ),
     )
 
@@ -201,7 +217,15 @@ def versions(host, integration, project_id: str) -> list[dict[str, Any]]:
         host,
         integration,
         ("versions", project_id),
-        lambda: integration_client(host, integration).request(
-            "GET", jira_path("/rest/api/2/project/{}/versions", project_id)
+        lambda: dicts(
+            integration_client(host, integration).request(
+                "GET",
+                jira_path("/rest/api/2/project/{}/versions", project_id),
+                expect=list,
+            )
         ),
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from host.errors import RetryLater
 from host.types import Integration, IssueEvent
-from plugins.jira_server.client import JiraClient, JiraError
+from plugins.jira_server.client import JiraClient, JiraError, dicts
 from plugins.jira_server.events import history_events
 from plugins.jira_server.setup import integration_client
 
@@ -101,10 +101,11 @@ def _search(
         if expand:
             params["expand"] = expand
         page = client.request("GET", SEARCH, params=params)
-        issues = [i for i in page.get("issues") or [] if isinstance(i, dict)]
+        issues = dicts(page.get("issues"))
         yield from (i for i in issues if i.get("id") is not None and i.get("key"))
         start_at += len(issues)
-        if not issues or start_at >= int(page.get("total") or 0):
+        total = page.get("total")
+        if not issues or not isinstance(total, int) or start_at >= total:
             return
 
 

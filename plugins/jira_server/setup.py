@@ -270,7 +270,7 @@ def authenticated_user(client: JiraClient, what: str) -> dict[str, str]:
         me = client.request("GET", "/rest/api/2/myself")
     except JiraError as ex:
         raise SetupError(setup_failure(client, ex, what)) from None
-    key = me.get("key") or me.get("name") if isinstance(me, dict) else None
+    key = me.get("key") or me.get("name")
     if not isinstance(key, str) or not key:
         raise SetupError(
             f"{client.netloc} did not answer like Jira: /rest/api/2/myself named"
@@ -380,6 +380,7 @@ def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
     version = None
     with contextlib.suppress(JiraError):
         version = client.request("GET", "/rest/api/2/serverInfo").get("version")
+        version = version if isinstance(version, str) else None
     return IntegrationSpec(
         external_id=integration_external_id(state),
         name=name,

@@ -16,7 +16,7 @@ from typing import TypeVar
 from host.errors import RetryLater
 from host.types import Comment, ExternalIssue, Member, SyncResult
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraClient, JiraError, jira_path
+from plugins.jira_server.client import JiraClient, JiraError, dicts, jira_path, require
 from plugins.jira_server.setup import integration_client
 
 T = TypeVar("T")
@@ -69,23 +69,29 @@ def find_user(
     def search(username: str) -> list[dict]:
         return cache.for_host(host).get_or_load(
             (cache.scope(integration), "assignable", issue_key, username.lower()),
-            lambda: client.request(
-                "GET",
-                "/rest/api/2/user/assignable/search",
-                params={"issueKey": issue_key, "username": username},
+            lambda: dicts(
+                client.request(
+                    "GET",
+                    "/rest/api/2/user/assignable/search",
+                    params={"issueKey": issue_key, "username": username},
+                    expect=list,
+                )
             ),
         )
 
     if mapped:
         for user in search(mapped):
-            if str(user.get("name", "")).lower() == mapped.lower():
+            if isinstance(user.get("name"), str) and user["name"].lower() == (
+                mapped.lower()
+            ):
                 return user
     candidates = search(member.email)
     return next(
         (
             user
             for user in candidates
-            if str(user.get("emailAddress") or "").lower() == member.email.lower()
+            if isinstance(user.get("name"), str)
+            and str(user.get("emailAddress") or "").lower() == member.email.lower()
         ),
         None,
     )
@@ -100,8 +106,8 @@ def status(host, integration, org_integration, issue: ExternalIssue, resolved: b
             jira_path("/rest/api/2/issue/{}", issue.key),
             params={"fields": "status,project"},
         )
-        fields = current.get("fields") or {}
-        project = fields.get("project") or {}
+        fields = _object(current.get("fields"))
+        project = _object(fields.get("project"))
         rule = (org_integration.config.get(STATUS_MAPPING) or {}).get(
             str(project.get("id"))
         )
@@ -147,7 +153,7 @@ def status(host, integration, org_integration, issue: ExternalIssue, resolved: b
         client.request(
             "POST",
             jira_path("/rest/api/2/issue/{}/transitions", issue.key),
-            json_body={"transition": {"id": chosen["id"]}},
+            json_body={"transition": {"id": require(chosen, "id", "transitions")}},
         )
         return SyncResult(
             applied=True,
@@ -160,14 +166,16 @@ def status(host, integration, org_integration, issue: ExternalIssue, resolved: b
 
 def _transitions(host, integration, client, issue, fields) -> list[dict]:
     """Transitions open from the issue's current status (cached per status)."""
-    current = (fields.get("status") or {}).get("id")
+    current = _object(fields.get("status")).get("id")
 
     def load():
-        return client.request(
-            "GET",
-            jira_path("/rest/api/2/issue/{}/transitions", issue.key),
-            params={"expand": "transitions.fields"},
-        ).get("transitions", [])
+        return dicts(
+            client.request(
+                "GET",
+                jira_path("/rest/api/2/issue/{}/transitions", issue.key),
+                params={"expand": "transitions.fields"},
+            ).get("transitions")
+        )
 
     return cache.for_host(host).get_or_load(
         (cache.scope(integration), "transitions", issue.key, current), load
@@ -200,10 +208,14 @@ def comment(
         return SyncResult(
             applied=True,
             message="Comment added in Jira.",
-            external_comment_id=str(created["id"]),
+            external_comment_id=str(require(created, "id", path)),
         )
 
     return _guard(issue, send)
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _guard(issue: ExternalIssue, call: Callable[[], T]) -> T | SyncResult:
@@ -212,6 +224,12 @@ def _guard(issue: ExternalIssue, call: Callable[[], T]) -> T | SyncResult:
         return call()
     except JiraError as ex:
         status = ex.http_status
+        if ex.kind == "not_jira":
+            # Not retried: the write may have happened (a second comment
+            # would be a duplicate); recorded on the group instead.
+            return SyncResult(
+                applied=False, message=f"Jira's answer was unusable: {ex}"
+            )
         if status is None or status == 429 or status >= 500:
             raise RetryLater(str(ex), ex.retry_after) from None
         if status == 404:
