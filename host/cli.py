@@ -20,7 +20,7 @@ import pluggy
 from host import validation
 from host.config import Config, capped_workers, check_bind, load_config
 from host.errors import ConfigError, TrackbridgeError, Unavailable, ValidationError
-from host.jsontext import INT_MAX
+from host.jsontext import INT_MAX, is_unicode
 from host.logs import configure_logging
 from host.plugins import describe_plugins, get_plugin_manager
 from host.store.db import DatabaseUnavailable
@@ -59,10 +59,8 @@ class StoreId(click.ParamType):
     name = "id"
 
     def convert(self, value, param, ctx) -> int:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
+        text = str(value).strip()
+        number = int(text) if text.isascii() and text.isdigit() else 0
         if not 1 <= number <= INT_MAX:
             self.fail(f"{value!r} is not an id (a whole number from 1 to {INT_MAX})")
         return number
@@ -586,6 +584,10 @@ def main() -> None:
     Every refusal is one line on stderr: exit status 2 for a usage or
     configuration error (with where to find help), 1 for anything else.
     """
+    for position, argument in enumerate(sys.argv[1:], start=1):
+        if not is_unicode(argument):  # bytes that were not UTF-8
+            click.echo(f"Error: argument {position} is not valid UTF-8 text.", err=True)
+            sys.exit(2)
     try:
         config = load_config()
         pm = get_plugin_manager(blocked=config.disabled_plugins)

@@ -66,7 +66,7 @@ def loads(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     # look says the answer may depend on it.
     compact = raw.translate(None, _DROPPED)
     if compact.count(b"[") + compact.count(b"{") > max_depth:
-        _check_depth(_without_strings(compact), max_depth)
+        _check_depth(_without_strings(raw), max_depth)
     if _LONG_DIGITS in raw.translate(_DIGITS_AS_ZERO):
         # Maybe an integer orjson would make a float: json keeps it, the
         # walk checks it.
@@ -88,7 +88,7 @@ def _without_strings(raw: bytes) -> bytes:
     """
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return b"".join(raw.split(b'"')[::2])
+    return b"".join(raw.translate(None, _DROPPED).split(b'"')[::2])
 
 
 def _check_depth(outside_strings: bytes, max_depth: int) -> None:
@@ -118,6 +118,8 @@ def _strict_json(text: str) -> Any:
         return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as ex:
         raise JsonRefused(f"Request body is not valid JSON: {ex}") from None
+    except RecursionError:  # not reached: the depth is checked first
+        raise JsonRefused("JSON is nested too deeply.") from None
 
 
 def _not_json(constant: str):

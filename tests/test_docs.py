@@ -56,3 +56,59 @@ def test_every_config_key_is_documented():
 def test_every_hook_is_listed():
     for name in SPECS:
         assert f"`{name}`" in README, name
+
+
+def test_config_ini_shows_every_key_with_the_code_default_and_the_readme_agrees():
+    """config.ini is the commented list of defaults: every key of the host's
+    own sections, each with the code's default, and the README's table says
+    the same default."""
+    import configparser
+    import dataclasses
+
+    from host.config import KNOWN_KEYS, Config, JobsConfig, load_config
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(REPO / "config.ini", encoding="utf-8")
+    code = load_config(REPO / "config.ini", env={}).redacted()
+    defaults = {
+        "host": {
+            **{f.name: f.default for f in dataclasses.fields(Config)},
+            "database": "var/trackbridge.db",
+        },
+        "jobs": {f.name: f.default for f in dataclasses.fields(JobsConfig)},
+        "plugins": {"disabled": ""},
+        "routing": {"secret": ""},
+    }
+    for section, keys in KNOWN_KEYS.items():
+        assert set(parser[section]) == set(keys), section
+        for key in keys:
+            written = parser[section][key]
+            default = defaults[section][key]
+            if isinstance(default, bool):
+                assert written == str(default).lower(), (section, key)
+            elif isinstance(default, int | float):
+                assert float(written) == default, (section, key, written)
+            else:
+                assert written == str(default), (section, key, written)
+            row = _readme_row(key, section)
+            assert row is not None, (section, key)
+            shown = written or "(empty)"
+            assert f"`{shown}`" in row or shown in row, (section, key, row)
+        if section in ("host", "jobs"):
+            assert set(code[section]) >= set(keys)
+
+
+def _readme_row(key: str, section: str) -> str | None:
+    """The README configuration table's row for ``key`` of ``section``."""
+    current = None
+    for line in README.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) < 4:
+            continue
+        if cells[0].startswith("`["):
+            current = cells[0].strip("`[]")
+        if current == section and cells[1] == f"`{key}`":
+            return cells[2]
+    return None

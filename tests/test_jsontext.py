@@ -52,6 +52,15 @@ def test_brackets_inside_strings_do_not_count():
     assert jsontext.loads(body)["text"].startswith("[[[")
 
 
+@pytest.mark.parametrize("escape", ["\\u001f", "\\n", "\\\\", '\\"', "\\/"])
+def test_escapes_before_a_string_ends_do_not_hide_nesting(escape):
+    """An escape just before a closing quote once made that quote look
+    escaped, and the nesting after it look like string content."""
+    deep = '{"s": "' + escape + '", "t": ' + "[" * 1000 + "1" + "]" * 1000 + "}"
+    with pytest.raises(JsonRefused, match="levels deep"):
+        jsontext.loads(deep.encode())
+
+
 def test_strings_cannot_hide_nesting():
     """Closing brackets in a string early, opening ones late: a count over
     the raw bytes would see 60 levels where there are 70."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import falcon
 import jinja2
 
 from host.api.requests import read_body
-from host.errors import UnsupportedMediaType
+from host.errors import UnsupportedMediaType, ValidationError
 
 FORM = "application/x-www-form-urlencoded"
 #: Hidden field naming the checkboxes, so an unchecked one reads as False.
@@ -73,8 +73,13 @@ def read_form(req: falcon.Request, max_bytes: int) -> dict[str, Any]:
     body = read_body(req, max_bytes)
     try:
         text = body.decode()
+        # Falcon would turn bytes that are not UTF-8 (%FF, an encoded lone
+        # surrogate) into U+FFFD and save that: refused instead.
+        unquote_to_bytes(text.replace("+", " ")).decode()
     except UnicodeDecodeError:
-        raise falcon.HTTPBadRequest(description="Expected a form.") from None
+        raise ValidationError(
+            {}, "The form is not valid UTF-8 text; nothing was saved."
+        ) from None
     return falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
 
 
