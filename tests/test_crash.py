@@ -29,6 +29,7 @@ import requests
 
 from host.config import load_config
 from host.core import Host
+from host.serve import child_commands
 from host.types import IntegrationSpec, TrackerIssue
 from tests.conftest import REPO, shared_fixture, write_config
 from tests.servers import free_port, wait_for
@@ -55,18 +56,10 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
+    # gunicorn as `trackbridge serve` runs it (its worker class, one socket
+    # per worker), without serve's supervision: this test restarts things.
     web = _start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(WEB_WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--no-control-socket",
-            "host.app:create_app()",
-        ],
+        child_commands(f"127.0.0.1:{port}", WEB_WORKERS)["web"],
         env,
         logs / "gunicorn.log",
     )

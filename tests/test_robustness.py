@@ -66,7 +66,11 @@ def snapshot(host) -> str:
 
 @pytest.mark.parametrize("method, template", ENDPOINTS)
 def test_edges_are_400_on_every_json_endpoint_and_change_nothing(
-    api, host, ids, method, template
+    api,
+    host,
+    ids,  # noqa: F811 (the fixture imported above)
+    method,
+    template,
 ):
     path = template.format(**ids)
     before = snapshot(host)

@@ -143,11 +143,17 @@ def connect(
     if str(path) == ":memory:":
         return Database(None, write_timeout)
     path = Path(path)
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise DatabaseUnavailable(
+            f"Cannot open the database at {path}: {folder} is not a folder"
+            " ([host] database, TRACKBRIDGE_DATABASE)."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as ex:
         raise DatabaseUnavailable(
-            _permission_message(path.parent, ex, "create")
+            _permission_message(path, ex, "create the folder of")
         ) from None
     return Database(path, write_timeout)
 

@@ -1,0 +1,149 @@
+"""Real Jira comment deliveries for tests that run real processes: a
+database with one linked issue, distinct comment payloads, posting them, and
+counting what was applied. The payload is the shape of Jira Server's
+``issue_commented`` webhook (``../shared/fixtures``), cut to what is read,
+so these tests need nothing outside the repository."""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+
+from host.config import load_config
+from host.core import Host
+from host.types import IntegrationSpec, TrackerIssue
+from tests.conftest import write_config
+
+SECRET = "comment-deliveries-webhook-secret-32b"
+EXTERNAL_ID = "jira.deliveries.example#token:trackbridge"
+PREFIX = "test comment "
+COMMENTED = {
+    "timestamp": 1_700_000_000_000,
+    "webhookEvent": "jira:issue_updated",
+    "issue_event_type_name": "issue_commented",
+    "issue": {"id": "10231", "key": "PRJA-42", "fields": {"summary": "KeyError"}},
+    "comment": {
+        "id": "10118",
+        "author": {
+            "name": "ann",
+            "key": "ann",
+            "emailAddress": "ann@example.com",
+            "displayName": "Ann",
+        },
+        "body": "a comment",
+        "created": "2019-06-28T21:32:16.057+0000",
+        "updated": "2019-06-28T21:32:16.057+0000",
+    },
+}
+
+
+def prepare(directory: Path, host_keys: str = "", issue: dict | None = None):
+    """A config and database: one organization, one Jira integration that
+    applies comments, one group linked to the payload's issue.
+
+    :param host_keys: more ``[host]`` lines (``write_timeout_seconds = 1``).
+    :returns: (config path, group id, webhook URL path)
+    """
+    issue = issue or COMMENTED["issue"]
+    config_path = write_config(
+        directory,
+        "log_level = warning\n"
+        + host_keys
+        + "[jobs]\nlease_seconds = 2\nbackoff_base_seconds = 0.1\n"
+        "backoff_max_seconds = 1\npoll_interval_seconds = 0.05\n",
+    )
+    host = Host.from_config(load_config(config_path, env={}))
+    try:
+        organization = host.organizations.create("acme")
+        integration, _ = host.integrations.install(
+            organization,
+            "jira_server",
+            IntegrationSpec(
+                external_id=EXTERNAL_ID,
+                name="deliveries",
+                metadata={"base_url": "http://127.0.0.1:9", "auth_mode": "token"},
+                credentials={"personal_access_token": "x"},
+                shared_credentials={"webhook_secret": SECRET},
+            ),
+        )
+        host.integrations.update_config(
+            organization, integration.id, {"sync_comments_reverse": True}
+        )
+        group = host.groups.create(organization, "KeyError", "app.py")
+        with host.store.transaction():
+            row = host.store.integrations.upsert_external_issue(
+                integration.id,
+                TrackerIssue(
+                    key=issue["key"],
+                    external_id=str(issue["id"]),
+                    title="",
+                    description="",
+                    url=f"http://127.0.0.1:9/browse/{issue['key']}",
+                ),
+            )
+            host.store.integrations.link(group.id, row)
+    finally:
+        host.close()
+    token = jwt.encode({"id": EXTERNAL_ID}, SECRET, algorithm="HS256")
+    return config_path, group.id, f"/extensions/jira-server/issue-updated/{token}/"
+
+
+def comment(number: int, payload: dict | None = None) -> bytes:
+    """Delivery ``number``: its own comment id, text and timestamp."""
+    body = copy.deepcopy(payload or COMMENTED)
+    body["timestamp"] = 1_700_000_000_000 + number
+    body["comment"]["id"] = str(900_000 + number)
+    body["comment"]["body"] = f"{PREFIX}{number}"
+    return json.dumps(body).encode()
+
+
+def post(port: int, path: str, body: bytes, timeout: float = 30) -> int | None:
+    """The status the host answered, or ``None`` when it did not answer."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        status = connection.getresponse().status
+        connection.close()
+    except (OSError, http.client.HTTPException):
+        return None
+    return status
+
+
+def wait_until_applied(config_path: Path, timeout: float = 120) -> None:
+    """Until no job is queued or running; none may be dead-lettered."""
+    database = load_config(config_path, env={}).database
+    deadline = time.monotonic() + timeout
+    left = None
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database, timeout=30) as db:
+            left = db.execute(
+                "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchone()[0]
+            dead = db.execute(
+                "SELECT count(*) FROM jobs WHERE state = 'dead'"
+            ).fetchone()[0]
+        assert dead == 0, "a job was dead-lettered"
+        if not left:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{left} job(s) still not applied after {timeout} s")
+
+
+def applied(config_path: Path, group_id: int) -> list[int]:
+    """The numbers of the comments on the group (once per copy)."""
+    database = load_config(config_path, env={}).database
+    with sqlite3.connect(database, timeout=30) as db:
+        texts = [
+            row[0]
+            for row in db.execute(
+                "SELECT text FROM comments WHERE group_id = ?", [group_id]
+            )
+        ]
+    return [int(t.split(PREFIX, 1)[1].split()[0]) for t in texts if PREFIX in t]

@@ -1,0 +1,278 @@
+"""Real ``trackbridge serve`` against what took it down before: a locked
+database, slow clients, bad configuration, a killed gunicorn master, SIGTERM
+in the middle of a burst. Bounded in count and time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from host.config import load_config
+from tests.comment_deliveries import applied, comment, post, prepare, wait_until_applied
+from tests.conftest import REPO
+from tests.servers import free_port, serving, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _env(config_path: Path) -> dict[str, str]:
+    return {"TRACKBRIDGE_CONFIG": str(config_path), "PYTHONPATH": str(REPO)}
+
+
+def _timed_get(port: int, path: str) -> tuple[float, requests.Response]:
+    started = time.monotonic()
+    response = requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+    return time.monotonic() - started, response
+
+
+def test_a_locked_database_is_503_at_once_and_nothing_acknowledged_is_lost(tmp_path):
+    config_path, group_id, path = prepare(tmp_path, "write_timeout_seconds = 1\n")
+    database = load_config(config_path, env={}).database
+    port = free_port()
+    statuses: dict[int, int | None] = {}
+    with serving(_env(config_path), port) as server:
+        for n in range(5):
+            statuses[n] = post(port, path, comment(n))
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys, time\n"
+                "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                "db.execute('BEGIN IMMEDIATE')\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(float(sys.argv[2]))\n"
+                "db.execute('ROLLBACK')\n",
+                str(database),
+                "5",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            seconds, health = _timed_get(port, "/healthz")
+            assert seconds < 1.0, seconds
+            assert health.status_code == 503
+            assert "locked" in health.json()["detail"]
+            for n in range(5, 8):
+                started = time.monotonic()
+                response = requests.post(
+                    f"http://127.0.0.1:{port}{path}",
+                    data=comment(n),
+                    headers={"Content-Type": "application/json"},
+                    timeout=10,
+                )
+                statuses[n] = response.status_code
+                assert response.status_code == 503, response.text
+                assert response.headers["Retry-After"]
+                assert "locked" in response.json()["detail"]
+                assert time.monotonic() - started < 2.5  # write_timeout_seconds = 1
+        finally:
+            holder.wait(30)
+        wait_for(lambda: _timed_get(port, "/healthz")[1].ok, "healthz to recover")
+        for n in range(8, 12):
+            statuses[n] = post(port, path, comment(n))
+        wait_until_applied(config_path)
+        assert server.poll() is None, "serve (and its job worker) kept running"
+    acknowledged = {n for n, status in statuses.items() if status == 200}
+    assert acknowledged == set(range(5)) | set(range(8, 12)), statuses
+    comments = applied(config_path, group_id)
+    assert sorted(comments) == sorted(acknowledged)  # each once, none refused
+
+
+def test_slow_clients_do_not_starve_healthz_or_webhooks(tmp_path):
+    config_path, _, path = prepare(tmp_path)
+    port = free_port()
+    with serving(_env(config_path), port):
+        slow = []
+        for _ in range(20):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                "\r\nContent-Length: 1000\r\n\r\n{".encode()
+            )
+            slow.append(sock)
+        try:
+            worst = 0.0
+            for n in range(6):
+                for sock in slow:
+                    sock.sendall(b" ")  # one byte each, every round
+                seconds, health = _timed_get(port, "/healthz")
+                assert health.ok
+                started = time.monotonic()
+                assert post(port, path, comment(n), timeout=5) == 200
+                worst = max(worst, seconds, time.monotonic() - started)
+                time.sleep(0.3)
+            assert worst < 1.0, worst
+        finally:
+            for sock in slow:
+                sock.close()
+
+
+#: (section, line, what the one line must say)
+BAD_CONFIGURATION = [
+    ("jobs", "poll_interval_seconds = inf", "poll_interval_seconds must be a finite"),
+    ("jobs", "lease_seconds = nan", "[jobs] lease_seconds must be a finite"),
+    ("jobs", "backoff_base_seconds = nan", "backoff_base_seconds must be a finite"),
+    ("host", "bind = 127.0.0.1:99999", "port 99999 is not between 1 and 65535"),
+    ("host", "bind = 8011", "did you mean 127.0.0.1:8011?"),
+    ("host", "log_level = verbose", "[host] log_level must be one of debug, info"),
+    ("host", "public_url = javascript:alert(1)", "must be an absolute http(s) URL"),
+    ("host", "public_url = http://tb.example/?x=1", "without a query or fragment"),
+    ("host", "max_json_depth = 100000", "[host] max_json_depth must be at most 512"),
+    ("host", "write_timeout_seconds = -1", "write_timeout_seconds must be at least"),
+    ("host", "database = /dev/null/tb.db", "Cannot open the database at /dev/null"),
+]
+
+
+@pytest.mark.parametrize("section, line, message", BAD_CONFIGURATION)
+def test_bad_configuration_stops_serve_with_one_line(tmp_path, section, line, message):
+    config_path = tmp_path / "config.ini"
+    config_path.write_text(f"[{section}]\n{line}\n")
+    finished = subprocess.run(
+        [sys.executable, "-m", "host.cli", "serve"],
+        env={**os.environ, **_env(config_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2, finished.stderr
+    assert finished.stderr.count("\n") == 1, finished.stderr
+    assert message in finished.stderr, finished.stderr
+    if "database" not in message:
+        assert str(config_path) in finished.stderr  # the file is named
+
+
+def test_serve_refuses_a_busy_port_with_one_line(tmp_path):
+    config_path, _, _ = prepare(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(
+            [sys.executable, "-m", "host.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+            env={**os.environ, **_env(config_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert finished.returncode == 1
+    assert finished.stderr.count("\n") == 1, finished.stderr
+    assert f"Cannot listen on 127.0.0.1:{port}" in finished.stderr
+    assert "--bind" in finished.stderr
+
+
+def test_a_killed_gunicorn_master_leaves_nothing_holding_the_port(tmp_path):
+    config_path, _, _ = prepare(tmp_path)
+    port = free_port()
+    with serving(_env(config_path), port) as first:
+        master = next(p for p in _children(first.pid) if b"gunicorn" in _cmdline(p))
+        workers = _children(master)
+        assert workers
+        os.kill(master, signal.SIGKILL)
+        first.wait(60)
+        assert first.returncode == 1  # it saw its web server die and stopped
+        with serving(_env(config_path), port):  # at once, on the same port
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
+        for pid in workers:
+            assert not _alive(pid), f"orphaned worker {pid} still runs"
+
+
+def test_sigterm_during_a_burst_loses_nothing(tmp_path):
+    config_path, group_id, path = prepare(tmp_path)
+    port = free_port()
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+    numbers = iter(range(100_000))
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.is_set():
+            with lock:
+                n = next(numbers)
+            if post(port, path, comment(n), timeout=10) == 200:
+                with lock:
+                    acknowledged.append(n)
+
+    with serving(_env(config_path), port) as server:
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for thread in senders:
+            thread.start()
+        wait_for(lambda: len(acknowledged) >= 50, "a burst under way")
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+        stop.set()
+        for thread in senders:
+            thread.join(30)
+        assert server.returncode == 0, server.stdout.read()
+    # What the stopped worker had not applied yet is applied by the next one.
+    subprocess.run(
+        [sys.executable, "-m", "host.cli", "worker", "--once"],
+        env={**os.environ, **_env(config_path)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    wait_until_applied(config_path)
+    comments = applied(config_path, group_id)
+    assert sorted(comments) == sorted(set(comments)), "applied twice"
+    assert set(acknowledged) <= set(comments), "an acknowledged delivery was lost"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+        except OSError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_worker_that_cannot_open_the_database_exits_and_the_master_goes_on(
+    tmp_path,
+):
+    from host.serve import child_commands
+
+    config_path = tmp_path / "config.ini"
+    config_path.write_text("[host]\ndatabase = /dev/null/tb.db\n")
+    process = subprocess.Popen(
+        child_commands(f"127.0.0.1:{free_port()}", 1)["web"],
+        env={**os.environ, **_env(config_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, "the master halted"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "Cannot open the database at /dev/null/tb.db" in output
+    assert "Traceback" not in output
