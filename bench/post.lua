@@ -17,7 +17,9 @@ function init(args)
   file:close()
   local at = template:find("__N__", 1, true)
   before, after = template:sub(1, at - 1), template:sub(at + 5)
-  headers = { ["Content-Type"] = "application/json" }
+  -- One connection per delivery, as Jira's sender does: the same for every
+  -- worker model (the sync worker closes after each answer anyway).
+  headers = { ["Content-Type"] = "application/json", ["Connection"] = "close" }
 end
 
 function request()

@@ -12,22 +12,16 @@ import json
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host.api.pages import csrf_token
 from host.jsontext import INT_MAX
 from tests.test_forms import FORM, settings_path
-from tests.test_fuzz_api import ENDPOINTS, KEYS, ids  # noqa: F401 (a fixture)
+from tests.test_fuzz_api import ENDPOINTS, FUZZ, KEYS, ids  # noqa: F401 (a fixture)
 
 EDGE_EXAMPLES = 40
-EDGES = settings(
-    max_examples=EDGE_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+EDGES = settings(FUZZ, max_examples=EDGE_EXAMPLES)
 
 #: JSON text no store can hold, written out (json.dumps would escape it away
 #: or refuse it): a lone surrogate, an integer beyond 64 bits, NaN.

@@ -1,6 +1,7 @@
 import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -183,3 +184,57 @@ def test_linked_groups_are_found_from_the_issues_links(host, org):
     assert plan[0].startswith("SEARCH group_links USING"), plan
     assert "group_links_external" in plan[0] or "external_issue_id" in plan[0], plan
     assert plan[1].startswith("SEARCH groups USING INTEGER PRIMARY KEY"), plan
+
+
+@pytest.fixture
+def holding(config):
+    """Another process's writer (its own lock file handle) inside a write
+    transaction until the event is set."""
+    other = Store.open(config.database)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with other.transaction():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    inside.wait(5)
+    yield
+    release.set()
+    thread.join()
+    other.close()
+
+
+def test_a_write_waits_for_the_lock_at_most_its_timeout_then_is_unavailable(
+    config, host, holding
+):
+    from host.errors import Unavailable
+
+    for timeout in (0.05, 0.3):
+        started = time.monotonic()
+        with (
+            pytest.raises(Unavailable, match="locked"),
+            host.store.transaction(timeout=timeout),
+        ):
+            pass
+        assert time.monotonic() - started < timeout + 0.2
+
+
+def test_health_answers_within_its_timeout_while_another_writer_holds_the_lock(
+    host, holding
+):
+    started = time.monotonic()
+    problem = host.store.health(timeout=0.3)
+    assert time.monotonic() - started < 0.6
+    assert "locked" in problem
+
+
+def test_each_thread_has_its_own_connection(host):
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(host.store.db.conn))
+    thread.start()
+    thread.join()
+    assert seen[0] is not host.store.db.conn
+    assert host.store.health(timeout=0.3) is None

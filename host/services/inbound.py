@@ -136,7 +136,7 @@ class InboundService:
         self, organization: Organization, limit: int, before_id: int | None = None
     ) -> list[dict]:
         """The delivery log: recent deliveries to the organization's integrations,
-        with their outcome (``received``, ``processed``, ``ignored``)."""
+        with their outcome (``received``, ``processed``, ``ignored``, ``failed``)."""
         return self.store.deliveries.for_organization(organization.id, limit, before_id)
 
     def reprocess(self, organization: Organization, delivery_id: int) -> dict:

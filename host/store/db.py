@@ -47,6 +47,8 @@ DEFAULT_WRITE_TIMEOUT_SECONDS = 5.0
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: Commits between two looks at the WAL's size (an ``os.stat``).
 WAL_CHECK_EVERY = 200
+#: How often a caller in a hurry looks whether the writer lock is free.
+POLL_SECONDS = 0.002
 #: Seconds a client is told to wait when the database is locked.
 RETRY_AFTER_SECONDS = 2
 
@@ -198,8 +200,9 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
+    patient = timeout is None or timeout >= db.write_timeout
     deadline = time.monotonic() + (db.write_timeout if timeout is None else timeout)
-    with _writer_lock(db, deadline):
+    with _writer_lock(db, deadline, patient):
         _begin(db, conn, deadline)
         try:
             yield db
@@ -238,15 +241,17 @@ def _begin(db: Database, conn: sqlite3.Connection, deadline: float) -> None:
 
 
 @contextlib.contextmanager
-def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
+def _writer_lock(db: Database, deadline: float, patient: bool) -> Iterator[None]:
     """The writer lock: this process's threads queue on a ``threading.Lock``
     (with the deadline), then the processes on a blocking ``flock``.
 
     ``flock`` cannot time out, but it need not: its holder is always one of
     our writers, and every writer lets go by its own deadline (the wait in
     ``BEGIN IMMEDIATE`` is cut there, see :func:`_begin`), which comes
-    before ours, as it started first. A lock had after the deadline is let
-    go at once.
+    before ours, as it started first with the same timeout. A caller with a
+    shorter one (``/healthz``, a metrics flush: not ``patient``) polls
+    instead, as its deadline may come first. A lock had after the deadline
+    is let go at once.
     """
     lock_file = db.writer_lock
     if lock_file is None:
@@ -255,7 +260,10 @@ def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
     if not db._thread_writer.acquire(timeout=max(0.0, deadline - time.monotonic())):
         raise _locked()
     try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if patient:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        else:
+            _poll_flock(lock_file, deadline)
         try:
             if time.monotonic() > deadline:
                 raise _locked()
@@ -264,6 +272,17 @@ def _writer_lock(db: Database, deadline: float) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
     finally:
         db._thread_writer.release()
+
+
+def _poll_flock(lock_file, deadline: float) -> None:
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() + POLL_SECONDS > deadline:
+                raise _locked() from None
+        time.sleep(POLL_SECONDS)
 
 
 def _is_locked(ex: sqlite3.OperationalError) -> bool:

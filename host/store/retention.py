@@ -14,11 +14,11 @@ class RetentionStore:
         self.db = db
 
     def delete_deliveries(self, received_before: str) -> int:
-        """Up to :data:`BATCH` processed or ignored deliveries received before
+        """Up to :data:`BATCH` processed, ignored or failed deliveries received before
         the ISO time; those still to be applied are never touched."""
         return self.db.execute(
             "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM"
-            " webhook_deliveries WHERE status IN ('processed', 'ignored')"
+            " webhook_deliveries WHERE status IN ('processed', 'ignored', 'failed')"
             " AND received_at < ? ORDER BY id LIMIT ?)",
             [received_before, BATCH],
         ).rowcount
