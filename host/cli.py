@@ -86,6 +86,8 @@ def _handle_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except DatabaseUnavailable as ex:
+            raise ConfigProblem(str(ex)) from None
         except ValidationError as ex:
             problems = "; ".join(
                 f"{field}: {' '.join(messages)}"
@@ -94,7 +96,7 @@ def _handle_errors(fn):
             raise click.ClickException(f"{ex.detail} {problems}".strip()) from None
         except TrackbridgeError as ex:
             raise click.ClickException(ex.detail) from None
-        except (ConfigError, DatabaseUnavailable) as ex:
+        except ConfigError as ex:
             raise ConfigProblem(str(ex)) from None
         except Unavailable as ex:
             raise click.ClickException(ex.detail) from None

@@ -67,3 +67,57 @@ def test_invalid_values_are_named(tmp_path, text, message):
 def test_a_named_file_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="Config file not found"):
         load_config(env={"TRACKBRIDGE_CONFIG": str(tmp_path / "nope.ini")})
+
+
+def test_an_unknown_key_is_a_warning_naming_the_nearest_known_one(tmp_path):
+    path = write_config(tmp_path, "bindd = 127.0.0.1:9\n[jobs]\nmax_atempts = 3\n")
+    config = load_config(path, env={})
+    assert config.warnings == (
+        "[host] bindd is not a known key (ignored); did you mean bind?",
+        "[jobs] max_atempts is not a known key (ignored); did you mean max_attempts?",
+    )
+    assert config.bind == "127.0.0.1:8000" and config.jobs.max_attempts == 8
+
+
+def test_workers_beyond_four_per_core_are_cut_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    config = load_config(write_config(tmp_path, "workers = 500\n"), env={})
+    assert config.workers == 8
+    assert config.warnings == ("[host] workers = 500 is more than 4 per core; using 8",)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("bind = 127.0.0.1:0", "port 0 is not between 1 and 65535"),
+        ("bind = [::1]:8000", None),
+        ("bind = localhost:8000", None),
+        ("public_url = https://tb.example/base/", None),
+        ("public_url = http://user:pw@tb.example", "without a user name or password"),
+        ("public_url = http://tb.example:99999", "a port from 1 to 65535"),
+        ("public_url = tb.example", "an absolute http(s) URL"),
+        ("log_level = DEBUG", None),
+        ("log_format = yaml", "log_format must be one of text, json"),
+        ("threads = 0", "threads must be at least 1"),
+        ("max_body_bytes = 1e9", "must be a whole number"),
+        ("header_timeout_seconds = 0", "header_timeout_seconds must be at least 0.5"),
+    ],
+)
+def test_host_values_are_checked(tmp_path, line, message):
+    path = tmp_path / "config.ini"
+    path.write_text(f"[host]\ndatabase = tb.db\n{line}\n")
+    if message is None:
+        load_config(path, env={})
+    else:
+        with pytest.raises(
+            ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
+        ):
+            load_config(path, env={})
+
+
+def test_backoff_max_below_its_base_is_refused(tmp_path):
+    path = write_config(
+        tmp_path, "[jobs]\nbackoff_base_seconds = 10\nbackoff_max_seconds = 1\n"
+    )
+    with pytest.raises(ConfigError, match="at least backoff_base_seconds"):
+        load_config(path, env={})

@@ -276,3 +276,27 @@ def test_a_worker_that_cannot_open_the_database_exits_and_the_master_goes_on(
         output, _ = process.communicate(timeout=30)
     assert "Cannot open the database at /dev/null/tb.db" in output
     assert "Traceback" not in output
+
+
+def test_a_chunked_webhook_is_stored_and_applied(tmp_path):
+    """No Content-Length: the body arrives in chunks (was read as empty)."""
+    import http.client
+
+    config_path, group_id, path = prepare(tmp_path)
+    port = free_port()
+    with serving(_env(config_path), port):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = comment(1)
+        connection.request(
+            "POST",
+            path,
+            body=iter([body[:100], body[100:]]),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        assert b'"received": true' in response.read()
+        connection.close()
+        wait_until_applied(config_path)
+    assert applied(config_path, group_id) == [1]

@@ -20,7 +20,6 @@ from host.errors import Unavailable
 from host.sealing import SecretBox
 from host.store.db import (
     DEFAULT_WRITE_TIMEOUT_SECONDS,
-    DatabaseUnavailable,
     connect,
     write,
 )
@@ -157,9 +156,9 @@ class Store:
             self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             with write(self.db, timeout):
                 pass
-        except Unavailable as ex:
+        except Unavailable as ex:  # locked, or cannot be opened
             return ex.detail
-        except (sqlite3.Error, DatabaseUnavailable) as ex:
+        except sqlite3.Error as ex:
             return f"The database cannot be read: {ex}"
         return None
 

@@ -53,9 +53,10 @@ POLL_SECONDS = 0.002
 RETRY_AFTER_SECONDS = 2
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Unavailable):
     """The database (or its folder, or its lock file) cannot be opened; the
-    message names the path and the permission needed."""
+    message names the path and the permission needed. (A request that meets
+    it answers 503; a command stops with exit status 2.)"""
 
 
 class Database(sqlite_utils.Database):
