@@ -35,6 +35,11 @@ class JobsConfig:
     poll_interval_seconds: float = 0.2
     #: Seconds between reconciliation passes of each integration (0: off).
     reconcile_interval_seconds: float = 300.0
+    #: Jobs one worker process runs at once (each in a thread).
+    concurrency: int = 8
+    #: Of those, at most this many for one integration (one tracker), across
+    #: every worker process.
+    per_integration_concurrency: int = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,6 +235,8 @@ JOBS_NUMBERS: Mapping[str, tuple[type, float, float]] = {
     "backoff_max_seconds": (float, 0.01, 7 * 86400),
     "poll_interval_seconds": (float, 0.01, 60),
     "reconcile_interval_seconds": (float, 0, 7 * 86400),
+    "concurrency": (int, 1, 256),
+    "per_integration_concurrency": (int, 1, 256),
 }
 #: Every key of the host's own sections; anything else there is a warning.
 HOST_KEYS = (

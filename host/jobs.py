@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from host.errors import Conflict, NotFound, RetryLater, Unavailable
@@ -59,15 +60,30 @@ class JobQueue:
             ),
         }
 
-    def enqueue(self, kind: str, payload: Mapping[str, Any], delay: float = 0) -> int:
-        """Queue a job; call inside the transaction that causes it."""
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        delay: float = 0,
+        *,
+        integration_id: int | None = None,
+    ) -> int:
+        """Queue a job; call inside the transaction that causes it.
+
+        :param integration_id: the integration whose tracker the job calls
+            (default: the payload's ``integration_id``, else none): claims
+            share the workers out between integrations by it.
+        """
         if kind not in self.handlers:
             raise ValueError(f"Unknown job kind: {kind}")
+        if integration_id is None:
+            integration_id = int(payload.get("integration_id") or 0)
         return self.host.store.jobs.enqueue(
             kind,
             payload,
             run_at=self.host.clock() + delay,
             max_attempts=self.host.config.jobs.max_attempts,
+            integration_id=integration_id,
         )
 
     def backoff(self, attempts: int) -> float:
@@ -107,56 +123,123 @@ class JobQueue:
 
 
 class Worker:
-    """Claims and runs jobs until told to stop."""
+    """Claims and runs jobs until told to stop: up to ``[jobs] concurrency``
+    at once, each in a thread (jobs wait on trackers, not on the CPU), each
+    thread with its own database connection.
 
-    def __init__(self, host: Host, name: str | None = None) -> None:
+    Claims take integrations in turn and leave an integration at its
+    ``per_integration_concurrency`` (see :meth:`JobStore.claim`), so a
+    tracker that hangs holds that many slots and the others go on. While a
+    job runs, its lease is renewed (a heartbeat), so a job that outlives
+    ``lease_seconds`` is not claimed by another worker; if its lease is lost
+    anyway (this process stalled past it), the takeover is logged and this
+    run's outcome is not recorded (the claim is fenced by its attempt).
+    """
+
+    def __init__(
+        self, host: Host, name: str | None = None, concurrency: int | None = None
+    ) -> None:
         self.host = host
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.concurrency = concurrency or host.config.jobs.concurrency
         self.stopping = threading.Event()
+        #: Jobs running in this process: id -> attempt (the claim's fence).
+        self.in_hand: dict[int, int] = {}
+        self._in_hand_lock = threading.Lock()
+        self._slot_freed = threading.Event()
+        #: The integration last served: the next claim starts after it.
+        self._after = -1
 
     def run_once(self) -> dict | None:
-        """Claim and run one due job; return it, or ``None`` when idle."""
-        store, settings = self.host.store, self.host.config.jobs
-        job = store.jobs.claim(
-            self.name, now=self.host.clock(), lease_seconds=settings.lease_seconds
-        )
-        if job is None:
-            return None
-        handler = self.host.jobs.handlers.get(job["kind"])
-        with working_for(f"job-{job['id']}"):
-            try:
-                if handler is None:
-                    raise LookupError(f"No handler for job kind {job['kind']!r}")
-                handler(self.host, job["payload"])
-            except RetryLater as ex:
-                self._failed(job, ex.reason, ex.delay)
-            except Unavailable as ex:
-                # The database, not the job: try again soon (the lease
-                # brings it back if even this cannot be written).
-                self._failed(job, ex.detail, UNAVAILABLE_RETRY_SECONDS)
-            except Exception as ex:
-                log.exception("job %s (%s) failed", job["id"], job["kind"])
-                self._failed(job, f"{type(ex).__name__}: {ex}", None)
-            else:
-                store.jobs.finish(job["id"], self.name)
-        self.host.metrics.flush(store)
+        """Claim and run one due job here; return it, or ``None`` when idle."""
+        job = self._claim()
+        if job is not None:
+            self._run(job)
         return job
 
+    def _claim(self) -> dict | None:
+        settings = self.host.config.jobs
+        job = self.host.store.jobs.claim(
+            self.name,
+            now=self.host.clock(),
+            lease_seconds=settings.lease_seconds,
+            per_integration=settings.per_integration_concurrency,
+            after=self._after,
+        )
+        if job is not None:
+            self._after = job["integration_id"]
+            with self._in_hand_lock:
+                self.in_hand[job["id"]] = job["attempts"]
+        return job
+
+    def _run(self, job: dict) -> None:
+        store = self.host.store
+        handler = self.host.jobs.handlers.get(job["kind"])
+        try:
+            with working_for(f"job-{job['id']}"):
+                try:
+                    if handler is None:
+                        raise LookupError(f"No handler for job kind {job['kind']!r}")
+                    handler(self.host, job["payload"])
+                except RetryLater as ex:
+                    self._failed(job, ex.reason, ex.delay)
+                except Unavailable as ex:
+                    # The database, not the job: try again soon (the lease
+                    # brings it back if even this cannot be written).
+                    self._failed(job, ex.detail, UNAVAILABLE_RETRY_SECONDS)
+                except Exception as ex:
+                    log.exception("job %s (%s) failed", job["id"], job["kind"])
+                    self._failed(job, f"{type(ex).__name__}: {ex}", None)
+                else:
+                    if not store.jobs.finish(job["id"], self.name, job["attempts"]):
+                        self._taken_over(job)
+            self.host.metrics.flush(store)
+        finally:
+            with self._in_hand_lock:
+                self.in_hand.pop(job["id"], None)
+            self._slot_freed.set()
+
     def _failed(self, job: dict, error: str, delay: float | None) -> None:
-        jobs = self.host.store.jobs
+        jobs, attempt = self.host.store.jobs, job["attempts"]
         if job["attempts"] >= job["max_attempts"]:
             log.warning("job %s dead after %s attempts", job["id"], job["attempts"])
-            jobs.bury(job["id"], self.name, error)
+            if not jobs.bury(job["id"], self.name, attempt, error):
+                self._taken_over(job)
+                return
             record = self.host.jobs.on_dead.get(job["kind"])
             if record is not None:
                 record(self.host, job["payload"], error)
             return
         if delay is None:
             delay = self.host.jobs.backoff(job["attempts"])
-        jobs.reschedule(job["id"], self.name, self.host.clock() + delay, error)
+        if not jobs.reschedule(
+            job["id"], self.name, attempt, self.host.clock() + delay, error
+        ):
+            self._taken_over(job)
+
+    def _taken_over(self, job: dict) -> None:
+        log.warning(
+            "job %s (%s) lost its lease while it ran (another worker claimed it);"
+            " this run's outcome is not recorded",
+            job["id"],
+            job["kind"],
+        )
+
+    def heartbeat(self) -> None:
+        """Renew the lease of every job in hand (the worker calls this every
+        third of ``lease_seconds``)."""
+        lease = self.host.config.jobs.lease_seconds
+        with self._in_hand_lock:
+            held = dict(self.in_hand)
+        until = self.host.clock() + lease
+        for job_id, attempt in held.items():
+            with self.host.store.transaction():
+                ours = self.host.store.jobs.extend(job_id, self.name, attempt, until)
+            if not ours and job_id in self.in_hand:
+                log.warning("job %s: its lease was taken over while it ran", job_id)
 
     def run(self) -> None:
-        """Run jobs until :meth:`stop`; the job in hand is always finished.
+        """Run jobs until :meth:`stop`; every job in hand is finished first.
 
         The worker also checkpoints the database (web requests leave that to
         it, see :mod:`host.store.db`): whenever it is idle, and at least once
@@ -165,33 +248,65 @@ class Worker:
         has been kept long enough (:mod:`host.services.retention`).
         """
         poll = self.host.config.jobs.poll_interval_seconds
-        log.info("worker %s started", self.name)
+        log.info("worker %s started (%s at once)", self.name, self.concurrency)
         checkpointed = scheduled = time.monotonic()
         self._schedule()
         unavailable = None
-        while not self.stopping.is_set():
-            try:
-                idle = self.run_once() is None
-                if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
-                    self.host.store.checkpoint()
-                    checkpointed = time.monotonic()
-            except Unavailable as ex:
-                if unavailable is None:
-                    log.warning("%s; the worker waits and goes on", ex.detail)
-                unavailable = ex
-                self.stopping.wait(UNAVAILABLE_RETRY_SECONDS)
-                continue
-            if unavailable is not None:
-                log.info("the database is available again; the worker goes on")
-                unavailable = None
-            if time.monotonic() - scheduled > SCHEDULE_SECONDS:
-                self._schedule()
-                scheduled = time.monotonic()
-            if idle:
-                self.host.metrics.flush(self.host.store, force=True)
-                self.stopping.wait(poll)
+        finished = threading.Event()  # every job in hand is done: no more beats
+        beating = threading.Thread(
+            target=self._beat, args=(finished,), name="heartbeat", daemon=True
+        )
+        beating.start()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
+            while not self.stopping.is_set():
+                try:
+                    started = self._start_due(pool)
+                    idle = started == 0 and not self.in_hand
+                    if idle or time.monotonic() - checkpointed > CHECKPOINT_SECONDS:
+                        self.host.store.checkpoint()
+                        checkpointed = time.monotonic()
+                except Unavailable as ex:
+                    if unavailable is None:
+                        log.warning("%s; the worker waits and goes on", ex.detail)
+                    unavailable = ex
+                    self.stopping.wait(UNAVAILABLE_RETRY_SECONDS)
+                    continue
+                if unavailable is not None:
+                    log.info("the database is available again; the worker goes on")
+                    unavailable = None
+                if time.monotonic() - scheduled > SCHEDULE_SECONDS:
+                    self._schedule()
+                    scheduled = time.monotonic()
+                if started == 0:
+                    if idle:
+                        self.host.metrics.flush(self.host.store, force=True)
+                    # Until a slot frees or it is time to look again.
+                    self._slot_freed.wait(poll)
+                    self._slot_freed.clear()
+            # Leaving the pool's block waits for every job in hand.
+        finished.set()
+        beating.join()
         self.host.metrics.flush(self.host.store, force=True)
         log.info("worker %s stopped", self.name)
+
+    def _start_due(self, pool: ThreadPoolExecutor) -> int:
+        """Claim and start jobs while slots are free; how many started."""
+        started = 0
+        while not self.stopping.is_set() and len(self.in_hand) < self.concurrency:
+            job = self._claim()
+            if job is None:
+                break
+            pool.submit(self._run, job)
+            started += 1
+        return started
+
+    def _beat(self, done: threading.Event) -> None:
+        every = max(self.host.config.jobs.lease_seconds / 3, 0.05)
+        while not done.wait(every):
+            try:
+                self.heartbeat()
+            except Exception:  # never let a missed beat stop the worker
+                log.exception("renewing job leases failed")
 
     def _schedule(self) -> None:
         try:
@@ -205,3 +320,4 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._slot_freed.set()

@@ -87,7 +87,7 @@ def test_jobs_list_and_retry(run, host, clock):
     host.jobs.enqueue("delivery.process", {"delivery_id": 999})
     for _ in range(host.config.jobs.max_attempts):
         host.store.jobs.claim("w", now=clock(), lease_seconds=1)
-        host.store.jobs.bury(job_id, "w", "ZeroDivisionError: division by zero")
+        host.store.jobs.bury(job_id, "w", 1, "ZeroDivisionError: division by zero")
     listed = run("jobs", "list", "--failed").output
     assert listed.startswith(f"{job_id}\tbroken\tdead")
     assert "ZeroDivisionError" in listed

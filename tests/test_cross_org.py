@@ -89,7 +89,7 @@ def victim(host, org, api, clock):
         delivery = host.store.deliveries.add(integration.id, "tiny", {}, b"{}")
         job = host.jobs.enqueue("sync.outbound", {"organization_id": org.id})
     host.store.jobs.claim("w", now=clock(), lease_seconds=60)
-    host.store.jobs.bury(job, "w", "failed")
+    host.store.jobs.bury(job, "w", 1, "failed")
     return {
         "group_id:id": group.id,
         "comment_id:id": comment["id"],

@@ -27,12 +27,13 @@ def setup(host, org, clock):
     with host.store.transaction():
         for name, payload in payloads.items():
             ids[name] = host.jobs.enqueue("sync.outbound", payload)
-        ids["queued"] = host.jobs.enqueue("sync.outbound", payloads["group"])
-    for name, job_id in ids.items():
-        if name == "queued":
-            continue
+        # Not due yet: it stays queued while the others are claimed.
+        ids["queued"] = host.jobs.enqueue("sync.outbound", payloads["group"], 3600)
+    for _ in payloads:
         host.store.jobs.claim("w", now=clock(), lease_seconds=60)
-        host.store.jobs.bury(job_id, "w", f"Jira said no to {name}")
+    for name, job_id in ids.items():
+        if name != "queued":
+            assert host.store.jobs.bury(job_id, "w", 1, f"Jira said no to {name}")
     return ids, other
 
 

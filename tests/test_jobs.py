@@ -101,7 +101,7 @@ def test_an_expired_lease_is_claimed_again(host, handled, clock):
     job = host.store.jobs.get(job_id)
     assert (job["state"], job["attempts"], job["worker"]) == ("done", 2, "w2")
     # the crashed worker waking up late cannot finish someone else's job
-    assert host.store.jobs.finish(job_id, "dead-worker") is False
+    assert host.store.jobs.finish(job_id, "dead-worker", 1) is False
 
 
 def test_stopping_finishes_the_job_in_hand_and_claims_no_other(host, worker):

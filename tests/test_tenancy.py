@@ -103,7 +103,7 @@ def test_ids_are_never_reused_and_dead_letters_stay_with_their_organization(
             "eu", "tiny", "hook/x", {}, {}, b"{}", integration_id=first.id
         )
     host.store.jobs.claim("w", now=clock(), lease_seconds=60)
-    host.store.jobs.bury(job, "w", "failed")
+    host.store.jobs.bury(job, "w", 1, "failed")
     host.integrations.remove(org, first.id)
     assert host.store.jobs.get(job) is None  # its jobs went with it
     assert host.store.deliveries.get(delivery) is None

@@ -198,4 +198,5 @@ class GroupService:
                     "external_issue_id": issue.id,
                     **data,
                 },
+                integration_id=issue.integration_id,
             )

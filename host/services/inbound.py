@@ -129,7 +129,11 @@ class InboundService:
             request.body,
         )
         if delivery_id is not None:
-            self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
+            self.host.jobs.enqueue(
+                "delivery.process",
+                {"delivery_id": delivery_id},
+                integration_id=integration_id,
+            )
         return delivery_id
 
     def recent(
@@ -157,7 +161,11 @@ class InboundService:
             raise NotFound(f"Delivery {delivery_id} not found.")
         with self.store.transaction():
             self.store.deliveries.requeue(delivery_id)
-            self.host.jobs.enqueue("delivery.process", {"delivery_id": delivery_id})
+            self.host.jobs.enqueue(
+                "delivery.process",
+                {"delivery_id": delivery_id},
+                integration_id=delivery.integration_id,
+            )
         return self.store.deliveries.for_organization(
             organization.id, 1, before_id=delivery_id + 1
         )[0]

@@ -434,6 +434,33 @@ def m0012_tenancy(db: Database) -> None:
         _rebuild_with_autoincrement(db, table)
 
 
+@core()
+def m0013_job_lanes(db: Database) -> None:
+    # The integration a job works for (the tracker it calls): claims cap
+    # how many of one integration's jobs run at once and take integrations
+    # in turn, so one slow tracker never holds every worker slot.
+    # 0: a job for no integration (a region's forward, a replica).
+    db.execute("ALTER TABLE jobs ADD COLUMN integration_id INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE jobs SET integration_id = COALESCE("
+        " json_extract(payload, '$.integration_id'),"
+        " (SELECT d.integration_id FROM webhook_deliveries AS d"
+        "  WHERE d.id = json_extract(jobs.payload, '$.delivery_id')),"
+        " (SELECT e.integration_id FROM external_issues AS e"
+        "  WHERE e.id = json_extract(jobs.payload, '$.external_issue_id')), 0)"
+    )
+    # A claim is an index seek whatever the backlog (no sort of the queue).
+    db.execute("DROP INDEX IF EXISTS jobs_ready")
+    db.execute(
+        "CREATE INDEX jobs_due ON jobs (integration_id, run_at, id)"
+        " WHERE state = 'queued'"
+    )
+    db.execute(
+        "CREATE INDEX jobs_leases ON jobs (lease_until, id) WHERE state = 'running'"
+    )
+    db.execute("CREATE INDEX jobs_state ON jobs (state)")
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
