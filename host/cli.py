@@ -148,9 +148,16 @@ def _bind(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--workers", type=click.IntRange(1, 1024), help="gunicorn worker processes."
 )
+@click.option(
+    "--job-workers",
+    type=click.IntRange(1, 64),
+    help="Job worker processes (default: [jobs] workers).",
+)
 @pass_ctx
 @_handle_errors
-def serve(ctx: CliContext, bind: str | None, workers: int | None) -> None:
+def serve(
+    ctx: CliContext, bind: str | None, workers: int | None, job_workers: int | None
+) -> None:
     """Run the web app (gunicorn) and one job worker until SIGTERM/SIGINT."""
     from host.serve import PortBusy
     from host.serve import serve as run
@@ -166,6 +173,7 @@ def serve(ctx: CliContext, bind: str | None, workers: int | None) -> None:
             ctx.config,
             bind=bind or ctx.config.bind,
             workers=workers or ctx.config.workers,
+            job_workers=job_workers or ctx.config.jobs.workers,
         )
     except PortBusy as ex:
         raise click.ClickException(str(ex)) from None

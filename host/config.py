@@ -40,6 +40,8 @@ class JobsConfig:
     #: Of those, at most this many for one integration (one tracker), across
     #: every worker process.
     per_integration_concurrency: int = 2
+    #: Job worker processes ``trackbridge serve`` starts.
+    workers: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +239,7 @@ JOBS_NUMBERS: Mapping[str, tuple[type, float, float]] = {
     "reconcile_interval_seconds": (float, 0, 7 * 86400),
     "concurrency": (int, 1, 256),
     "per_integration_concurrency": (int, 1, 256),
+    "workers": (int, 1, 64),
 }
 #: Every key of the host's own sections; anything else there is a warning.
 HOST_KEYS = (

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 30
 
 
-def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
+def child_commands(
+    bind: str, workers: int, job_workers: int = 1
+) -> dict[str, list[str]]:
+    """The children of ``serve``: gunicorn (``web``) and ``job_workers`` job
+    worker processes (``worker``, ``worker-2``...)."""
+    job_worker = [sys.executable, "-m", "host.cli", "worker"]
     return {
         "web": [
             sys.executable,
@@ -50,7 +55,10 @@ def child_commands(bind: str, workers: int) -> dict[str, list[str]]:
             "host.gunicorn_logging.RedactingLogger",
             "host.web:create_app()",
         ],
-        "worker": [sys.executable, "-m", "host.cli", "worker"],
+        **{
+            "worker" if n == 1 else f"worker-{n}": job_worker
+            for n in range(1, job_workers + 1)
+        },
     }
 
 
@@ -58,7 +66,7 @@ class PortBusy(Exception):
     """The address to bind is taken; the message says which and what to do."""
 
 
-def serve(config: Config, *, bind: str, workers: int) -> int:
+def serve(config: Config, *, bind: str, workers: int, job_workers: int = 1) -> int:
     """Run both children until a signal or one of them exits.
 
     :raises PortBusy: ``bind`` cannot be bound (checked before starting, so
@@ -83,7 +91,7 @@ def serve(config: Config, *, bind: str, workers: int) -> int:
         signal.signal(signum, lambda *_: stop.set())
     children = {
         name: subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
-        for name, command in child_commands(bind, workers).items()
+        for name, command in child_commands(bind, workers, job_workers).items()
     }
     log.info("serving on http://%s (pids %s)", bind, [p.pid for p in children.values()])
     while not stop.wait(0.2):

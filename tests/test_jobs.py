@@ -104,9 +104,11 @@ def test_an_expired_lease_is_claimed_again(host, handled, clock):
     assert host.store.jobs.finish(job_id, "dead-worker", 1) is False
 
 
-def test_stopping_finishes_the_job_in_hand_and_claims_no_other(host, worker):
+def test_stopping_finishes_the_job_in_hand_and_claims_no_other(host):
     """What SIGTERM does to `trackbridge worker`: nothing is left half-applied."""
     import threading
+
+    worker = Worker(host, name="w1", concurrency=1)
 
     started, release = threading.Event(), threading.Event()
 
@@ -129,3 +131,148 @@ def test_stopping_finishes_the_job_in_hand_and_claims_no_other(host, worker):
     states = {job["id"]: job["state"] for job in host.store.jobs.list()}
     assert states == {first: "done", second: "queued"}
     assert [o.slug for o in host.store.organizations.list()] == ["first"]
+
+
+def _slow_jobs(host, count, integration_id=0):
+    """``count`` jobs whose handler waits for ``release``; (ids, running, release)."""
+    import threading
+
+    running, release = threading.Semaphore(0), threading.Event()
+
+    def slow(host, payload):
+        running.release()
+        release.wait(10)
+
+    host.jobs.handlers["slow"] = slow
+    with host.store.transaction():
+        ids = [
+            host.jobs.enqueue("slow", {}, integration_id=integration_id)
+            for _ in range(count)
+        ]
+    return ids, running, release
+
+
+def test_a_worker_runs_its_concurrency_at_once_and_a_stop_finishes_them_all(host):
+    import threading
+
+    ids, running, release = _slow_jobs(host, 5)
+    worker = Worker(host, name="w", concurrency=3)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    for _ in range(3):
+        assert running.acquire(timeout=5)  # three at once
+    assert not running.acquire(timeout=0.3)  # not a fourth
+    worker.stop()
+    release.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    states = sorted(host.store.jobs.get(i)["state"] for i in ids)
+    assert states == ["done"] * 3 + ["queued"] * 2
+
+
+def test_claims_take_integrations_in_turn_and_cap_each(host, clock):
+    """A backlog of one integration never delays another's first job by
+    more than one claim; at its cap an integration is skipped."""
+    store = host.store
+    with store.transaction():
+        for _ in range(50):
+            host.jobs.enqueue("sync.outbound", {}, integration_id=7)
+        for integration in (3, 9):
+            host.jobs.enqueue("sync.outbound", {}, integration_id=integration)
+        host.jobs.enqueue("sync.outbound", {})  # for no integration
+    worker = Worker(host, name="w")
+    served = [worker._claim()["integration_id"] for _ in range(5)]
+    assert served == [0, 3, 7, 9, 7]
+    # 7 runs two now (per_integration_concurrency): the others come first,
+    # then nothing, until one of 7's finishes.
+    assert worker._claim() is None
+    job = next(j for j in store.jobs.list(("running",)) if j["integration_id"] == 7)
+    store.jobs.finish(job["id"], "w", job["attempts"])
+    assert worker._claim()["integration_id"] == 7
+
+
+def test_claims_seek_indexes_and_never_sort_the_backlog(host, clock):
+    """The claim's queries, as SQLite plans them: index searches only."""
+    with host.store.transaction():
+        for n in range(200):
+            host.jobs.enqueue("sync.outbound", {}, integration_id=n % 5)
+    db = host.store.db
+    plans = {
+        "expired": (
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?"
+            " ORDER BY lease_until, id LIMIT 1",
+            [clock()],
+        ),
+        "next due": (
+            "SELECT id, integration_id, run_at FROM jobs"
+            " WHERE state = 'queued' AND integration_id > ?"
+            " ORDER BY integration_id, run_at, id LIMIT 1",
+            [2],
+        ),
+    }
+    for name, (sql, params) in plans.items():
+        plan = " | ".join(
+            row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        )
+        assert "TEMP B-TREE" not in plan, (name, plan)
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (name, plan)
+
+
+def test_a_job_that_outlives_its_lease_is_not_run_twice(tmp_path):
+    """Leases are renewed while the job runs (real time: a 0.3 s lease and a
+    1.2 s job), so a second worker never claims it meanwhile."""
+    import threading
+    import time
+
+    from host.config import load_config
+    from host.core import Host
+    from tests.conftest import write_config
+
+    config = load_config(
+        write_config(
+            tmp_path, "[jobs]\nlease_seconds = 1\npoll_interval_seconds = 0.05\n"
+        ),
+        env={},
+    )
+    host = Host.from_config(config)
+    runs = []
+
+    def long(host, payload):
+        runs.append(threading.current_thread().name)
+        time.sleep(2.5)
+
+    host.jobs.handlers["long"] = long
+    with host.store.transaction():
+        job_id = host.jobs.enqueue("long", {}, integration_id=1)
+    first, second = Worker(host, name="first"), Worker(host, name="second")
+    threads = [threading.Thread(target=w.run) for w in (first, second)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while host.store.jobs.get(job_id)["state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        for worker in (first, second):
+            worker.stop()
+        for thread in threads:
+            thread.join(10)
+        host.close()
+    assert len(runs) == 1
+
+
+def test_a_run_whose_lease_was_taken_over_records_nothing_and_says_so(
+    host, clock, caplog
+):
+    host.jobs.handlers["t"] = lambda host, payload: clock.advance(120)
+    with host.store.transaction():
+        job_id = host.jobs.enqueue("t", {})
+    stalled = Worker(host, name="stalled")
+    job = stalled._claim()
+    clock.advance(61)  # the lease runs out while this process is stalled
+    taker = host.store.jobs.claim("taker", now=clock(), lease_seconds=60)
+    assert taker["id"] == job_id
+    stalled._run(job)
+    assert host.store.jobs.get(job_id)["worker"] == "taker"  # not marked done
+    assert "lost its lease while it ran" in caplog.text

@@ -300,3 +300,34 @@ def test_a_chunked_webhook_is_stored_and_applied(tmp_path):
         connection.close()
         wait_until_applied(config_path)
     assert applied(config_path, group_id) == [1]
+
+
+def test_serve_starts_the_job_workers_asked_for(tmp_path):
+    config_path, group_id, path = prepare(tmp_path)
+    port = free_port()
+    env = _env(config_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "host.cli", "serve", "--bind", f"127.0.0.1:{port}",
+         "--job-workers", "3"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
+            "the server",
+        )
+        workers = [
+            p for p in _children(process.pid) if b"host.cli\x00worker" in _cmdline(p)
+        ]
+        assert len(workers) == 3
+        for n in range(10):
+            assert post(port, path, comment(n)) == 200
+        wait_until_applied(config_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    assert process.returncode == 0
+    assert sorted(applied(config_path, group_id)) == list(range(10))

@@ -35,7 +35,7 @@ LINK_FIELDS = {
 SETUP_START_FIELDS = {"provider": Field(str, required=True, max_length=100)}
 API_PREFIX = "/api/0/organizations"
 #: The longest ``/healthz`` waits for each of the read and the write lock.
-HEALTH_WAIT_SECONDS = 0.4
+HEALTH_WAIT_SECONDS = 0.25
 
 
 class Resource:

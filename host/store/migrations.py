@@ -451,14 +451,10 @@ def m0013_job_lanes(db: Database) -> None:
     )
     # A claim is an index seek whatever the backlog (no sort of the queue).
     db.execute("DROP INDEX IF EXISTS jobs_ready")
-    db.execute(
-        "CREATE INDEX jobs_due ON jobs (integration_id, run_at, id)"
-        " WHERE state = 'queued'"
-    )
-    db.execute(
-        "CREATE INDEX jobs_leases ON jobs (lease_until, id) WHERE state = 'running'"
-    )
-    db.execute("CREATE INDEX jobs_state ON jobs (state)")
+    db.execute("CREATE INDEX jobs_due ON jobs (state, integration_id, run_at)")
+    # Counts by state (GET /metrics), and running jobs by lease: the oldest
+    # expired lease, the running jobs of each integration.
+    db.execute("CREATE INDEX jobs_state ON jobs (state, lease_until)")
 
 
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
