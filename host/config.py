@@ -65,6 +65,8 @@ class Config:
     body_timeout_seconds: float = 30.0
     #: Seconds a write waits for the database lock before a 503.
     write_timeout_seconds: float = 5.0
+    #: Seconds a web request that calls a tracker may take before a 504.
+    tracker_request_timeout_seconds: float = 10.0
     setup_ttl_seconds: int = 1800
     log_level: str = "info"
     #: ``text`` or ``json`` (one object per line); see :mod:`host.logs`.
@@ -224,6 +226,7 @@ HOST_NUMBERS: Mapping[str, tuple[type, float, float]] = {
     "header_timeout_seconds": (float, 0.5, 300),
     "body_timeout_seconds": (float, 0.5, 3600),
     "write_timeout_seconds": (float, 0.1, 60),
+    "tracker_request_timeout_seconds": (float, 0.5, 300),
     "setup_ttl_seconds": (int, 60, 7 * 86400),
     "delivery_retention_days": (float, 0.01, 36500),
     "job_retention_days": (float, 0.01, 36500),

@@ -13,8 +13,11 @@ within ``[host] header_timeout_seconds``, or its body within
 ``[host] body_timeout_seconds``, gets a 408; a body over
 ``[host] max_body_bytes`` a 413, as soon as it is declared or has grown
 that far. ``/healthz`` has a thread of its own, so it answers even while
-every request thread waits on a locked database. The figures are in
-BENCHMARKS.md (``bench/ingest.py`` and ``bench/slow_clients.py``).
+every request thread waits on a locked database. Requests that call a
+tracker while the client waits run in lanes of their own by organization,
+with a deadline (``[host] tracker_request_timeout_seconds``, then 504), so
+a hung tracker never blocks webhooks or other organizations. The figures
+are in BENCHMARKS.md (``bench/ingest.py`` and ``bench/slow_clients.py``).
 
 gunicorn's own error answers (a malformed request line, headers too
 large) are JSON with a ``detail`` here, like every answer of the app.
@@ -26,7 +29,9 @@ import asyncio
 import io
 import json
 import logging
+import re
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
@@ -43,6 +48,21 @@ log = logging.getLogger(__name__)
 
 #: Paths served by a thread of their own, never queued behind the app's.
 OWN_LANE = frozenset({"/healthz"})
+#: Requests that call a tracker while the client waits (pickers, the create
+#: form and create, linking, integration settings, setup pages and steps):
+#: they run in lanes of their own, by organization, under a deadline, so a
+#: hung tracker holds its organization's lane and not the others'.
+TRACKER_CALLS = re.compile(
+    r"^/api/0/organizations/(?P<org>[^/]+)/(?:integrations/[^/]+/(?:search|config)"
+    r"|groups/[^/]+/(?:links|integrations/[^/]+/create)|setup(?:/[^/]+)?)/?$"
+    r"|^/settings/(?P<settings_org>[^/]+)/"
+    r"|^/extensions/[^/]+/setup/?$"
+)
+#: Tracker lanes, and threads in each. An organization's slug picks its lane
+#: by hash: the slug is not authenticated yet here, so lanes cannot be one
+#: per slug (anyone could make thousands); a hung tracker shares its lane
+#: with about 1/16 of the other organizations.
+TRACKER_LANES, TRACKER_LANE_THREADS = 16, 2
 
 
 class BodyTooLarge(Exception):
@@ -62,6 +82,7 @@ class WsgiBridge:
         self.config = config
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="request")
         self.own_lane = ThreadPoolExecutor(1, thread_name_prefix="healthz")
+        self.tracker_lanes: dict[int, ThreadPoolExecutor] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -94,15 +115,41 @@ class WsgiBridge:
             return
         except ClientGone:
             return
-        pool = self.own_lane if scope["path"] in OWN_LANE else self.pool
+        pool, deadline = self._lane(scope["path"])
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(
-            pool, self._call, _environ(scope, body)
-        )
+        answer = loop.run_in_executor(pool, self._call, _environ(scope, body))
+        try:
+            status, headers, content = await asyncio.wait_for(answer, deadline)
+        except TimeoutError:
+            # The thread goes on until the tracker call times out; the
+            # client is answered now.
+            await _send_json(
+                send,
+                504,
+                f"The tracker did not answer within {deadline:g} s"
+                " ([host] tracker_request_timeout_seconds); try again later.",
+            )
+            return
         await send(
             {"type": "http.response.start", "status": status, "headers": headers}
         )
         await send({"type": "http.response.body", "body": content})
+
+    def _lane(self, path: str) -> tuple[ThreadPoolExecutor, float | None]:
+        """The threads that run a request for ``path``, and its deadline."""
+        if path in OWN_LANE:
+            return self.own_lane, None
+        found = TRACKER_CALLS.match(path)
+        if found is None:
+            return self.pool, None
+        key = found["org"] or found["settings_org"] or ""
+        number = zlib.crc32(key.encode("utf-8", "surrogateescape")) % TRACKER_LANES
+        lane = self.tracker_lanes.get(number)
+        if lane is None:
+            lane = self.tracker_lanes[number] = ThreadPoolExecutor(
+                TRACKER_LANE_THREADS, thread_name_prefix=f"tracker-{number}"
+            )
+        return lane, self.config.tracker_request_timeout_seconds
 
     def _call(self, environ: dict) -> tuple[int, list, bytes]:
         """Run the WSGI app on one request (in a thread); its whole answer."""
@@ -140,8 +187,8 @@ class WsgiBridge:
                 return
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        self.own_lane.shutdown(wait=True)
+        for pool in (self.pool, self.own_lane, *self.tracker_lanes.values()):
+            pool.shutdown(wait=True)
 
 
 async def _read_body(receive, limit: int) -> bytes:

@@ -44,11 +44,17 @@ COMMENTED = {
 }
 
 
-def prepare(directory: Path, host_keys: str = "", issue: dict | None = None):
+def prepare(
+    directory: Path,
+    host_keys: str = "",
+    issue: dict | None = None,
+    jira_url: str = "http://127.0.0.1:9",
+):
     """A config and database: one organization, one Jira integration that
     applies comments, one group linked to the payload's issue.
 
     :param host_keys: more ``[host]`` lines (``write_timeout_seconds = 1``).
+    :param jira_url: the Jira the integration calls (default: nothing listens).
     :returns: (config path, group id, webhook URL path)
     """
     issue = issue or COMMENTED["issue"]
@@ -68,7 +74,7 @@ def prepare(directory: Path, host_keys: str = "", issue: dict | None = None):
             IntegrationSpec(
                 external_id=EXTERNAL_ID,
                 name="deliveries",
-                metadata={"base_url": "http://127.0.0.1:9", "auth_mode": "token"},
+                metadata={"base_url": jira_url, "auth_mode": "token"},
                 credentials={"personal_access_token": "x"},
                 shared_credentials={"webhook_secret": SECRET},
             ),
@@ -85,7 +91,7 @@ def prepare(directory: Path, host_keys: str = "", issue: dict | None = None):
                     external_id=str(issue["id"]),
                     title="",
                     description="",
-                    url=f"http://127.0.0.1:9/browse/{issue['key']}",
+                    url=f"{jira_url}/browse/{issue['key']}",
                 ),
             )
             host.store.integrations.link(group.id, row)

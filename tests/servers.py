@@ -29,8 +29,8 @@ def wait_for(condition, what: str):
     while time.monotonic() < deadline:
         try:
             result = condition()
-        except requests.ConnectionError:
-            result = None
+        except (requests.ConnectionError, requests.Timeout):
+            result = None  # not up yet, or too busy starting to answer
         if result:
             return result
         time.sleep(0.05)

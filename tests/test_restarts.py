@@ -331,3 +331,61 @@ def test_serve_starts_the_job_workers_asked_for(tmp_path):
         process.wait(60)
     assert process.returncode == 0
     assert sorted(applied(config_path, group_id)) == list(range(10))
+
+
+JIRA_DELAY = 4.0
+
+
+def test_a_search_waiting_on_a_hung_jira_blocks_nothing_else(tmp_path):
+    """The picker's Jira hangs: the search answers 504 at its deadline, and
+    meanwhile webhooks and /healthz answer as usual."""
+    from host.core import Host
+    from tests.fake_jira import FakeJira
+
+    with FakeJira() as jira:
+        jira.delays["/rest/api/2/project"] = JIRA_DELAY
+        config_path, group_id, path = prepare(
+            tmp_path, "tracker_request_timeout_seconds = 2\n", jira_url=jira.url
+        )
+        host = Host.from_config(load_config(config_path, env={}))
+        acme = host.organizations.get("acme")
+        token = host.organizations.create_token(acme)
+        integration_id = host.store.integrations.for_organization(acme.id)[0][0].id
+        host.close()
+        port = free_port()
+        with serving(_env(config_path), port):
+            searches = []
+
+            def search():
+                started = time.monotonic()
+                answer = requests.get(
+                    f"http://127.0.0.1:{port}/api/0/organizations/acme/integrations/"
+                    f"{integration_id}/search?field=project&query=a",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=20,
+                )
+                searches.append((answer, time.monotonic() - started))
+
+            searches_started = time.monotonic()
+            hung = [threading.Thread(target=search) for _ in range(3)]
+            for thread in hung:
+                thread.start()
+            time.sleep(0.3)  # the searches are waiting on Jira
+            for n in range(5):
+                seconds, health = _timed_get(port, "/healthz")
+                assert health.ok and seconds < 1.0, seconds
+                started = time.monotonic()
+                assert post(port, path, comment(n), timeout=5) == 200
+                assert time.monotonic() - started < 1.0
+            for thread in hung:
+                thread.join(30)
+            wait_until_applied(config_path)
+            # Jira answers the held searches before the host stops (else its
+            # handler threads print a broken pipe into a later test's output).
+            waited = time.monotonic() - searches_started
+            time.sleep(max(0.0, JIRA_DELAY + 0.5 - waited))
+    assert sorted(applied(config_path, group_id)) == list(range(5))
+    for answer, seconds in searches:
+        assert answer.status_code == 504, answer.text
+        assert "did not answer within 2 s" in answer.json()["detail"]
+        assert seconds < JIRA_DELAY  # answered at its deadline, not when Jira did
