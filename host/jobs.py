@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from host import wakeup
 from host.errors import Conflict, NotFound, RetryLater, Unavailable
 from host.logs import working_for
 
@@ -78,6 +79,8 @@ class JobQueue:
             raise ValueError(f"Unknown job kind: {kind}")
         if integration_id is None:
             integration_id = int(payload.get("integration_id") or 0)
+        if self.host.store.db.path is not None:
+            self.host.store.db.after_commit(self._wake_workers)
         return self.host.store.jobs.enqueue(
             kind,
             payload,
@@ -85,6 +88,9 @@ class JobQueue:
             max_attempts=self.host.config.jobs.max_attempts,
             integration_id=integration_id,
         )
+
+    def _wake_workers(self) -> None:
+        wakeup.notify(self.host.store.db.path)
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failure (with jitter)."""
@@ -146,7 +152,8 @@ class Worker:
         #: Jobs running in this process: id -> attempt (the claim's fence).
         self.in_hand: dict[int, int] = {}
         self._in_hand_lock = threading.Lock()
-        self._slot_freed = threading.Event()
+        #: Woken when a job is queued (by any process here) or a slot frees.
+        self._listener: wakeup.Listener | None = None
         #: The integration last served: the next claim starts after it.
         self._after = -1
 
@@ -197,7 +204,8 @@ class Worker:
         finally:
             with self._in_hand_lock:
                 self.in_hand.pop(job["id"], None)
-            self._slot_freed.set()
+            if self._listener is not None:
+                self._listener.poke()
 
     def _failed(self, job: dict, error: str, delay: float | None) -> None:
         jobs, attempt = self.host.store.jobs, job["attempts"]
@@ -257,6 +265,8 @@ class Worker:
             target=self._beat, args=(finished,), name="heartbeat", daemon=True
         )
         beating.start()
+        database = self.host.store.db.path
+        self._listener = wakeup.Listener(database) if database else None
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while not self.stopping.is_set():
                 try:
@@ -280,12 +290,18 @@ class Worker:
                 if started == 0:
                     if idle:
                         self.host.metrics.flush(self.host.store, force=True)
-                    # Until a slot frees or it is time to look again.
-                    self._slot_freed.wait(poll)
-                    self._slot_freed.clear()
+                    # Until a job is queued, a slot frees, or it is time to
+                    # look again (workers elsewhere, a missed nudge).
+                    if self._listener is not None:
+                        self._listener.wait(poll)
+                    else:
+                        self.stopping.wait(poll)
             # Leaving the pool's block waits for every job in hand.
         finished.set()
         beating.join()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         self.host.metrics.flush(self.host.store, force=True)
         log.info("worker %s stopped", self.name)
 
@@ -320,4 +336,5 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._slot_freed.set()
+        if self._listener is not None:
+            self._listener.poke()

@@ -276,3 +276,51 @@ def test_a_run_whose_lease_was_taken_over_records_nothing_and_says_so(
     stalled._run(job)
     assert host.store.jobs.get(job_id)["worker"] == "taker"  # not marked done
     assert "lost its lease while it ran" in caplog.text
+
+
+def test_a_queued_job_wakes_an_idle_worker_at_once(tmp_path):
+    """Without the nudge an idle worker would look again only at its next
+    poll (5 s here)."""
+    import threading
+    import time
+
+    from host.config import load_config
+    from host.core import Host
+    from tests.conftest import write_config
+
+    config = load_config(
+        write_config(tmp_path, "[jobs]\npoll_interval_seconds = 5\n"), env={}
+    )
+    host = Host.from_config(config)
+    ran = threading.Event()
+    host.jobs.handlers["t"] = lambda host, payload: ran.set()
+    worker = Worker(host, name="w")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        time.sleep(0.5)  # idle, waiting
+        queued = time.monotonic()
+        with host.store.transaction():
+            host.jobs.enqueue("t", {})
+        assert ran.wait(2)
+        assert time.monotonic() - queued < 1.0
+    finally:
+        worker.stop()
+        thread.join(10)
+        host.close()
+    assert not thread.is_alive()
+
+
+def test_a_rolled_back_job_wakes_no_one(host, monkeypatch):
+    from host import wakeup
+
+    nudged = []
+    monkeypatch.setattr(wakeup, "notify", lambda database: nudged.append(database))
+    with pytest.raises(RuntimeError), host.store.transaction():
+        host.jobs.enqueue("sync.outbound", {})
+        raise RuntimeError("rolled back")
+    assert nudged == []
+    with host.store.transaction():
+        host.jobs.enqueue("sync.outbound", {})
+        host.jobs.enqueue("sync.outbound", {})
+    assert nudged == [host.store.db.path]  # once per transaction

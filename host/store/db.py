@@ -30,17 +30,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from host.errors import Unavailable
 from host.times import utcnow  # noqa: F401 (the repositories' import)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WRITE_TIMEOUT_SECONDS = 5.0
 #: The WAL size at which any connection checkpoints after its commit.
@@ -110,6 +113,21 @@ class Database(sqlite_utils.Database):
         with self._opened_lock:
             self._opened.append((conn, lock_file))
         return conn
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this thread's transaction has committed
+        (not at all if it rolls back); the same callback is called once."""
+        pending = self._local.__dict__.setdefault("after_commit", [])
+        if callback not in pending:
+            pending.append(callback)
+
+    def _run_after_commit(self, committed: bool) -> None:
+        pending = self._local.__dict__.pop("after_commit", [])
+        for callback in pending if committed else ():
+            try:
+                callback()
+            except Exception:  # the commit stands whatever a callback does
+                log.exception("an after-commit callback failed")
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the database without waiting on anyone."""
@@ -210,6 +228,7 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            db._run_after_commit(committed=False)
             raise
         else:
             try:
@@ -217,8 +236,10 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
             except sqlite3.OperationalError as ex:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                db._run_after_commit(committed=False)
                 raise _translated(ex) from None
     db.committed()
+    db._run_after_commit(committed=True)
 
 
 def _begin(db: Database, conn: sqlite3.Connection, deadline: float) -> None:

@@ -1,0 +1,87 @@
+"""Waking idle job workers on this machine when a job is queued.
+
+Each job worker listens on a Unix datagram socket in a folder named after
+the database (under the temporary folder: a socket's path may not be longer
+than 107 bytes); whoever commits a new job sends one byte to every socket
+there. An idle
+worker then claims it within milliseconds instead of at its next poll
+(``[jobs] poll_interval_seconds``, which stays the fallback, and the only
+way for workers on other machines). Sending never blocks and never fails
+the caller: a worker that is busy or gone simply misses the nudge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+import select
+import socket
+import tempfile
+from pathlib import Path
+
+_NUMBERS = itertools.count()
+
+
+def wake_dir(database: Path) -> Path:
+    digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / f"trackbridge-wake-{digest[:16]}"
+
+
+class Listener:
+    """One worker's socket; :meth:`wait` returns when nudged or at timeout."""
+
+    def __init__(self, database: Path) -> None:
+        folder = wake_dir(database)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        self.path = folder / f"{os.getpid()}-{next(_NUMBERS)}.sock"
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.setblocking(False)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for a nudge (or ``timeout`` seconds); whether one came."""
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            return False
+        with contextlib.suppress(BlockingIOError):
+            while self.sock.recv(64):  # every nudge so far counts as one
+                pass
+        return True
+
+    def poke(self) -> None:
+        """Nudge this listener (a job of its own worker finished)."""
+        _send(self.path)
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def notify(database: Path) -> None:
+    """Nudge every worker listening beside ``database``."""
+    folder = wake_dir(database)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return  # no worker has listened here
+    for name in names:
+        if name.endswith(".sock"):
+            _send(folder / name)
+
+
+def _send(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        try:
+            sock.sendto(b"j", str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            # Its worker died without closing it: remove what nobody reads.
+            with contextlib.suppress(OSError):
+                path.unlink()
+        except OSError:
+            pass  # full (the worker is busy anyway), or not ours to write
