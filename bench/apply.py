@@ -22,7 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, free_port, gunicorn, payloads, percentile, prepare, record
+from common import (
+    MODELS,
+    REPO,
+    free_port,
+    gunicorn,
+    payloads,
+    percentile,
+    prepare,
+    record,
+)
 
 
 def main() -> None:
@@ -56,7 +65,7 @@ def measure(prepared: dict, count: int, rate: float) -> list[float]:
     acked: list[float] = []
     port = free_port()
     try:
-        with gunicorn("host.app:create_app()", port, 2, env):
+        with gunicorn(MODELS["asyncio+threads"]["trackbridge"], port, 2, env):
             for body in payloads(count):
                 started = time.monotonic()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
