@@ -265,8 +265,7 @@ class Worker:
             target=self._beat, args=(finished,), name="heartbeat", daemon=True
         )
         beating.start()
-        database = self.host.store.db.path
-        self._listener = wakeup.Listener(database) if database else None
+        self._listener = self._listen()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while not self.stopping.is_set():
                 try:
@@ -304,6 +303,17 @@ class Worker:
             self._listener = None
         self.host.metrics.flush(self.host.store, force=True)
         log.info("worker %s stopped", self.name)
+
+    def _listen(self) -> wakeup.Listener | None:
+        """This worker's wake-up socket, or ``None`` (then it polls)."""
+        database = self.host.store.db.path
+        if database is None:
+            return None
+        try:
+            return wakeup.Listener(database)
+        except OSError as ex:
+            log.warning("cannot listen for new jobs (%s); polling instead", ex)
+            return None
 
     def _start_due(self, pool: ThreadPoolExecutor) -> int:
         """Claim and start jobs while slots are free; how many started."""
