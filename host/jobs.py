@@ -1,8 +1,10 @@
 """Durable jobs: enqueueing, and the worker that runs them.
 
-A job is enqueued inside the transaction of the change that causes it. The
-worker claims one job at a time with a lease; a job whose worker died is
-claimed again once its lease runs out, so handlers must be idempotent.
+A job is enqueued inside the transaction of the change that causes it (and
+wakes the idle workers once that commits, see :mod:`host.wakeup`). A
+worker runs several jobs at once, each claimed with a lease it renews while
+the job runs; a job whose worker died is claimed again once its lease runs
+out, so handlers must be idempotent.
 Failures retry with exponential backoff and jitter (or the delay a handler
 asks for through :class:`host.errors.RetryLater`); after ``max_attempts`` the
 job is dead-lettered and kept with its last error.

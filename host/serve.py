@@ -1,9 +1,9 @@
-"""``trackbridge serve``: gunicorn and one job worker, started and stopped together.
+"""``trackbridge serve``: gunicorn and the job workers, started and stopped together.
 
-Both children get the resolved config through the environment. SIGTERM or
-SIGINT stops both cleanly (gunicorn finishes its requests, the worker its
-job in hand); if either child dies on its own, the other is stopped too and
-the exit status says so. Both children, and gunicorn's workers, die with
+The children get the resolved config through the environment. SIGTERM or
+SIGINT stops them all cleanly (gunicorn finishes its requests, each worker
+its jobs in hand); if one child dies on its own, the others are stopped
+too and the exit status says so. The children, and gunicorn's workers, die with
 their parent (``host.processes.die_with_parent``): a killed ``serve`` or
 gunicorn master leaves nothing behind that holds the port.
 
