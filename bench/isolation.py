@@ -30,7 +30,7 @@ from common import MODELS, REPO, free_port, gunicorn, percentile, record
 
 sys.path.insert(0, str(REPO))
 
-from tests.comment_deliveries import comment, post
+from tests.comment_deliveries import COMMENTED, comment, post
 from tests.fake_jira import FakeJira, add_issue
 
 
@@ -175,18 +175,7 @@ def _done_outbound(database: Path) -> int:
 def _deliver(port: int, path: str, database: Path, count: int) -> list[float]:
     """Post b's comments two a second; seconds from each 2xx to its comment."""
     acknowledged: dict[int, float] = {}
-    payload = {
-        "timestamp": 0,
-        "webhookEvent": "jira:issue_updated",
-        "issue_event_type_name": "issue_commented",
-        "issue": {"id": "10000", "key": "PRJB-1", "fields": {}},
-        "comment": {
-            "id": "1",
-            "author": {"name": "ann", "emailAddress": "ann@example.com"},
-            "body": "",
-            "updated": "2026-12-01T10:00:00.000+0000",
-        },
-    }
+    payload = {**COMMENTED, "issue": {"id": "10000", "key": "PRJB-1", "fields": {}}}
     seen: dict[int, float] = {}
     done = threading.Event()
 

@@ -32,7 +32,7 @@ from tests.comment_deliveries import (
     wait_until_applied,
 )
 from tests.conftest import REPO, shared_fixture
-from tests.servers import free_port, wait_for
+from tests.servers import children, free_port, wait_for
 
 #: Deliveries sent, concurrent senders and gunicorn workers: fixed, so the
 #: figures in the README are this test's.
@@ -131,9 +131,9 @@ def _chaos(web, worker, env, logs, kills, stop) -> None:
     rng = random.Random(7)
     next_job_kill = time.monotonic() + rng.uniform(0.5, 1.5)
     while not stop.wait(rng.uniform(0.15, 0.45)):
-        children = _children(web.pid)
-        if children:
-            os.kill(rng.choice(children), signal.SIGKILL)
+        web_workers = children(web.pid)
+        if web_workers:
+            os.kill(rng.choice(web_workers), signal.SIGKILL)
             kills["web"] += 1
         if time.monotonic() >= next_job_kill:
             worker["process"].send_signal(signal.SIGKILL)
@@ -152,8 +152,3 @@ def _start_worker(env, logs: Path, number: int) -> subprocess.Popen:
     return _start(
         [sys.executable, "-m", "host.cli", "worker"], env, logs / f"worker-{number}.log"
     )
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []

@@ -20,7 +20,7 @@ import requests
 from host.config import load_config
 from tests.comment_deliveries import applied, comment, post, prepare, wait_until_applied
 from tests.conftest import REPO
-from tests.servers import free_port, serving, wait_for
+from tests.servers import children, free_port, serving, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -177,8 +177,8 @@ def test_a_killed_gunicorn_master_leaves_nothing_holding_the_port(tmp_path):
     config_path, _, _ = prepare(tmp_path)
     port = free_port()
     with serving(_env(config_path), port) as first:
-        master = next(p for p in _children(first.pid) if b"gunicorn" in _cmdline(p))
-        workers = _children(master)
+        master = next(p for p in children(first.pid) if b"gunicorn" in _cmdline(p))
+        workers = children(master)
         assert workers
         os.kill(master, signal.SIGKILL)
         first.wait(60)
@@ -230,11 +230,6 @@ def test_sigterm_during_a_burst_loses_nothing(tmp_path):
     comments = applied(config_path, group_id)
     assert sorted(comments) == sorted(set(comments)), "applied twice"
     assert set(acknowledged) <= set(comments), "an acknowledged delivery was lost"
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def _cmdline(pid: int) -> bytes:
@@ -323,7 +318,7 @@ def test_serve_starts_the_job_workers_asked_for(tmp_path):
             "the server",
         )
         workers = [
-            p for p in _children(process.pid) if b"host.cli\x00worker" in _cmdline(p)
+            p for p in children(process.pid) if b"host.cli\x00worker" in _cmdline(p)
         ]
         assert len(workers) == 3
         for n in range(10):

@@ -308,6 +308,11 @@ def require(answer: Any, name: str, where: str, kinds: tuple = (str, int)) -> An
     return value
 
 
+def string(value: Any) -> str:
+    """A text field of Jira's answer, or ``""`` when it is not a string."""
+    return value if isinstance(value, str) else ""
+
+
 def dicts(items: Any) -> list[dict]:
     """The objects in a list Jira answered (anything else in it is skipped)."""
     return (

@@ -12,7 +12,7 @@ import re
 from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
 from plugins.jira_server import metadata
-from plugins.jira_server.client import JiraError, dicts, jira_path, require
+from plugins.jira_server.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_server.setup import integration_client
 
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
@@ -49,14 +49,10 @@ def get(host, integration, key: str) -> TrackerIssue:
     return TrackerIssue(
         key=found_key,
         external_id=str(require(issue, "id", where)),
-        title=_text(fields.get("summary")),
-        description=_text(fields.get("description")),
+        title=string(fields.get("summary")),
+        description=string(fields.get("description")),
         url=browse_url(integration, found_key),
     )
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _fields(issue: dict) -> dict:
@@ -91,7 +87,7 @@ def search(host, integration, query: str) -> list[Choice]:
     return [
         Choice(
             value=issue["key"],
-            label=f"({issue['key']}) {_text(_fields(issue).get('summary'))}",
+            label=f"({issue['key']}) {string(_fields(issue).get('summary'))}",
         )
         for issue in dicts(found.get("issues"))
         if isinstance(issue.get("key"), str)

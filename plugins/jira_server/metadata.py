@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.jira_server import cache
-from plugins.jira_server.client import JiraError, dicts, jira_path, require
+from plugins.jira_server.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_server.setup import integration_client
 
 #: Pages of create metadata read at most (50 entries a page by default).
@@ -35,8 +35,8 @@ def projects(host, integration) -> list[dict[str, Any]]:
         rows = [
             {
                 "id": str(p["id"]),
-                "key": _text(p.get("key")),
-                "name": _text(p.get("name")),
+                "key": string(p.get("key")),
+                "name": string(p.get("name")),
             }
             for p in dicts(found)
             if isinstance(p.get("id"), str | int) and not isinstance(p["id"], bool)
@@ -71,7 +71,7 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
         where = jira_path("/rest/api/2/project/{}/statuses", project_ref)
         issue_types = client.request("GET", where, expect=list)
         statuses = {
-            str(status["id"]): _text(status.get("name"))
+            str(status["id"]): string(status.get("name"))
             for issue_type in dicts(issue_types)
             for status in dicts(issue_type.get("statuses"))
             if status.get("id") is not None
@@ -89,7 +89,7 @@ def issue_types(host, integration, project_id: str) -> list[dict[str, Any]]:
 
     def from_legacy(types):
         return [
-            {"id": t["id"], "name": _text(t.get("name"))}
+            {"id": t["id"], "name": string(t.get("name"))}
             for t in dicts(types)
             if t.get("id") is not None
         ]
@@ -225,7 +225,3 @@ def versions(host, integration, project_id: str) -> list[dict[str, Any]]:
             )
         ),
     )
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
