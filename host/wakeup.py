@@ -13,18 +13,22 @@ the caller: a worker that is busy or gone simply misses the nudge.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import os
 import select
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 _NUMBERS = itertools.count()
 
 
+@functools.lru_cache(maxsize=16)
 def wake_dir(database: Path) -> Path:
+    """Kept per database: every commit that queues a job asks for it."""
     digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()
     return Path(tempfile.gettempdir()) / f"trackbridge-wake-{digest[:16]}"
 
@@ -65,23 +69,48 @@ class Listener:
 def notify(database: Path) -> None:
     """Nudge every worker listening beside ``database``."""
     folder = wake_dir(database)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return  # no worker has listened here
-    for name in names:
-        if name.endswith(".sock"):
-            _send(folder / name)
+    for path in _sockets(folder):
+        _send(path)
+
+
+#: folder -> (when listed, its sockets): workers come and go rarely, and a
+#: new one polls until the next listing finds it.
+_LISTED: dict[Path, tuple[float, list[Path]]] = {}
+LISTING_SECONDS = 1.0
+
+
+def _sockets(folder: Path) -> list[Path]:
+    listed_at, paths = _LISTED.get(folder, (0.0, []))
+    if time.monotonic() - listed_at > LISTING_SECONDS:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []  # no worker has listened here
+        paths = [folder / name for name in names if name.endswith(".sock")]
+        _LISTED[folder] = (time.monotonic(), paths)
+    return paths
 
 
 def _send(path: Path) -> None:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        try:
-            sock.sendto(b"j", str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            # Its worker died without closing it: remove what nobody reads.
-            with contextlib.suppress(OSError):
-                path.unlink()
-        except OSError:
-            pass  # full (the worker is busy anyway), or not ours to write
+    try:
+        _sender().sendto(b"j", str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        # Its worker died without closing it: remove what nobody reads.
+        with contextlib.suppress(OSError):
+            path.unlink()
+    except OSError:
+        pass  # full (the worker is busy anyway), or not ours to write
+
+
+_SENDER: socket.socket | None = None
+
+
+def _sender() -> socket.socket:
+    """One unbound datagram socket per process for every nudge (a commit
+    on the webhook path sends one; a socket each time cost more)."""
+    global _SENDER
+    if _SENDER is None:
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sender.setblocking(False)
+        _SENDER = sender
+    return _SENDER
