@@ -192,12 +192,17 @@ def _path(slug: str, integration_id: int) -> str:
 
 
 def _values(fields: list[FormField], config) -> dict[str, Any]:
-    """What each input shows: lists as "a, b", pairs as "k = v" lines."""
+    """What each input shows: lists as "a, b", pairs as "k = v" lines, and
+    nothing for a value not set (an input showing "None" would save it)."""
     values: dict[str, Any] = {}
     for field in fields:
         value = config.get(field.name, field.default)
         if field.type == "mapping":
             value = {str(k): dict(v) for k, v in (value or {}).items()}
+        elif field.type == "boolean":
+            value = value is True
+        elif value is None:
+            value = ""
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         elif isinstance(value, dict):

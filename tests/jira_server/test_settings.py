@@ -5,6 +5,7 @@ import re
 import pytest
 
 from tests.fake_jira_create import add_project
+from tests.html_forms import untouched
 
 
 @pytest.fixture
@@ -254,3 +255,23 @@ def test_a_session_is_for_its_own_organization(
     )
     assert "Sign in to change settings" in page.text
     assert other.slug == "other"
+
+
+def test_an_untouched_form_saves_at_the_first_try(
+    projects, client, token, jira_host, org, jira_integration
+):
+    """A new integration's page, saved as a browser submits it unchanged:
+    no input shows "None", and Save succeeds and keeps the defaults."""
+    session = sign_in(client, token, jira_integration)
+    page, _ = open_page(client, jira_integration, session)
+    body, inputs = untouched(page.text, press=("_action", "save"))
+    assert "None" not in [i.get("value") for i in inputs]
+    assert ">None<" not in page.text
+    saved = post(client, jira_integration, session, body)
+    assert saved.status_code == 303, saved.text
+    shown = client.simulate_get(
+        saved.headers["location"], headers={"Cookie": f"tb_session={session}"}
+    )
+    assert "Saved." in shown.text and "Not saved" not in shown.text
+    again, _ = untouched(shown.text, press=("_action", "save"))
+    assert again == body  # what was saved shows as it was
