@@ -42,6 +42,13 @@ class JobsConfig:
     per_integration_concurrency: int = 2
     #: Job worker processes ``trackbridge serve`` starts.
     workers: int = 1
+    #: The longest one tracker call made by a job may take, all of it
+    #: (connecting, waiting, reading): shorter than the lease.
+    tracker_timeout_seconds: float = 15.0
+    #: Consecutive timeouts or failed connections after which a tracker's
+    #: jobs wait for a probe (see :mod:`host.breakers`), and the first wait.
+    breaker_failures: int = 3
+    breaker_probe_seconds: float = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +192,11 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
             "[jobs] backoff_max_seconds must be at least backoff_base_seconds"
             f" ({jobs_config.backoff_base_seconds})"
         )
+    if jobs_config.tracker_timeout_seconds >= jobs_config.lease_seconds:
+        raise ConfigError(
+            "[jobs] tracker_timeout_seconds must be shorter than lease_seconds"
+            f" ({jobs_config.lease_seconds:g})"
+        )
     interval = jobs_config.reconcile_interval_seconds
     if 0 < interval < 1:
         raise ConfigError(
@@ -243,6 +255,9 @@ JOBS_NUMBERS: Mapping[str, tuple[type, float, float]] = {
     "concurrency": (int, 1, 256),
     "per_integration_concurrency": (int, 1, 256),
     "workers": (int, 1, 64),
+    "tracker_timeout_seconds": (float, 0.1, 3600),
+    "breaker_failures": (int, 1, 1000),
+    "breaker_probe_seconds": (float, 0.1, 86400),
 }
 #: Every key of the host's own sections; anything else there is a warning.
 HOST_KEYS = (

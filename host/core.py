@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 import pluggy
 import requests
 
+from host.breakers import Breakers
 from host.config import Config
 from host.destinations import DestinationPolicy
 from host.errors import NotFound, PluginError
 from host.metrics import Metrics
 from host.plugins import get_plugin_manager
 from host.store import Store
-from host.types import FEATURES, Group, Provider
+from host.types import FEATURES, Group, Integration, Provider
 
 
 class Host:
@@ -50,6 +51,7 @@ class Host:
         self.hook = pm.hook
         self.clock = clock
         self.metrics = Metrics()
+        self.breakers = Breakers(self)
         self.providers = self._collect_providers()
         self.jobs = JobQueue(self)
         self.organizations = OrganizationService(self)
@@ -96,17 +98,30 @@ class Host:
         """The ``[name]`` section of the config file, for plugin settings."""
         return self.config.plugin_config(name)
 
-    def outbound_session(self, allowed_hosts: Sequence[str] = ()) -> requests.Session:
+    def outbound_session(
+        self,
+        allowed_hosts: Sequence[str] = (),
+        *,
+        integration: Integration | None = None,
+    ) -> requests.Session:
         """A requests session for calls to a tracker: it connects only where
-        the operator allows (see :mod:`host.destinations`) and never follows
-        a redirect by itself.
+        the operator allows (see :mod:`host.destinations`), never follows a
+        redirect by itself, and ends each call by its deadline
+        (:mod:`host.deadlines`).
 
         :param allowed_hosts: the plugin's own host allowlist, if any.
+        :param integration: whose tracker the session calls: its calls then
+            feed, and obey, that integration's circuit breaker
+            (:mod:`host.breakers`).
         """
+        guard = None
+        if integration is not None:
+            tracker = self.providers[integration.provider].name
+            guard = self.breakers.guard(integration.id, tracker)
         return DestinationPolicy(
             allow_loopback=self.config.allow_loopback_destinations,
             allowed_hosts=tuple(allowed_hosts),
-        ).session()
+        ).session(guard=guard, deadline=self.config.jobs.tracker_timeout_seconds)
 
     def group_url(self, group: Group) -> str:
         """Where a group lives in this host's API (trackers link back to it)."""

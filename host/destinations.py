@@ -24,8 +24,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
@@ -33,6 +35,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from host import deadlines
+
+if TYPE_CHECKING:
+    from host.breakers import Guard
 
 
 class DestinationRefused(Exception):
@@ -79,11 +86,20 @@ class DestinationPolicy:
             f"refused to connect to {reason}: trackbridge does not call its own network"
         )
 
-    def session(self) -> requests.Session:
-        """A session whose every connection goes through this policy."""
+    def session(
+        self, *, guard: Guard | None = None, deadline: float | None = None
+    ) -> requests.Session:
+        """A session whose every connection goes through this policy.
+
+        :param guard: the integration's circuit breaker (:mod:`host.breakers`),
+            told how each call went; a call it refuses is not made.
+        :param deadline: seconds a whole call may take where the caller's
+            context sets none (:mod:`host.deadlines`); ``None``: unbounded
+            but for each request's own timeouts.
+        """
         session = requests.Session()
         session.trust_env = False  # no proxies from the environment
-        adapter = _CheckedAdapter(self)
+        adapter = _CheckedAdapter(self, guard, deadline)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -112,8 +128,12 @@ class _CheckedAdapter(HTTPAdapter):
     allowlist before anything is sent, and pools whose connections check
     the address they connect to."""
 
-    def __init__(self, policy: DestinationPolicy) -> None:
+    def __init__(
+        self, policy: DestinationPolicy, guard: Guard | None, deadline: float | None
+    ) -> None:
         self.policy = policy
+        self.guard = guard
+        self.deadline = deadline
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, *args, **kwargs) -> None:
@@ -131,9 +151,42 @@ class _CheckedAdapter(HTTPAdapter):
             "https": CheckedHTTPSPool,
         }
 
-    def send(self, request, *args, **kwargs):
-        self.policy.check_host(urlsplit(request.url).hostname or "")
-        return super().send(request, *args, **kwargs)
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        where = urlsplit(request.url)
+        self.policy.check_host(where.hostname or "")
+        if self.guard is not None:
+            self.guard.before(where.netloc)
+        seconds = deadlines.budget(self.deadline) if self.deadline else None
+        until = time.monotonic() + seconds if seconds else None
+        if seconds:
+            timeout = deadlines.bounded(timeout, seconds)
+        try:
+            response = super().send(
+                request, stream=stream or until is not None, timeout=timeout, **kwargs
+            )
+            if until is not None and not stream:
+                deadlines.read_body(response, until)
+        except requests.exceptions.SSLError:
+            raise  # the certificate, not the tracker's health
+        except (requests.ConnectionError, requests.Timeout) as ex:
+            if self.guard is not None:
+                self.guard.failed(where.netloc, _failure(ex))
+            raise
+        if self.guard is not None:
+            self.guard.answered(where.netloc)
+        return response
+
+
+def _failure(ex: Exception) -> str:
+    """A failed call in a few words, for the breaker's record."""
+    if isinstance(ex, requests.Timeout):
+        return "timed out"
+    text = str(ex)
+    if "Name or service not known" in text or "NameResolutionError" in text:
+        return "host name not found"
+    if "Connection refused" in text:
+        return "connection refused"
+    return "connection failed"
 
 
 def _checked(base: type[HTTPConnection], policy: DestinationPolicy) -> type:

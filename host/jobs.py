@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from host import wakeup
 from host.errors import Conflict, NotFound, RetryLater, Unavailable
 from host.logs import working_for
+from host.store.db import LeaseLost
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -70,12 +71,17 @@ class JobQueue:
         delay: float = 0,
         *,
         integration_id: int | None = None,
+        inbound: bool = False,
     ) -> int:
         """Queue a job; call inside the transaction that causes it.
 
         :param integration_id: the integration whose tracker the job calls
             (default: the payload's ``integration_id``, else none): claims
-            share the workers out between integrations by it.
+            share the workers out between integrations by it, and between
+            organizations by the payload's ``organization_id``.
+        :param inbound: the job applies what the integration's tracker sent
+            (it rarely calls the tracker): it has a lane of its own, so it
+            never waits behind the calls of that tracker's other jobs.
         """
         if kind not in self.handlers:
             raise ValueError(f"Unknown job kind: {kind}")
@@ -88,7 +94,8 @@ class JobQueue:
             payload,
             run_at=self.host.clock() + delay,
             max_attempts=self.host.config.jobs.max_attempts,
-            integration_id=integration_id,
+            lane=-integration_id if inbound else integration_id,
+            organization_id=int(payload.get("organization_id") or 0),
         )
 
     def _wake_workers(self) -> None:
@@ -133,15 +140,19 @@ class JobQueue:
 class Worker:
     """Claims and runs jobs until told to stop: up to ``[jobs] concurrency``
     at once, each in a thread (jobs wait on trackers, not on the CPU), each
-    thread with its own database connection.
+    thread with its own database connection; a thread that finishes a job
+    claims the next one itself.
 
-    Claims take integrations in turn and leave an integration at its
-    ``per_integration_concurrency`` (see :meth:`JobStore.claim`), so a
-    tracker that hangs holds that many slots and the others go on. While a
-    job runs, its lease is renewed (a heartbeat), so a job that outlives
-    ``lease_seconds`` is not claimed by another worker; if its lease is lost
-    anyway (this process stalled past it), the takeover is logged and this
-    run's outcome is not recorded (the claim is fenced by its attempt).
+    Claims take lanes in turn and leave a lane (an integration's tracker
+    calls) and an organization at ``per_integration_concurrency``, and an
+    inbound lane (what the tracker sent) at one (see
+    :meth:`JobStore.claim`), so a tracker that hangs holds that many slots
+    and the others go on; a tracker whose circuit breaker is open holds none
+    (:mod:`host.breakers`). While a job runs, its lease is renewed (a
+    heartbeat), so a job that outlives ``lease_seconds`` is not claimed by
+    another worker; if its lease is lost anyway (this process stalled past
+    it), its transactions are fenced (they roll back), the takeover is
+    logged and this run's outcome is not recorded.
     """
 
     def __init__(
@@ -154,10 +165,12 @@ class Worker:
         #: Jobs running in this process: id -> attempt (the claim's fence).
         self.in_hand: dict[int, int] = {}
         self._in_hand_lock = threading.Lock()
+        #: Slots promised to claims under way (see :meth:`_claim`).
+        self._claiming = 0
         #: Woken when a job is queued (by any process here) or a slot frees.
         self._listener: wakeup.Listener | None = None
-        #: The integration last served: the next claim starts after it.
-        self._after = -1
+        #: The lane last served: the next claim starts after it.
+        self._after: int | None = None
 
     def run_once(self) -> dict | None:
         """Claim and run one due job here; return it, or ``None`` when idle."""
@@ -167,19 +180,47 @@ class Worker:
         return job
 
     def _claim(self) -> dict | None:
-        settings = self.host.config.jobs
-        job = self.host.store.jobs.claim(
-            self.name,
-            now=self.host.clock(),
-            lease_seconds=settings.lease_seconds,
-            per_integration=settings.per_integration_concurrency,
-            after=self._after,
-        )
-        if job is not None:
-            self._after = job["integration_id"]
+        """Claim a job if a slot is free (the main loop and the job threads
+        both claim: a slot is promised first, so they never take more than
+        ``concurrency`` together)."""
+        with self._in_hand_lock:
+            if len(self.in_hand) + self._claiming >= self.concurrency:
+                return None
+            self._claiming += 1
+        job = None
+        try:
+            settings = self.host.config.jobs
+            now = self.host.clock()
+            paused, probing = self.host.breakers.lanes(now)
+            job = self.host.store.jobs.claim(
+                self.name,
+                now=now,
+                lease_seconds=settings.lease_seconds,
+                per_integration=settings.per_integration_concurrency,
+                after=self._after,
+                paused=paused,
+                probing=probing,
+            )
+        finally:
             with self._in_hand_lock:
-                self.in_hand[job["id"]] = job["attempts"]
+                self._claiming -= 1
+                if job is not None:
+                    self.in_hand[job["id"]] = job["attempts"]
+        if job is not None:
+            self._after = job["lane"]
         return job
+
+    def _work(self, job: dict | None) -> None:
+        """Run a job in a pool thread, then the next due ones while there
+        are any: a busy worker claims from the thread that just freed a
+        slot, without a round trip through the main loop."""
+        try:
+            while job is not None:
+                self._run(job)
+                job = None if self.stopping.is_set() else self._claim()
+        finally:
+            if self._listener is not None:
+                self._listener.poke()  # a slot is free
 
     def _run(self, job: dict) -> None:
         store = self.host.store
@@ -189,7 +230,12 @@ class Worker:
                 try:
                     if handler is None:
                         raise LookupError(f"No handler for job kind {job['kind']!r}")
-                    handler(self.host, job["payload"])
+                    with store.db.fenced(
+                        lambda: store.jobs.holds(job["id"], self.name, job["attempts"])
+                    ):
+                        handler(self.host, job["payload"])
+                except LeaseLost:
+                    self._taken_over(job)
                 except RetryLater as ex:
                     self._failed(job, ex.reason, ex.delay)
                 except Unavailable as ex:
@@ -206,11 +252,22 @@ class Worker:
         finally:
             with self._in_hand_lock:
                 self.in_hand.pop(job["id"], None)
-            if self._listener is not None:
-                self._listener.poke()
 
     def _failed(self, job: dict, error: str, delay: float | None) -> None:
         jobs, attempt = self.host.store.jobs, job["attempts"]
+        now = self.host.clock()
+        paused_until = (
+            self.host.breakers.postponed_until(abs(job["lane"]), now)
+            if job["lane"]
+            else None
+        )
+        if paused_until is not None:
+            # The tracker is not answering: the job waits for its probe
+            # and keeps its attempts (host.breakers).
+            run_at = paused_until + random.uniform(0, 1)
+            if not jobs.postpone(job["id"], self.name, attempt, run_at, error):
+                self._taken_over(job)
+            return
         if job["attempts"] >= job["max_attempts"]:
             log.warning("job %s dead after %s attempts", job["id"], job["attempts"])
             if not jobs.bury(job["id"], self.name, attempt, error):
@@ -222,9 +279,7 @@ class Worker:
             return
         if delay is None:
             delay = self.host.jobs.backoff(job["attempts"])
-        if not jobs.reschedule(
-            job["id"], self.name, attempt, self.host.clock() + delay, error
-        ):
+        if not jobs.reschedule(job["id"], self.name, attempt, now + delay, error):
             self._taken_over(job)
 
     def _taken_over(self, job: dict) -> None:
@@ -320,11 +375,11 @@ class Worker:
     def _start_due(self, pool: ThreadPoolExecutor) -> int:
         """Claim and start jobs while slots are free; how many started."""
         started = 0
-        while not self.stopping.is_set() and len(self.in_hand) < self.concurrency:
+        while not self.stopping.is_set():
             job = self._claim()
             if job is None:
                 break
-            pool.submit(self._run, job)
+            pool.submit(self._work, job)
             started += 1
         return started
 

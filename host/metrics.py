@@ -62,6 +62,11 @@ FAMILIES = {
         "gauge",
         "How long the longest-waiting due job has waited to be claimed.",
     ),
+    "trackbridge_tracker_not_answering_since_seconds": (
+        "gauge",
+        "Unix time since which an integration's tracker has not answered (its"
+        " circuit breaker is open; its jobs wait), by integration and provider.",
+    ),
 }
 
 
@@ -122,6 +127,14 @@ def render(store: Store, now: float) -> str:
     samples["trackbridge_job_queue_wait_seconds"].append(
         _sample("trackbridge_job_queue_wait_seconds", {}, wait)
     )
+    for integration_id, row in sorted(store.tracker_health.all().items()):
+        if row["opened_at"] is not None:
+            name = "trackbridge_tracker_not_answering_since_seconds"
+            labels = {
+                "integration_id": str(integration_id),
+                "provider": row["provider"],
+            }
+            samples[name].append(_sample(name, labels, row["failing_since"]))
     lines = []
     for family, (kind, help_text) in FAMILIES.items():
         lines.append(f"# HELP {family} {help_text}")

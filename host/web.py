@@ -41,6 +41,7 @@ from urllib.parse import unquote_to_bytes
 from gunicorn.asgi import protocol as asgi_protocol
 from gunicorn.workers import gasgi
 
+from host import deadlines
 from host.config import Config
 from host.processes import die_with_parent
 
@@ -121,8 +122,8 @@ class WsgiBridge:
         try:
             status, headers, content = await asyncio.wait_for(answer, deadline)
         except TimeoutError:
-            # The thread goes on until the tracker call times out; the
-            # client is answered now.
+            # The thread goes on until the tracker call's own deadline (the
+            # same length, see host.deadlines); the client is answered now.
             await _send_json(
                 send,
                 504,
@@ -160,13 +161,15 @@ class WsgiBridge:
             return lambda data: chunks.append(data)
 
         chunks: list[bytes] = []
-        result: Iterable[bytes] = self.app(environ, start_response)
-        try:
-            chunks.extend(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        # Each tracker call ends by the time the client is answered 504.
+        with deadlines.calls_within(self.config.tracker_request_timeout_seconds):
+            result: Iterable[bytes] = self.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
         status, headers = started
         return (
             int(status.split(" ", 1)[0]),

@@ -62,18 +62,37 @@ def prepare(
         directory,
         "log_level = warning\n"
         + host_keys
-        + "[jobs]\nlease_seconds = 2\nbackoff_base_seconds = 0.1\n"
+        + "[jobs]\nlease_seconds = 2\ntracker_timeout_seconds = 1\n"
+        "backoff_base_seconds = 0.1\n"
         "backoff_max_seconds = 1\npoll_interval_seconds = 0.05\n",
     )
+    group_id, path = add_tenant(config_path, "acme", issue, jira_url, EXTERNAL_ID)
+    return config_path, group_id, path
+
+
+def add_tenant(
+    config_path: Path,
+    slug: str,
+    issue: dict | None = None,
+    jira_url: str = "http://127.0.0.1:9",
+    external_id: str | None = None,
+) -> tuple[int, str]:
+    """Another organization with its own Jira integration (its own jobs'
+    lanes) that applies comments, and a group linked to ``issue``.
+
+    :returns: (group id, webhook URL path)
+    """
+    issue = issue or COMMENTED["issue"]
+    external_id = external_id or f"jira.{slug}.example#token:trackbridge"
     host = Host.from_config(load_config(config_path, env={}))
     try:
-        organization = host.organizations.create("acme")
+        organization = host.organizations.create(slug)
         integration, _ = host.integrations.install(
             organization,
             "jira_server",
             IntegrationSpec(
-                external_id=EXTERNAL_ID,
-                name="deliveries",
+                external_id=external_id,
+                name=slug,
                 metadata={"base_url": jira_url, "auth_mode": "token"},
                 credentials={"personal_access_token": "x"},
                 shared_credentials={"webhook_secret": SECRET},
@@ -97,8 +116,8 @@ def prepare(
             host.store.integrations.link(group.id, row)
     finally:
         host.close()
-    token = jwt.encode({"id": EXTERNAL_ID}, SECRET, algorithm="HS256")
-    return config_path, group.id, f"/extensions/jira-server/issue-updated/{token}/"
+    token = jwt.encode({"id": external_id}, SECRET, algorithm="HS256")
+    return group.id, f"/extensions/jira-server/issue-updated/{token}/"
 
 
 def comment(number: int, payload: dict | None = None) -> bytes:

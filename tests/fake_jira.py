@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ class FakeJiraState:
     personal_tokens: dict[str, str] = field(default_factory=dict)
     #: path -> (status, body, content type[, headers]) answered instead
     failures: dict[str, tuple] = field(default_factory=dict)
-    #: path -> seconds to wait before answering
+    #: path (or "*": any other path) -> seconds to wait before answering
     delays: dict[str, float] = field(default_factory=dict)
     user: str = "admin"
     #: When set, every request token is approved at once with this verifier
@@ -111,13 +112,21 @@ class FakeJiraState:
     nonces: set[str] = field(default_factory=set)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client gave up before the answer (a deadline)."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeJira:
     """Start with ``with FakeJira() as jira:``; ``jira.url`` is its base URL."""
 
     def __init__(self) -> None:
         self.state = FakeJiraState()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         # A short poll interval: shutdown() waits up to one interval.
         self.thread = threading.Thread(
@@ -189,7 +198,7 @@ def _handler(jira: FakeJira):
             self.body = body
             self.oauth = {}
             path = parts.path
-            delay = jira.state.delays.get(path)
+            delay = jira.state.delays.get(path, jira.state.delays.get("*"))
             if delay:
                 time.sleep(delay)
             auth = self._authenticate(path)

@@ -4,8 +4,10 @@ Jira Server does not retry a delivery that failed, so every delivery we
 answered 2xx must be applied, and exactly once. Concurrent senders post
 distinct real comment payloads while gunicorn workers and the job worker are
 killed with SIGKILL at random moments (gunicorn's master starts new workers;
-the job worker is restarted). Afterwards each acknowledged comment must be on
-the group exactly once, and no process may have logged "database is locked".
+the job worker is restarted). The deliveries go to two organizations, each
+with its own Jira, so the worker applies two at once (one per integration's
+inbound lane). Afterwards each acknowledged comment must be on its group
+exactly once, and no process may have logged "database is locked".
 The figures are printed, and stated in the README's reliability section.
 """
 
@@ -25,6 +27,7 @@ import requests
 
 from host.serve import child_commands
 from tests.comment_deliveries import (
+    add_tenant,
     applied,
     comment,
     post,
@@ -46,6 +49,10 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
         shared_fixture("jira-webhooks/real-server-issue-updated-commented.json")
     )
     config_path, group_id, path = prepare(tmp_path, issue=payload["issue"])
+    # A second organization with its own Jira: its deliveries are applied in
+    # a lane of their own, so the job worker runs two at once.
+    other_group_id, other_path = add_tenant(config_path, "beta", payload["issue"])
+    paths = (path, other_path)
     env = {
         **os.environ,
         "TRACKBRIDGE_CONFIG": str(config_path),
@@ -79,7 +86,7 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
                     number = next(numbers, None)
                 if number is None:
                     return
-                status = post(port, path, comment(number, payload))
+                status = post(port, paths[number % 2], comment(number, payload))
                 ok = status is not None and 200 <= status < 300
                 with lock:
                     (acknowledged if ok else refused).append(number)
@@ -107,7 +114,8 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    comments = applied(config_path, group_id)
+    comments = applied(config_path, group_id) + applied(config_path, other_group_id)
+    misplaced = [n for n in applied(config_path, group_id) if n % 2]
     lost = sorted(set(acknowledged) - set(comments))
     doubled = sorted({n for n in comments if comments.count(n) > 1})
     unasked = sorted(set(comments) - set(acknowledged) - set(refused))
@@ -123,6 +131,7 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
     assert lost == []
     assert doubled == []
     assert unasked == []
+    assert misplaced == []
     assert "database is locked" not in log_text
 
 

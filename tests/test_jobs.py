@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 
 from host.jobs import Worker
@@ -181,41 +183,66 @@ def test_claims_take_integrations_in_turn_and_cap_each(host, clock):
             host.jobs.enqueue("sync.outbound", {}, integration_id=integration)
         host.jobs.enqueue("sync.outbound", {})  # for no integration
     worker = Worker(host, name="w")
-    served = [worker._claim()["integration_id"] for _ in range(5)]
+    served = [worker._claim()["lane"] for _ in range(5)]
     assert served == [0, 3, 7, 9, 7]
     # 7 runs two now (per_integration_concurrency): the others come first,
     # then nothing, until one of 7's finishes.
     assert worker._claim() is None
-    job = next(j for j in store.jobs.list(("running",)) if j["integration_id"] == 7)
+    job = next(j for j in store.jobs.list(("running",)) if j["lane"] == 7)
     store.jobs.finish(job["id"], "w", job["attempts"])
-    assert worker._claim()["integration_id"] == 7
+    assert worker._claim()["lane"] == 7
+
+
+def test_inbound_applies_never_wait_behind_their_trackers_calls(host, clock):
+    """Integration 7's tracker hangs two jobs (its cap): what it sent is
+    still applied, in a lane of its own."""
+    with host.store.transaction():
+        for _ in range(3):
+            host.jobs.enqueue("sync.outbound", {}, integration_id=7)
+        host.jobs.enqueue("delivery.process", {"delivery_id": 1}, integration_id=7,
+                          inbound=True)  # fmt: skip
+    worker = Worker(host, name="w")
+    claimed = [worker._claim() for _ in range(4)]
+    assert [job and job["lane"] for job in claimed] == [-7, 7, 7, None]
+
+
+def test_an_organization_is_capped_across_its_integrations(host, clock):
+    with host.store.transaction():
+        for integration in (1, 2, 1, 2):
+            host.jobs.enqueue(
+                "sync.outbound", {"organization_id": 5}, integration_id=integration
+            )
+        host.jobs.enqueue("sync.outbound", {"organization_id": 6}, integration_id=3)
+    worker = Worker(host, name="w")
+    claimed = [worker._claim() for _ in range(4)]
+    organizations = [job and job["organization_id"] for job in claimed]
+    assert organizations == [5, 5, 6, None]
 
 
 def test_claims_seek_indexes_and_never_sort_the_backlog(host, clock):
-    """The claim's queries, as SQLite plans them: index searches only."""
+    """The queries a claim runs, as SQLite plans them: index searches only."""
     with host.store.transaction():
         for n in range(200):
-            host.jobs.enqueue("sync.outbound", {}, integration_id=n % 5)
-    db = host.store.db
-    plans = {
-        "expired": (
-            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?"
-            " ORDER BY lease_until, id LIMIT 1",
-            [clock()],
-        ),
-        "next due": (
-            "SELECT id, integration_id, run_at FROM jobs"
-            " WHERE state = 'queued' AND integration_id > ?"
-            " ORDER BY integration_id, run_at, id LIMIT 1",
-            [2],
-        ),
-    }
-    for name, (sql, params) in plans.items():
+            host.jobs.enqueue(
+                "sync.outbound", {"organization_id": n % 3}, integration_id=n % 5
+            )
+    worker = Worker(host, name="w")
+    worker._claim()  # one running: the next claim also counts what runs
+    statements: list[str] = []
+    conn = host.store.db.conn
+    conn.set_trace_callback(statements.append)
+    try:
+        assert worker._claim() is not None
+    finally:
+        conn.set_trace_callback(None)
+    selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert any("FROM jobs" in sql and "queued" in sql for sql in selects), selects
+    for sql in selects:
         plan = " | ".join(
-            row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            row[-1] for row in host.store.db.execute(f"EXPLAIN QUERY PLAN {sql}")
         )
-        assert "TEMP B-TREE" not in plan, (name, plan)
-        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (name, plan)
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, (sql, plan)
+        assert "SCAN jobs" not in plan, (sql, plan)
 
 
 def test_a_job_that_outlives_its_lease_is_not_run_twice(tmp_path):
@@ -230,7 +257,9 @@ def test_a_job_that_outlives_its_lease_is_not_run_twice(tmp_path):
 
     config = load_config(
         write_config(
-            tmp_path, "[jobs]\nlease_seconds = 1\npoll_interval_seconds = 0.05\n"
+            tmp_path,
+            "[jobs]\nlease_seconds = 1\ntracker_timeout_seconds = 0.5\n"
+            "poll_interval_seconds = 0.05\n",
         ),
         env={},
     )
@@ -275,6 +304,34 @@ def test_a_run_whose_lease_was_taken_over_records_nothing_and_says_so(
     assert taker["id"] == job_id
     stalled._run(job)
     assert host.store.jobs.get(job_id)["worker"] == "taker"  # not marked done
+    assert "lost its lease while it ran" in caplog.text
+
+
+def test_a_run_whose_lease_was_taken_over_cannot_commit_its_writes(
+    host, org, clock, caplog
+):
+    """The handler's own transaction is fenced: once another worker holds
+    the lease, what this run writes is rolled back."""
+
+    def write_a_group(host, payload):
+        clock.advance(61)  # stalled past the lease, and taken over meanwhile
+        taken = []
+        taker = threading.Thread(
+            target=lambda: taken.append(
+                host.store.jobs.claim("taker", now=clock(), lease_seconds=60)
+            )
+        )
+        taker.start()
+        taker.join()
+        assert taken[0] is not None
+        host.groups.create(org, "written by the stalled run", "app.py")
+
+    host.jobs.handlers["t"] = write_a_group
+    with host.store.transaction():
+        job_id = host.jobs.enqueue("t", {})
+    Worker(host, name="stalled").run_once()
+    assert host.groups.list(org) == []
+    assert host.store.jobs.get(job_id)["worker"] == "taker"
     assert "lost its lease while it ran" in caplog.text
 
 

@@ -211,7 +211,12 @@ class IntegrationResource(Resource):
     def _render(self, integration, org_integration):
         provider = self.host.providers.get(integration.provider)
         name = provider.name if provider else integration.provider
-        return serialize.integration(integration, org_integration, name)
+        return serialize.integration(
+            integration,
+            org_integration,
+            name,
+            self.host.breakers.status(integration),
+        )
 
 
 class Integrations(IntegrationResource):

@@ -69,8 +69,14 @@ def comment(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def integration(
-    i: Integration, oi: OrganizationIntegration, provider_name: str
+    i: Integration,
+    oi: OrganizationIntegration,
+    provider_name: str,
+    tracker: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """An integration as one organization sees it; ``tracker``: how its
+    tracker has been failing (:meth:`host.breakers.Breakers.status`), if it
+    has."""
     return {
         "id": i.id,
         "provider": {"key": i.provider, "name": provider_name},
@@ -85,6 +91,8 @@ def integration(
         },
         "config": dict(oi.config),
         "organization_status": oi.status,
+        # null while every call is answered.
+        "tracker_trouble": tracker,
     }
 
 

@@ -170,6 +170,7 @@ class SettingsPage:
         resp.text = templates.get_template("settings.html").render(
             title=f"{provider.name if provider else 'Integration'} settings",
             integration=form.integration,
+            trouble=self.host.breakers.status(form.integration),
             fields=form.fields,
             values=values,
             errors=errors or {},

@@ -133,6 +133,7 @@ class InboundService:
                 "delivery.process",
                 {"delivery_id": delivery_id},
                 integration_id=integration_id,
+                inbound=True,
             )
         return delivery_id
 
@@ -165,6 +166,7 @@ class InboundService:
                 "delivery.process",
                 {"delivery_id": delivery_id},
                 integration_id=delivery.integration_id,
+                inbound=True,
             )
         return self.store.deliveries.for_organization(
             organization.id, 1, before_id=delivery_id + 1

@@ -33,6 +33,7 @@ from host.store.organizations import OrganizationStore
 from host.store.passes import PassStore
 from host.store.pipelines import PipelineStore
 from host.store.retention import RetentionStore
+from host.store.tracker_health import TrackerHealthStore
 
 if TYPE_CHECKING:
     from host.config import Config
@@ -61,6 +62,7 @@ class Store:
         self.passes = PassStore(db)
         self.metrics = MetricStore(db)
         self.retention = RetentionStore(db)
+        self.tracker_health = TrackerHealthStore(db)
 
     @classmethod
     def open(

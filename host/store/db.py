@@ -62,6 +62,10 @@ class DatabaseUnavailable(Unavailable):
     it answers 503; a command stops with exit status 2.)"""
 
 
+class LeaseLost(Exception):
+    """A fenced transaction found its job's lease taken over: rolled back."""
+
+
 class Database(sqlite_utils.Database):
     """The database, as one connection per thread (and one writer lock file
     per connection, so threads exclude each other as processes do)."""
@@ -113,6 +117,19 @@ class Database(sqlite_utils.Database):
         with self._opened_lock:
             self._opened.append((conn, lock_file))
         return conn
+
+    @contextlib.contextmanager
+    def fenced(self, still_ours: Callable[[], bool]) -> Iterator[None]:
+        """Inside the block, this thread's transactions commit only while
+        ``still_ours()`` holds (asked under the write lock, just before the
+        commit); else they roll back with :class:`LeaseLost`. A job runs
+        its handler so: once another worker has taken its lease over, no
+        write of this run lands."""
+        self._local.fence = still_ours
+        try:
+            yield
+        finally:
+            self._local.fence = None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this thread's transaction has committed
@@ -231,6 +248,11 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
             db._run_after_commit(committed=False)
             raise
         else:
+            fence = getattr(db._local, "fence", None)
+            if fence is not None and not fence():
+                conn.execute("ROLLBACK")
+                db._run_after_commit(committed=False)
+                raise LeaseLost("the job's lease was taken over; nothing was written")
             try:
                 conn.execute("COMMIT")
             except sqlite3.OperationalError as ex:

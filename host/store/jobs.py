@@ -32,6 +32,10 @@ _CONCERNS = """(
 )"""
 
 
+#: Below every lane (inbound lanes are negative integration ids).
+_BEFORE_EVERY_LANE = -(2**63)
+
+
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -43,16 +47,24 @@ class JobStore:
         *,
         run_at: float,
         max_attempts: int,
-        integration_id: int = 0,
+        lane: int = 0,
+        organization_id: int = 0,
     ) -> int:
-        """Queue a job; ``integration_id``: the integration it works for
-        (its tracker), 0 for none."""
+        """Queue a job.
+
+        :param lane: what claims share workers out by (see :meth:`claim`):
+            the integration whose tracker the job calls, its negation for
+            that integration's inbound applies, 0 for none.
+        :param organization_id: the organization it works for, 0 for
+            several or none.
+        """
         now = utcnow()
         cursor = self.db.execute(
-            "INSERT INTO jobs (kind, payload, max_attempts, run_at, integration_id,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [kind, rows.dumps(dict(payload)), max_attempts, run_at, integration_id,
-             now, now],
+            "INSERT INTO jobs (kind, payload, max_attempts, run_at, lane,"
+            " organization_id, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [kind, rows.dumps(dict(payload)), max_attempts, run_at, lane,
+             organization_id, now, now],
         )  # fmt: skip
         return cursor.lastrowid
 
@@ -63,17 +75,27 @@ class JobStore:
         now: float,
         lease_seconds: float,
         per_integration: int | None = None,
-        after: int = -1,
+        after: int | None = None,
+        paused: frozenset[int] = frozenset(),
+        probing: frozenset[int] = frozenset(),
     ) -> dict | None:
         """Take a job, or ``None``: first one whose lease ran out (its worker
-        died), else the earliest due job of the next integration after
-        ``after`` (in id order, wrapping around) that runs fewer than
-        ``per_integration`` jobs now. Each step is an index seek: the cost
-        does not grow with the backlog (``tests/test_jobs.py`` holds the
-        query plans), only with the integrations skipped.
+        died), else the earliest due job of the next lane after ``after``
+        (in lane order, wrapping around) that may run one more job now.
+
+        A lane (except 0) and an organization (except 0) may run
+        ``per_integration`` jobs at once; an inbound lane (negative: what a
+        tracker sent) one, so deliveries apply in order and never contend
+        with each other for the write lock; a lane in ``probing`` one (its
+        tracker is being tried again), one in ``paused`` none (its tracker
+        is not answering, see :mod:`host.breakers`). Each step is an index
+        seek: the cost does not grow with the backlog (``tests/test_jobs.py``
+        holds the query plans), only with the lanes skipped.
         """
         with write(self.db):
-            job_id = self._expired(now) or self._next_due(now, per_integration, after)
+            job_id = self._expired(now) or self._next_due(
+                now, per_integration, after, paused, probing
+            )
             if job_id is None:
                 return None
             row = self.db.execute(
@@ -92,39 +114,57 @@ class JobStore:
         ).fetchone()
         return row[0] if row else None
 
-    def _next_due(self, now: float, per_integration: int | None, after: int):
-        full = self.saturated(now, per_integration) if per_integration else set()
-        cursor, wrapped = after, False
+    def _next_due(self, now, per_integration, after, paused, probing):
+        running = self.running(now, "lane")
+        full_lanes = set(paused) | {
+            lane
+            for lane, count in running.items()
+            if lane < 0  # inbound: one at a time, in order
+            or lane in probing  # a probe is one job
+            or (per_integration and count >= per_integration)
+        }
+        full_organizations = set()
+        if per_integration:
+            full_organizations = {
+                organization
+                for organization, count in self.running(now, "organization_id").items()
+                if count >= per_integration
+            }
+        start = _BEFORE_EVERY_LANE if after is None else after
+        cursor, wrapped = start, False
         while True:
             row = self.db.execute(
-                "SELECT id, integration_id, run_at FROM jobs"
-                " WHERE state = 'queued' AND integration_id > ?"
-                " ORDER BY integration_id, run_at, id LIMIT 1",
+                "SELECT id, lane, organization_id, run_at FROM jobs"
+                " WHERE state = 'queued' AND lane > ?"
+                " ORDER BY lane, run_at, id LIMIT 1",
                 [cursor],
             ).fetchone()
             if row is None:
-                if wrapped or after < 0:
+                if wrapped or after is None:
                     return None
-                cursor, wrapped = -1, True
+                cursor, wrapped = _BEFORE_EVERY_LANE, True
                 continue
-            job_id, integration_id, run_at = row
-            if wrapped and integration_id > after:
+            job_id, lane, organization_id, run_at = row
+            if wrapped and lane > start:
                 return None  # around once: nothing claimable
-            if run_at <= now and integration_id not in full:
+            if (
+                run_at <= now
+                and lane not in full_lanes
+                and organization_id not in full_organizations
+            ):
                 return job_id
-            cursor = integration_id  # not due, or at its cap: the next one
+            cursor = lane  # not due, or at a cap: the next lane
 
-    def saturated(self, now: float, per_integration: int) -> set[int]:
-        """Integrations (not 0) with ``per_integration`` jobs running now."""
-        return {
-            row[0]
-            for row in self.db.execute(
-                "SELECT integration_id FROM jobs WHERE state = 'running'"
-                " AND lease_until >= ? AND integration_id != 0"
-                " GROUP BY integration_id HAVING count(*) >= ?",
-                [now, per_integration],
-            )
-        }
+    def running(self, now: float, column: str) -> dict[int, int]:
+        """Jobs running now by lane or organization (``column``; not 0)."""
+        assert column in ("lane", "organization_id")
+        return dict(
+            self.db.execute(
+                f"SELECT {column}, count(*) FROM jobs WHERE state = 'running'"
+                f" AND lease_until >= ? AND {column} != 0 GROUP BY {column}",
+                [now],
+            ).fetchall()
+        )
 
     def extend(self, job_id: int, worker: str, attempt: int, until: float) -> bool:
         """Renew a running job's lease; ``False`` if it is no longer ours."""
@@ -134,6 +174,14 @@ class JobStore:
             [until, job_id, worker, attempt],
         )
         return cursor.rowcount > 0
+
+    def holds(self, job_id: int, worker: str, attempt: int) -> bool:
+        """Whether this claim (worker and attempt) still holds the job."""
+        return (
+            self.db.execute(f"SELECT 1 FROM jobs WHERE {self._OURS}",
+                            [job_id, worker, attempt]).fetchone()
+            is not None
+        )  # fmt: skip
 
     #: A job's outcome is recorded only by the claim that ran it: the same
     #: worker, and the same attempt (a worker runs several jobs at once).
@@ -154,6 +202,19 @@ class JobStore:
         cursor = self.db.execute(
             "UPDATE jobs SET state = 'queued', run_at = ?, lease_until = NULL,"
             f" last_error = ?, updated_at = ? WHERE {self._OURS}",
+            [run_at, error, utcnow(), job_id, worker, attempt],
+        )
+        return cursor.rowcount > 0
+
+    def postpone(
+        self, job_id: int, worker: str, attempt: int, run_at: float, error: str
+    ) -> bool:
+        """Queue the job again for ``run_at`` without counting this attempt
+        (its tracker was not answering: the job did not fail)."""
+        cursor = self.db.execute(
+            "UPDATE jobs SET state = 'queued', run_at = ?, lease_until = NULL,"
+            " attempts = attempts - 1, last_error = ?, updated_at = ?"
+            f" WHERE {self._OURS}",
             [run_at, error, utcnow(), job_id, worker, attempt],
         )
         return cursor.rowcount > 0

@@ -457,6 +457,36 @@ def m0013_job_lanes(db: Database) -> None:
     db.execute("CREATE INDEX jobs_state ON jobs (state, lease_until)")
 
 
+@core()
+def m0014_lanes_and_tracker_health(db: Database) -> None:
+    # A job's lane is what claims share workers out by: the integration
+    # whose tracker it calls, or (negated) that integration's inbound
+    # applies, which must never wait behind its tracker's calls.
+    db.execute("ALTER TABLE jobs RENAME COLUMN integration_id TO lane")
+    db.execute("UPDATE jobs SET lane = -lane WHERE kind = 'delivery.process'")
+    # The organization a job works for (0: several or none): claims cap
+    # one organization's jobs as they cap one lane's.
+    db.execute("ALTER TABLE jobs ADD COLUMN organization_id INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE jobs SET organization_id ="
+        " COALESCE(json_extract(payload, '$.organization_id'), 0)"
+    )
+    # A tracker that stopped answering (timeouts, refused connections): its
+    # jobs wait for a probe instead of holding worker slots (host.breakers).
+    db.execute(
+        """CREATE TABLE tracker_health (
+            integration_id INTEGER PRIMARY KEY
+                REFERENCES integrations(id) ON DELETE CASCADE,
+            failures INTEGER NOT NULL,
+            failing_since REAL NOT NULL,
+            last_error TEXT NOT NULL,
+            opened_at REAL,
+            probe_at REAL,
+            wait_seconds REAL
+        )"""
+    )
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import requests
 from requests_oauthlib import OAuth1
 
+from host.breakers import TrackerNotAnswering
 from host.destinations import DestinationPolicy, DestinationRefused
 from host.errors import IntegrationError, ValidationError
 
@@ -63,7 +64,8 @@ class JiraError(IntegrationError):
         super().__init__(detail)
         #: The class of failure when Jira was not reached or did not answer
         #: like Jira: dns, unreachable, timeout, tls, refused (a destination
-        #: this host may not call), redirect, not_jira; else None.
+        #: this host may not call), redirect, not_jira, not_answering (not
+        #: called: its circuit breaker is open); else None.
         self.kind = kind
         if status is None or status >= 500 or status == 429 or kind == "not_jira":
             # Jira failed (or did not answer like Jira), not the caller's
@@ -218,6 +220,8 @@ class JiraClient:
             raise JiraError(
                 f"Not calling {self.netloc}: {ex}", kind="refused"
             ) from None
+        except TrackerNotAnswering as ex:
+            raise JiraError(str(ex), kind="not_answering") from None
         except requests.exceptions.SSLError as ex:
             raise JiraError(
                 f"TLS verification failed for {self.netloc}: {_reason(ex)}. Provide "

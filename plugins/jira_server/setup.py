@@ -464,7 +464,9 @@ def integration_client(host, integration) -> JiraClient:
     """
     credentials = host.integrations.credentials(integration)
     session = cache.session_for(
-        host, integration.id, lambda: host.outbound_session(allowed_hosts(host))
+        host,
+        integration.id,
+        lambda: host.outbound_session(allowed_hosts(host), integration=integration),
     )
     client = client_for(host, {**integration.metadata, **credentials}, session=session)
     client.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)

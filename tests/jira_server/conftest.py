@@ -84,6 +84,12 @@ def jira_integration(jira_host, org, jira):
 
 
 @pytest.fixture
+def token(jira_host, org):
+    """An API token of ``org``."""
+    return jira_host.organizations.create_token(org)
+
+
+@pytest.fixture
 def configure(jira_host, org, jira_integration):
     def update(**changes):
         jira_host.integrations.update_config(org, jira_integration.id, changes)

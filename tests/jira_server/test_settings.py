@@ -105,11 +105,6 @@ def sign_in(client, token, integration):
     return response.cookies["tb_session"].value
 
 
-@pytest.fixture
-def token(jira_host, org):
-    return jira_host.organizations.create_token(org)
-
-
 def open_page(client, integration, session):
     page = client.simulate_get(
         page_path(integration), headers={"Cookie": f"tb_session={session}"}
