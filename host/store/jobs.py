@@ -7,6 +7,7 @@ lease ran out (its worker died) is claimable again.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,21 +116,19 @@ class JobStore:
         return row[0] if row else None
 
     def _next_due(self, now, per_integration, after, paused, probing):
-        running = self.running(now, "lane")
+        by_lane, by_organization = self.running(now)
         full_lanes = set(paused) | {
             lane
-            for lane, count in running.items()
+            for lane, count in by_lane.items()
             if lane < 0  # inbound: one at a time, in order
             or lane in probing  # a probe is one job
             or (per_integration and count >= per_integration)
         }
-        full_organizations = set()
-        if per_integration:
-            full_organizations = {
-                organization
-                for organization, count in self.running(now, "organization_id").items()
-                if count >= per_integration
-            }
+        full_organizations = {
+            organization
+            for organization, count in by_organization.items()
+            if per_integration and count >= per_integration
+        }
         start = _BEFORE_EVERY_LANE if after is None else after
         cursor, wrapped = start, False
         while True:
@@ -155,16 +154,20 @@ class JobStore:
                 return job_id
             cursor = lane  # not due, or at a cap: the next lane
 
-    def running(self, now: float, column: str) -> dict[int, int]:
-        """Jobs running now by lane or organization (``column``; not 0)."""
-        assert column in ("lane", "organization_id")
-        return dict(
-            self.db.execute(
-                f"SELECT {column}, count(*) FROM jobs WHERE state = 'running'"
-                f" AND lease_until >= ? AND {column} != 0 GROUP BY {column}",
-                [now],
-            ).fetchall()
-        )
+    def running(self, now: float) -> tuple[Counter, Counter]:
+        """Jobs running now by lane and by organization (0s left out)."""
+        by_lane: Counter = Counter()
+        by_organization: Counter = Counter()
+        for lane, organization, count in self.db.execute(
+            "SELECT lane, organization_id, count(*) FROM jobs WHERE state = 'running'"
+            " AND lease_until >= ? GROUP BY lane, organization_id",
+            [now],
+        ):
+            if lane:
+                by_lane[lane] += count
+            if organization:
+                by_organization[organization] += count
+        return by_lane, by_organization
 
     def extend(self, job_id: int, worker: str, attempt: int, until: float) -> bool:
         """Renew a running job's lease; ``False`` if it is no longer ours."""
