@@ -109,8 +109,10 @@ class JobStore:
 
     def _expired(self, now: float) -> int | None:
         row = self.db.execute(
+            # Any one: running jobs are few, and each expired one is taken
+            # by the next claims.
             "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?"
-            " ORDER BY lease_until, id LIMIT 1",
+            " LIMIT 1",
             [now],
         ).fetchone()
         return row[0] if row else None

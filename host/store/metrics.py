@@ -28,7 +28,7 @@ class MetricStore:
         ]
 
     def jobs_by_state(self) -> dict[str, int]:
-        # Counted through the jobs_ready index: done jobs pile up.
+        # Counted through the jobs_due index (state first): done jobs pile up.
         return dict(
             self.db.execute(
                 "SELECT state, count(*) FROM jobs GROUP BY state"

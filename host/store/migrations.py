@@ -487,6 +487,16 @@ def m0014_lanes_and_tracker_health(db: Database) -> None:
     )
 
 
+
+@core()
+def m0015_one_job_index(db: Database) -> None:
+    # Every webhook inserts a job and every claim and finish changes its
+    # state: each index costs on all three. Running jobs are few (at most
+    # the workers' slots), so finding them through jobs_due's state prefix
+    # and filtering their leases costs nothing a second index would save.
+    db.execute("DROP INDEX IF EXISTS jobs_state")
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
