@@ -111,8 +111,7 @@ class JobStore:
         row = self.db.execute(
             # Any one: running jobs are few, and each expired one is taken
             # by the next claims.
-            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?"
-            " LIMIT 1",
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ? LIMIT 1",
             [now],
         ).fetchone()
         return row[0] if row else None

@@ -487,7 +487,6 @@ def m0014_lanes_and_tracker_health(db: Database) -> None:
     )
 
 
-
 @core()
 def m0015_one_job_index(db: Database) -> None:
     # Every webhook inserts a job and every claim and finish changes its
