@@ -387,3 +387,77 @@ def test_a_search_waiting_on_a_hung_jira_blocks_nothing_else(tmp_path):
         assert answer.status_code == 504, answer.text
         assert "did not answer within 2 s" in answer.json()["detail"]
         assert seconds < JIRA_DELAY  # answered at its deadline, not when Jira did
+
+
+def test_a_hung_jira_of_one_organization_delays_nothing_of_another(tmp_path):
+    """Organization slow's Jira hangs with six comments queued for it; acme's
+    webhooks and its comments out to its own Jira flow meanwhile, through a
+    real `trackbridge serve`, and slow's jobs wait, none given up."""
+    from host.core import Host
+    from host.services.groups import Source
+    from tests.comment_deliveries import COMMENTED, add_tenant
+    from tests.fake_jira import FakeJira, add_issue
+
+    with FakeJira() as fast, FakeJira() as hung:
+        for jira in (fast, hung):
+            jira.personal_tokens["x"] = "svc"
+            add_issue(jira, COMMENTED["issue"]["key"], COMMENTED["issue"]["id"])
+        hung.delays["*"] = 3.0  # beyond tracker_timeout_seconds (1 s here)
+        config_path, group_id, path = prepare(tmp_path, jira_url=fast.url)
+        slow_group_id, _ = add_tenant(config_path, "slow", jira_url=hung.url)
+        host = Host.from_config(load_config(config_path, env={}))
+        try:
+            for slug in ("acme", "slow"):
+                organization = host.organizations.get(slug)
+                [(integration, _)] = host.store.integrations.for_organization(
+                    organization.id
+                )
+                host.integrations.update_config(
+                    organization, integration.id, {"sync_comments": True}
+                )
+            slow = host.organizations.get("slow")
+            slow_group = host.groups.get(slow, slow_group_id)
+            for n in range(6):
+                host.groups.add_comment(slow_group, f"to hung {n}", Source(user=True))
+            token = host.organizations.create_token(host.organizations.get("acme"))
+        finally:
+            host.close()
+        port = free_port()
+        with serving(_env(config_path), port):
+            started = time.monotonic()
+            for n in range(5):
+                assert post(port, path, comment(n), timeout=5) == 200
+                answer = requests.post(
+                    f"http://127.0.0.1:{port}/api/0/organizations/acme/groups/"
+                    f"{group_id}/comments",
+                    json={"text": f"to fast {n}"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=5,
+                )
+                assert answer.status_code == 201, answer.text
+            wait_for(
+                lambda: (
+                    len(applied(config_path, group_id)) == 5
+                    and len(fast.seen("/rest/api/2/issue/PRJA-42/comment", "POST")) == 5
+                ),
+                "acme's webhooks and comments",
+            )
+            took = time.monotonic() - started
+            jobs = _slow_jobs(config_path, slow.id)
+    assert took < 10, f"acme waited {took:.1f} s behind slow's Jira"
+    assert sorted(applied(config_path, group_id)) == list(range(5))
+    # slow's jobs wait on its Jira (running, or postponed): none gave up.
+    assert len(jobs) == 6 and {state for state, _ in jobs} <= {"queued", "running"}
+    assert all(attempts <= 3 for _, attempts in jobs), jobs
+
+
+def _slow_jobs(config_path: Path, organization_id: int) -> list[tuple[str, int]]:
+    import sqlite3
+
+    database = load_config(config_path, env={}).database
+    with sqlite3.connect(database, timeout=30) as db:
+        return db.execute(
+            "SELECT state, attempts FROM jobs WHERE kind = 'sync.outbound'"
+            " AND organization_id = ?",
+            [organization_id],
+        ).fetchall()
