@@ -330,6 +330,10 @@ class IssueEvent:
     issue_key: str
     issue_id: str | None = None
     occurred_at: str | None = None
+    #: Who made the change, as the tracker tells it: the integration's own
+    #: tracker account (True), someone else (False), or not said (None).
+    #: Someone else's change is never taken for an echo of our write.
+    by_integration: bool | None = None
 
     def echo_of(self) -> tuple[str, str] | None:
         """``(action, value)`` an outbound write of ours would come back as.
@@ -343,10 +347,12 @@ class IssueEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class AssigneeChanged(IssueEvent):
-    """The tracker issue's assignee changed; ``email`` None with no user: unassign.
+    """The tracker issue's assignee changed. No user at all (no email, id or
+    name): unassigned.
 
-    ``user_id`` is the tracker's stable id for the user (Jira's user key);
-    ``email`` None with a user means the tracker keeps the email hidden.
+    ``user_id`` is the tracker's stable id for the user (Jira's user key, or
+    account id); ``email`` None with a user means the tracker keeps the
+    email hidden: the host then leaves the group alone, never unassigns.
     """
 
     email: str | None = None

@@ -292,12 +292,15 @@ class InboundService:
         return int(bool(rule(integration, org_integration.config, issue, group, event)))
 
     def _apply_assignee(self, integration, config, issue, group, event) -> bool:
-        """Assign the member with the tracker user's email; None unassigns."""
+        """Assign the member with the tracker user's email; nobody (no user
+        at all) unassigns. A user whose email cannot be found, or matches no
+        member, leaves the group alone and says so in its activity: a missing
+        email never unassigns."""
         if not sync_flags.enabled(config, sync_flags.INBOUND["assignee"]):
             return False
         provider = self.host.providers[integration.provider].name
-        user = event.display_name or event.user_name or event.email
-        if event.email is None and event.user_name:
+        user = event.display_name or event.user_name or event.email or event.user_id
+        if event.email is None and user:
             self._note(
                 group.id,
                 integration,
@@ -419,13 +422,27 @@ class InboundService:
         return self.store.integrations.external_issue_by_id(issue.id)
 
     def _is_echo(self, issue: ExternalIssue, event: IssueEvent) -> bool:
-        """True when the event reports a write trackbridge itself just made."""
+        """True when the event reports a write trackbridge itself made.
+
+        It must match a write we made that has not come back yet (each is
+        used once), and, where the tracker says who made the change, have
+        been made by the integration's own account: anyone else's change is
+        applied, even to a value we wrote earlier. Where it does not say,
+        the value alone decides. A matched assignee or status write also
+        uses up the older ones of that field (their webhooks may never
+        come: manual mode, a lost delivery), so they cannot swallow a later
+        change back to their value.
+        """
         echo = event.echo_of()
-        if echo is None:
+        if echo is None or event.by_integration is False:
             return False
         action, value = echo
         return self.store.integrations.take_echo(
-            issue.id, action, value.lower(), self.host.clock()
+            issue.id,
+            action,
+            value.lower(),
+            self.host.clock(),
+            supersedes=action in ("assignee", "status"),
         )
 
     def _changed_since(

@@ -383,9 +383,16 @@ class IntegrationStore:
         )
 
     def take_echo(
-        self, external_issue_id: int, action: str, value: str, now: float
+        self,
+        external_issue_id: int,
+        action: str,
+        value: str,
+        now: float,
+        *,
+        supersedes: bool = False,
     ) -> bool:
-        """Consume one unexpired matching echo; True when there was one."""
+        """Consume the oldest unexpired matching echo; True when there was
+        one. ``supersedes``: the older echoes of the same action go too."""
         row = self.db.execute(
             "SELECT id FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
             " AND value = ? AND expires_at >= ? ORDER BY id LIMIT 1",
@@ -393,5 +400,12 @@ class IntegrationStore:
         ).fetchone()
         if row is None:
             return False
-        self.db.execute("DELETE FROM sync_echoes WHERE id = ?", [row[0]])
+        if supersedes:
+            self.db.execute(
+                "DELETE FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
+                " AND id <= ?",
+                [external_issue_id, action, row[0]],
+            )
+        else:
+            self.db.execute("DELETE FROM sync_echoes WHERE id = ?", [row[0]])
         return True

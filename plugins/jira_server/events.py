@@ -33,7 +33,7 @@ from host.types import (
     IssueMoved,
     StatusChanged,
 )
-from plugins.jira_server import cache
+from plugins.jira_server import cache, install
 from plugins.jira_server.client import JiraError, dicts
 from plugins.jira_server.setup import integration_client
 
@@ -72,7 +72,7 @@ def history_events(
     """The assignee and status events of one changelog history of an issue
     read through the REST API (``expand=changelog``), as its webhook would
     have carried them, at the time of the history."""
-    body = {"changelog": {"items": history.get("items")}}
+    body = {"changelog": {"items": history.get("items")}, "user": history.get("author")}
     payload = _Payload(
         host, integration, body, issue, issue["key"], history.get("created")
     )
@@ -91,6 +91,7 @@ class _Payload:
             "issue_key": key,
             "issue_id": str(issue["id"]) if issue.get("id") is not None else None,
             "occurred_at": at or occurred_at(self.fields, body),
+            "by_integration": made_by_integration(integration, body.get("user")),
         }
         items = _dict(body.get("changelog")).get("items")
         self.items = [i for i in items if isinstance(i, dict)] if items else []
@@ -127,19 +128,25 @@ class _Payload:
         )
 
     def _assignee(self, item) -> AssigneeChanged:
-        """Who the issue is assigned to now; nobody when Jira says nobody."""
-        user = self.fields.get("assignee")
+        """Who the issue is assigned to now. The issue's fields are Jira's
+        current state and win over the changelog: ``assignee: null`` is
+        nobody, whatever the change says; only when the fields do not say
+        (left out) does the change's ``to`` name the user."""
         to = _text(item.get("to"))
-        if not isinstance(user, dict) and to:
-            # No assignee in the issue's fields, but the change names one.
-            user = {"name": to, "key": to}
+        if "assignee" in self.fields:
+            user = self.fields["assignee"]
+        else:
+            user = {"name": to, "key": to} if to else None
         if not isinstance(user, dict):
             return AssigneeChanged(**self.common)
         email = _text(user.get("emailAddress")) or self._email_of(user)
         return AssigneeChanged(
             **self.common,
             email=email or None,
-            user_id=to or _text(user.get("key")) or _text(user.get("name")),
+            user_id=to
+            or _text(user.get("key"))
+            or _text(user.get("name"))
+            or _text(user.get("accountId")),
             user_name=_text(user.get("name")),
             display_name=_text(user.get("displayName") or item.get("toString")),
         )
@@ -217,6 +224,19 @@ class _Payload:
 
     def _client(self):
         return integration_client(self.host, self.integration)
+
+
+def made_by_integration(integration: Integration, user: Any) -> bool | None:
+    """Whether the Jira user who made a change (a delivery's ``user``, a
+    history's ``author``) is the integration's own account; ``None`` when
+    either is unknown."""
+    account = install.account_key(integration.external_id)
+    if account is None or not isinstance(user, dict):
+        return None
+    names = {_text(user.get("key")), _text(user.get("name"))} - {None}
+    if not names:
+        return None
+    return account.lower() in {name.lower() for name in names}
 
 
 def occurred_at(fields: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -212,6 +212,14 @@ def external_id(base_url: str, mode: str, *names: str) -> str:
     """
     where = base_url.split("://", 1)[-1]
     return f"{where}#{mode}:" + ":".join(quote(name, safe="") for name in names)
+
+
+def account_key(integration_external_id: str) -> str | None:
+    """The Jira user key the integration acts as (the last name of its
+    :func:`external_id`), or ``None`` for an identity without one."""
+    if "#" not in integration_external_id or ":" not in integration_external_id:
+        return None
+    return unquote(integration_external_id.rsplit(":", 1)[-1]) or None
 
 
 def new_webhook_secret() -> str:

@@ -641,3 +641,45 @@ def test_the_delivery_log_is_the_organizations_own(
     # Nor through the first organization's URL with the other's token.
     acme = client.simulate_get("/api/0/organizations/acme/deliveries", headers=headers)
     assert acme.status_code == 404
+
+
+def test_an_assignee_known_only_by_id_leaves_the_group_alone(
+    jira_host, org, configure, link, member, deliver, run_jobs
+):
+    """The shape Jira Cloud sends (an account id, no email, no name): the
+    group keeps its assignee, and its activity says why."""
+    configure(sync_reverse_assignment=True)
+    ann = member("some-instance-test@gmail.com")
+    group = link("PRJA-37", "10226")
+    jira_host.store.groups.set_assignee(group.id, ann.id)
+    body = payload(ASSIGNEE)
+    body["changelog"]["items"][0].update({"to": None, "toString": None})
+    body["issue"]["fields"]["assignee"] = {
+        "accountId": "5b10ac8d82e05b22cc7d4ef5",
+        "emailAddress": "",
+    }
+    deliver(body)
+    run_jobs()
+    assert now(jira_host, org, group).assignee_email == ann.email
+    kind, data = activity(jira_host, org, group)[-1]
+    assert kind == "assignee_unmatched"
+    assert "5b10ac8d82e05b22cc7d4ef5 has no visible email" in data["message"]
+
+
+def test_assignee_null_in_the_fields_unassigns_whatever_the_changelog_says(
+    jira_host, org, configure, link, member, deliver, run_jobs, jira
+):
+    """Jira's current state is the authority: the changelog's ``to`` is
+    not asked about (no user lookup reaches Jira)."""
+    configure(sync_reverse_assignment=True)
+    ann = member("some-instance-test@gmail.com")
+    group = link("PRJA-37", "10226")
+    jira_host.store.groups.set_assignee(group.id, ann.id)
+    body = payload(ASSIGNEE)
+    body["changelog"]["items"][0].update({"to": "admin", "toString": "Admin"})
+    body["issue"]["fields"]["assignee"] = None
+    deliver(body)
+    run_jobs()
+    assert now(jira_host, org, group).assignee_email is None
+    assert activity(jira_host, org, group)[-1][0] == "unassigned"
+    assert jira.seen("/rest/api/2/user") == []
