@@ -461,29 +461,45 @@ class InboundService:
         return last is not None and last >= occurred
 
     def _note_event_time(self, issue: ExternalIssue, event: IssueEvent) -> None:
-        """Move the issue's last event time forward to a polled change, so a
-        webhook older than it that arrives late is dropped as stale."""
-        occurred = _instant(event.occurred_at)
-        last = _instant(self.store.integrations.last_event_at(issue.id))
-        if occurred is not None and (last is None or occurred > last):
-            self.store.integrations.set_last_event_at(issue.id, occurred.isoformat())
+        """Move the field's last event time forward to a polled change, so a
+        webhook about that field older than it that arrives late is dropped
+        as stale."""
+        field, occurred = _field(event), _instant(event.occurred_at)
+        if field is None or occurred is None:
+            return
+        last = _instant(self.store.integrations.last_event_at(issue.id, field))
+        if last is None or occurred > last:
+            self.store.integrations.set_last_event_at(
+                issue.id, field, occurred.isoformat()
+            )
 
     def _is_stale(self, issue: ExternalIssue, event: IssueEvent) -> bool:
-        """True when an older delivery for this issue was already applied.
-
-        A new comment is never stale: comments add up rather than replace
-        one another, so a late one is still applied (once, by its id).
-        """
-        if isinstance(event, CommentAdded) and not event.edited:
+        """True when a newer change of the same field of this issue was
+        already applied (see :func:`_field`). A delivery without a time
+        is applied in the order it came."""
+        field, occurred = _field(event), _instant(event.occurred_at)
+        if field is None or occurred is None:
             return False
-        occurred = _instant(event.occurred_at)
-        if occurred is None:
-            return False
-        last = _instant(self.store.integrations.last_event_at(issue.id))
+        last = _instant(self.store.integrations.last_event_at(issue.id, field))
         if last is not None and occurred < last:
             return True
-        self.store.integrations.set_last_event_at(issue.id, occurred.isoformat())
+        self.store.integrations.set_last_event_at(issue.id, field, occurred.isoformat())
         return False
+
+
+def _field(event: IssueEvent) -> str | None:
+    """What of an issue an event changes, for ordering changes: its
+    assignee, status or key, or one comment's text. ``None``: never stale
+    (a new comment adds up rather than replaces; a deletion is final)."""
+    if isinstance(event, AssigneeChanged):
+        return "assignee"
+    if isinstance(event, StatusChanged):
+        return "status"
+    if isinstance(event, IssueMoved):
+        return "key"
+    if isinstance(event, CommentAdded) and event.edited:
+        return f"comment:{event.comment_id}"
+    return None
 
 
 def private_headers_removed(request: WebhookRequest) -> dict[str, str]:

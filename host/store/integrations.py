@@ -303,16 +303,23 @@ class IntegrationStore:
             [key, url, utcnow(), external_issue_id],
         )
 
-    def last_event_at(self, external_issue_id: int) -> str | None:
-        return self.db.execute(
-            "SELECT last_event_at FROM external_issues WHERE id = ?",
-            [external_issue_id],
-        ).fetchone()[0]
+    def last_event_at(self, external_issue_id: int, field: str) -> str | None:
+        """When the newest change of the issue's ``field`` applied happened."""
+        row = self.db.execute(
+            "SELECT occurred_at FROM issue_event_times"
+            " WHERE external_issue_id = ? AND field = ?",
+            [external_issue_id, field],
+        ).fetchone()
+        return row[0] if row else None
 
-    def set_last_event_at(self, external_issue_id: int, occurred_at: str) -> None:
+    def set_last_event_at(
+        self, external_issue_id: int, field: str, occurred_at: str
+    ) -> None:
         self.db.execute(
-            "UPDATE external_issues SET last_event_at = ? WHERE id = ?",
-            [occurred_at, external_issue_id],
+            "INSERT INTO issue_event_times (external_issue_id, field, occurred_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET occurred_at ="
+            " excluded.occurred_at",
+            [external_issue_id, field, occurred_at],
         )
 
     def link(self, group_id: int, external_issue_id: int) -> None:

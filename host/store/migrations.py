@@ -496,6 +496,30 @@ def m0015_one_job_index(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS jobs_state")
 
 
+@core()
+def m0016_event_times_per_field(db: Database) -> None:
+    # Which change of an issue is the newest is known per field: a late
+    # assignee change is not stale because a newer status change came
+    # first (Jira DC sends its webhooks asynchronously, in any order).
+    db.execute(
+        """CREATE TABLE issue_event_times (
+            external_issue_id INTEGER NOT NULL
+                REFERENCES external_issues(id) ON DELETE CASCADE,
+            field TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            PRIMARY KEY (external_issue_id, field)
+        ) WITHOUT ROWID"""
+    )
+    for field in ("assignee", "status", "key"):
+        db.execute(
+            "INSERT INTO issue_event_times (external_issue_id, field, occurred_at)"
+            " SELECT id, ?, last_event_at FROM external_issues"
+            " WHERE last_event_at IS NOT NULL",
+            [field],
+        )
+    db.execute("ALTER TABLE external_issues DROP COLUMN last_event_at")
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]

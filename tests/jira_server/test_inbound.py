@@ -528,6 +528,33 @@ def test_an_older_delivery_arriving_late_is_dropped(
     assert now(jira_host, org, group).status == "unresolved"
 
 
+def test_a_late_change_of_another_field_is_applied(
+    jira_host, org, configure, link, member, deliver, run_jobs
+):
+    """Jira DC sends webhooks asynchronously: an assignee change (10:00:01)
+    arrives after a status change (10:00:05) of the same issue. Nothing
+    newer touched the assignee, so it is applied; an even older assignee
+    change arriving after it is not."""
+    configure(sync_status_reverse=True, sync_reverse_assignment=True)
+    ann = member("some-instance-test@gmail.com")
+    group = link("TES-4", "10300")
+    status = payload(RESOLVED)
+    status["issue"]["fields"]["updated"] = "2026-12-01T10:00:05.000+0000"
+    assignee = payload(ASSIGNEE)
+    assignee["issue"].update(id="10300", key="TES-4")
+    assignee["issue"]["fields"]["updated"] = "2026-12-01T10:00:01.000+0000"
+    older = copy.deepcopy(assignee)
+    older["timestamp"] -= 1
+    older["issue"]["fields"]["updated"] = "2026-12-01T10:00:00.000+0000"
+    older["issue"]["fields"]["assignee"] = None
+    older["changelog"]["items"][0].update(to=None, toString=None)
+    for body in (status, assignee, older):
+        assert deliver(body).status_code == 200
+    run_jobs()
+    assert now(jira_host, org, group).status == "resolved"
+    assert now(jira_host, org, group).assignee_email == ann.email
+
+
 def test_an_echo_of_our_own_write_is_not_applied(
     jira_host, org, configure, link, deliver, run_jobs, clock
 ):
