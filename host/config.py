@@ -91,6 +91,10 @@ class Config:
     #: ``[host] allow_loopback_destinations``: outbound calls may reach
     #: 127.0.0.0/8 and ::1 (fake trackers in tests and the quick start).
     allow_loopback_destinations: bool = False
+    #: Where a tracker's link back to a group points (a person clicks it):
+    #: ``{public_url}``, ``{organization}`` (its slug) and ``{group_id}``
+    #: filled in; empty: the group in the HTTP API.
+    group_url_template: str = ""
     #: Days processed and ignored webhook deliveries are kept.
     delivery_retention_days: float = 14.0
     #: Days finished jobs are kept.
@@ -213,6 +217,7 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
         allow_loopback_destinations=_boolean(
             host, "allow_loopback_destinations", False, "host"
         ),
+        group_url_template=_group_url_template(host.get("group_url_template", "")),
         disabled_plugins=tuple(
             name.strip()
             for name in re.split(
@@ -269,6 +274,7 @@ HOST_KEYS = (
     "log_format",
     "secret_key",
     "allow_loopback_destinations",
+    "group_url_template",
 )
 KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
     "host": HOST_KEYS,
@@ -321,6 +327,31 @@ def _public_url(value: str) -> str:
             f" this host), not {value!r}"
         )
     return value.strip().rstrip("/")
+
+
+#: What a group URL template may name.
+GROUP_URL_FIELDS = ("public_url", "organization", "group_id")
+
+
+def _group_url_template(value: str) -> str:
+    """A template that makes an http(s) URL from the fields it may name."""
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        example = value.format(
+            public_url="https://tb.example", organization="acme", group_id=1
+        )
+    except (KeyError, IndexError, ValueError) as ex:
+        raise ConfigError(
+            f"[host] group_url_template may name only {{public_url}},"
+            f" {{organization}} and {{group_id}} ({ex!r} in {value!r})"
+        ) from None
+    if urlsplit(example).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"[host] group_url_template must make an http(s) URL, not {value!r}"
+        )
+    return value
 
 
 def capped_workers(

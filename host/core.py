@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from urllib.parse import quote
 
 import pluggy
 import requests
@@ -124,12 +125,19 @@ class Host:
         ).session(guard=guard, deadline=self.config.jobs.tracker_timeout_seconds)
 
     def group_url(self, group: Group) -> str:
-        """Where a group lives in this host's API (trackers link back to it)."""
+        """Where a tracker links back to a group: ``[host]
+        group_url_template`` (a page people can open), else the group in
+        this host's API."""
         organization = self.store.organizations.get(group.organization_id)
-        return (
-            f"{self.config.public_url}/api/0/organizations/{organization.slug}"
-            f"/groups/{group.id}"
+        fields = {
+            "public_url": self.config.public_url,
+            "organization": quote(organization.slug, safe=""),
+            "group_id": group.id,
+        }
+        template = self.config.group_url_template or (
+            "{public_url}/api/0/organizations/{organization}/groups/{group_id}"
         )
+        return template.format(**fields)
 
     def provider(self, key: str) -> Provider:
         try:

@@ -121,3 +121,48 @@ def test_backoff_max_below_its_base_is_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match="at least backoff_base_seconds"):
         load_config(path, env={})
+
+
+def test_a_group_url_template_makes_the_trackers_back_link(tmp_path):
+    from host.core import Host
+    from host.plugins import get_plugin_manager
+    from host.store import Store
+    from host.types import Group
+
+    config = load_config(
+        write_config(
+            tmp_path,
+            "group_url_template ="
+            " {public_url}/console/{organization}/groups/{group_id}\n",
+        ),
+        env={},
+    )
+    host = Host(
+        config, Store.open(config.database), get_plugin_manager(load_entrypoints=False)
+    )
+    host.migrate()
+    try:
+        organization = host.organizations.create("acme")
+        group = host.groups.create(organization, "KeyError", "app.py")
+        assert isinstance(group, Group)
+        assert host.group_url(group) == (
+            f"http://tb.example/console/acme/groups/{group.id}"
+        )
+    finally:
+        host.close()
+
+
+@pytest.mark.parametrize(
+    "template, problem",
+    [
+        ("{public_url}/g/{group}", "may name only"),
+        ("{public_url}/g/{0}", "may name only"),
+        ("ftp://files/{group_id}", r"must make an http\(s\) URL"),
+        ("{public_url}/g/{group_id", "may name only"),
+    ],
+)
+def test_a_bad_group_url_template_is_refused(tmp_path, template, problem):
+    with pytest.raises(ConfigError, match=problem):
+        load_config(
+            write_config(tmp_path, f"group_url_template = {template}\n"), env={}
+        )
