@@ -19,7 +19,7 @@ from host.api.setup_page import SetupPage
 from host.api.webhooks import ProviderWebhook, Replica
 from host.config import load_config
 from host.core import Host
-from host.errors import TrackbridgeError, Unavailable
+from host.errors import TrackbridgeError
 from host.jsontext import INT_MAX
 from host.logs import configure_logging
 
@@ -118,8 +118,9 @@ class StoreId(falcon.routing.IntConverter):
 def _trackbridge_error(req, resp, ex: TrackbridgeError, params) -> None:
     resp.status = falcon.code_to_http_status(ex.status)
     resp.media = ex.to_dict()
-    if isinstance(ex, Unavailable):
-        resp.set_header("Retry-After", str(ex.retry_after))
+    retry_after = getattr(ex, "retry_after", None)
+    if retry_after is not None:
+        resp.set_header("Retry-After", str(retry_after))
 
 
 def _internal_error(req, resp, ex: Exception, params) -> None:

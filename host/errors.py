@@ -56,6 +56,12 @@ class Conflict(TrackbridgeError):
     status = 409
 
 
+class Unprocessable(TrackbridgeError):
+    """Well-formed, but not something the host can do (422)."""
+
+    status = 422
+
+
 class PayloadTooLarge(TrackbridgeError):
     status = 413
 

@@ -80,6 +80,9 @@ class FakeJiraState:
     failures: dict[str, tuple] = field(default_factory=dict)
     #: path (or "*": any other path) -> seconds to wait before answering
     delays: dict[str, float] = field(default_factory=dict)
+    #: path -> seconds to wait after doing what was asked, before answering
+    #: (an answer that is lost: the change was made)
+    slow_answers: dict[str, float] = field(default_factory=dict)
     user: str = "admin"
     #: When set, every request token is approved at once with this verifier
     #: (as if the user clicked Allow and copied the code Jira showed).
@@ -229,6 +232,9 @@ def _handler(jira: FakeJira):
             return route(self, auth)
 
         def _send(self, status, body: bytes, content_type: str, headers=None) -> None:
+            slow = jira.state.slow_answers.get(urlsplit(self.path).path)
+            if slow:
+                time.sleep(slow)
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -664,7 +670,8 @@ ISSUE_ROUTES = {
 
 def search(h, auth):
     """``GET /rest/api/2/search`` for the JQL shapes trackbridge sends: by key
-    or text (the issue picker), and by ``updated`` or ``id in`` (reconcile)."""
+    or text (the issue picker), by ``updated`` or ``id in`` (reconcile), and
+    a project's issues created lately (a create whose answer was lost)."""
     if not _require_user(h, auth):
         return None
     jql = h.query.get("jql", "")
@@ -673,6 +680,9 @@ def search(h, auth):
     by_text = re.fullmatch(r'text ~ "(.*)"', jql)
     recent = re.fullmatch(r"updated >= -(\d+)m ORDER BY updated ASC", jql)
     by_ids = re.fullmatch(r"id in \(([\d, ]+)\) ORDER BY updated ASC", jql)
+    created = re.fullmatch(
+        r"project = (\S+) AND created >= -(\d+)m ORDER BY created DESC", jql
+    )
     if by_key:
         found = [i for i in issues if i["key"] == by_key.group(1)]
     elif by_text:
@@ -689,6 +699,19 @@ def search(h, auth):
         found = sorted(
             (i for i in issues if i["id"] in wanted),
             key=lambda i: i["fields"].get("updated", ""),
+        )
+    elif created:
+        project, minutes = created.group(1), int(created.group(2))
+        cutoff = jira_time(time.time() - 60 * minutes)
+        found = sorted(
+            (
+                i
+                for i in issues
+                if str(i["fields"].get("project", {}).get("id")) == project
+                and i["fields"].get("created", "") >= cutoff
+            ),
+            key=lambda i: i["fields"].get("created", ""),
+            reverse=True,
         )
     else:
         return h._json(400, {"errorMessages": [f"Error in the JQL Query: {jql}"]})

@@ -266,14 +266,17 @@ def create_issue(h, jira):
             errors[name] = problem
     if errors:
         return _refuse(h, errors)
+    from tests.fake_jira import jira_time  # (fake_jira imports this module)
+
     number = len(jira.state.issues) + 1
     key = f"{project['key']}-{number}"
     jira.state.issues[key] = {
         "id": str(20000 + number),
         "key": key,
-        "fields": {**fields, "project": _public(project)},
+        "fields": {**fields, "project": _public(project), "created": jira_time(),
+                   "updated": jira_time()},
         "comments": {},
-    }
+    }  # fmt: skip
     h._json(
         201,
         {"id": str(20000 + number), "key": key, "self": f"{jira.url}/rest/api/2/{key}"},

@@ -30,6 +30,9 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
     A chunked body (no ``Content-Length``) is read to its end, within the
     same limit; Falcon's bounded stream would read it as empty.
     """
+    read = req.context.get("body")
+    if read is not None:
+        return read  # read before (to fingerprint it, see api.idempotency)
     if req.content_length is not None and req.content_length > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
     chunked = (
@@ -40,6 +43,7 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
     body = stream.read(limit + 1)
     if len(body) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+    req.context.body = body
     return body
 
 

@@ -10,6 +10,7 @@ import falcon
 
 from host import metrics
 from host.api import serialize
+from host.api.idempotency import idempotent
 from host.api.requests import int_param, organization, read_json
 from host.services.groups import STATUSES, Source
 from host.validation import Field, check
@@ -137,6 +138,7 @@ class Groups(GroupResource):
         )
         resp.media = [serialize.group(g) for g in groups]
 
+    @idempotent(calls_tracker=False)
     def on_post(self, req, resp, slug):
         org = organization(req, slug)
         data = check(self.json(req), GROUP_FIELDS)
@@ -183,6 +185,7 @@ class Comments(Resource):
         group = self.host.groups.get(organization(req, slug), group_id)
         resp.media = [serialize.comment(c) for c in self.host.groups.comments(group)]
 
+    @idempotent(calls_tracker=False)
     def on_post(self, req, resp, slug, group_id):
         org = organization(req, slug)
         data = check(self.json(req), COMMENT_FIELDS)
@@ -357,6 +360,7 @@ class JobRetry(Resource):
 class GroupLinks(Resource):
     """Link an existing tracker issue to a group."""
 
+    @idempotent(calls_tracker=True)
     def on_post(self, req, resp, slug, group_id):
         org = organization(req, slug)
         data = check(self.json(req), LINK_FIELDS)
@@ -386,6 +390,7 @@ class GroupCreateIssue(Resource):
         search = f"{API_PREFIX}/{slug}/integrations/{integration_id}/search"
         resp.media = {"fields": [serialize.form_field(f, search) for f in fields]}
 
+    @idempotent(calls_tracker=True)
     def on_post(self, req, resp, slug, group_id, integration_id):
         org = organization(req, slug)
         issue = self.host.tracker_issues.create(

@@ -3,7 +3,8 @@
 ``[host] delivery_retention_days`` (processed and ignored webhook
 deliveries), ``job_retention_days`` (finished jobs) and
 ``dead_letter_retention_days`` (dead-lettered jobs, listed and retryable
-until then). Deletion runs in small batches, each its own transaction.
+until then), and idempotency keys after a day (:mod:`host.api.idempotency`).
+Deletion runs in small batches, each its own transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from host.store.idempotency import KEEP_SECONDS
+from host.store.retention import BATCH
 from host.times import iso_time
 
 if TYPE_CHECKING:
@@ -54,6 +57,15 @@ class RetentionService:
                 deleted[kind] += count
                 if count == 0:
                     break
+        deleted["idempotency_keys"] = 0
+        for _ in range(MAX_BATCHES):
+            with self.host.store.transaction():
+                count = self.host.store.idempotency.delete_older(
+                    now - KEEP_SECONDS, BATCH
+                )
+            deleted["idempotency_keys"] += count
+            if count == 0:
+                break
         if any(deleted.values()):
             log.info("retention deleted %s", deleted)
         return deleted

@@ -25,6 +25,7 @@ from host.store.db import (
 )
 from host.store.deliveries import DeliveryStore
 from host.store.groups import GroupStore
+from host.store.idempotency import IdempotencyStore
 from host.store.integrations import IntegrationStore
 from host.store.jobs import JobStore
 from host.store.metrics import MetricStore
@@ -63,6 +64,7 @@ class Store:
         self.metrics = MetricStore(db)
         self.retention = RetentionStore(db)
         self.tracker_health = TrackerHealthStore(db)
+        self.idempotency = IdempotencyStore(db)
 
     @classmethod
     def open(

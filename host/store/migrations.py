@@ -520,6 +520,24 @@ def m0016_event_times_per_field(db: Database) -> None:
     db.execute("ALTER TABLE external_issues DROP COLUMN last_event_at")
 
 
+@core()
+def m0017_idempotency_keys(db: Database) -> None:
+    # The first answer to a POST sent with an Idempotency-Key, for a day.
+    db.execute(
+        """CREATE TABLE idempotency_keys (
+            organization_id INTEGER NOT NULL
+                REFERENCES organizations(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            status INTEGER,
+            body TEXT,
+            PRIMARY KEY (organization_id, key)
+        )"""
+    )
+    db.execute("CREATE INDEX idempotency_keys_age ON idempotency_keys (started_at)")
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]

@@ -17,7 +17,7 @@ from typing import Any
 from host.errors import IntegrationError, ValidationError
 from host.types import Choice, FormField, Group, TrackerIssue
 from plugins.jira_server import metadata
-from plugins.jira_server.client import JiraError
+from plugins.jira_server.client import JiraError, dicts, string
 from plugins.jira_server.issues import browse_url
 from plugins.jira_server.setup import integration_client
 
@@ -285,12 +285,20 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
             errors[field_id] = [str(ex)]
     if errors:
         raise ValidationError(errors)
+    client = integration_client(host, integration)
     try:
-        created = integration_client(host, integration).request(
+        created = client.request(
             "POST", "/rest/api/2/issue", json_body={"fields": fields}
         )
     except JiraError as ex:
-        if ex.http_status == 400 and ex.errors:
+        found = (
+            _created_meanwhile(client, project_id, host.group_url(group))
+            if ex.kind == "timeout"
+            else None
+        )
+        if found is not None:
+            created = found
+        elif ex.http_status == 400 and ex.errors:
             raise ValidationError(
                 {
                     ("title" if name == "summary" else name): [message]
@@ -298,7 +306,8 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
                 },
                 f"Jira refused the issue: {ex.jira_message}",
             ) from None
-        raise
+        else:
+            raise
     key = created.get("key")
     if not isinstance(key, str) or not key:
         raise IntegrationError("Jira answered without the new issue's key.")
@@ -311,6 +320,40 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
         description=description,
         url=browse_url(integration, key),
     )
+
+
+#: How far back a create whose answer was lost is looked for.
+LOST_CREATE_MINUTES = 15
+
+
+def _created_meanwhile(client, project_id: str, group_url: str) -> dict | None:
+    """The issue a create whose answer was lost (a timeout) made anyway:
+    the project's newest issue whose description links back to the group.
+    ``None`` when there is none, or Jira cannot be asked either (then the
+    create failed, as far as anyone can tell)."""
+    try:
+        found = client.request(
+            "GET",
+            "/rest/api/2/search",
+            params={
+                "jql": f"project = {int(project_id)} AND created >="
+                f" -{LOST_CREATE_MINUTES}m ORDER BY created DESC",
+                "fields": "description",
+                "maxResults": 50,
+            },
+        )
+    except (JiraError, ValueError):
+        return None
+    ours = re.compile(re.escape(group_url) + r"(?!\d)")  # not group 50 for 5
+    for issue in dicts(found.get("issues")):
+        description = string(_dict(issue.get("fields")).get("description"))
+        if ours.search(description) and issue.get("key") and issue.get("id"):
+            return {"id": issue["id"], "key": issue["key"]}
+    return None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str:

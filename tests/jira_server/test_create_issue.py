@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from host import deadlines
 from tests.fake_jira_create import add_project
 
 
@@ -380,3 +381,34 @@ def test_user_search_takes_a_project_id(projects, api, jira_integration):
     ]
     [call] = projects.seen("/rest/api/2/user/assignable/search")
     assert call.query == {"project": "PRJ", "username": "ann"}
+
+
+def test_a_create_whose_answer_was_lost_links_the_issue_jira_made(
+    projects, api, create_url, group
+):
+    """Jira made the issue but its answer came too late: the host finds it
+    by its back-link and links it; sent again with the same key, the
+    first answer comes back and Jira gets no second create."""
+    projects.slow_answers["/rest/api/2/issue"] = 1.5
+    body = {"project": "10000", "issuetype": "10002", "title": "Cart fails"}
+    key = {"Idempotency-Key": "create-cart-1"}
+    with deadlines.calls_within(0.5):
+        created = api("post", create_url, json=body, headers=key)
+    assert created.status_code == 201, created.json
+    assert created.json["key"] == "PRJ-1"
+    projects.slow_answers.clear()
+    again = api("post", create_url, json=body, headers=key)
+    assert again.status_code == 201 and again.json == created.json
+    assert len(projects.seen("/rest/api/2/issue", "POST")) == 1
+    assert list(projects.issues) == ["PRJ-1"]
+    [linked] = api("get", f"/groups/{group.id}").json["external_issues"]
+    assert linked["key"] == "PRJ-1"
+
+
+def test_a_create_that_timed_out_and_made_nothing_is_a_502(projects, api, create_url):
+    projects.delays["/rest/api/2/issue"] = 1.5  # before Jira does anything
+    body = {"project": "10000", "issuetype": "10002", "title": "Cart fails"}
+    with deadlines.calls_within(0.5):
+        answer = api("post", create_url, json=body)
+    assert answer.status_code == 502
+    assert "Timed out" in answer.json["detail"]
