@@ -18,7 +18,7 @@ accept fewer arguments than a spec declares.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -312,8 +312,10 @@ def poll_changes(
     integration: Integration,
     since: str,
     linked: Callable[[Iterable[tuple[str | None, str]]], set[str]],
+    check: Sequence[tuple[str | None, str]] = (),
 ) -> list[IssueEvent] | None:
-    """Find the status and assignee changes made in the tracker since a time.
+    """Find the changes made in the tracker since a time: status, assignee,
+    comments created or edited, and linked issues deleted or moved.
 
     This is reconciliation: it repairs what a missed webhook would have
     brought (Jira Server does not redeliver).
@@ -333,7 +335,11 @@ def poll_changes(
         clock skew and the tracker's index lag by searching a little earlier.
     :param linked: Given ``(tracker id, key)`` pairs, the keys of those
         linked to a group (only those are worth reading further).
-    :returns: The events, oldest first.
+    :param check: Linked issues ``(tracker id, key)`` to check still exist
+        this pass (the host goes through every linked issue, a batch a
+        pass): an ``IssueDeleted`` for each the tracker confirms is gone, an
+        ``IssueMoved`` for each it now has under another key.
+    :returns: The events, oldest first (deletions and moves last).
     :raises host.errors.RetryLater: The tracker could not answer for now.
 
     Called by: the ``integration.reconcile`` job and ``trackbridge reconcile``.

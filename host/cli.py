@@ -500,9 +500,10 @@ def jobs_retry(ctx: CliContext, job_id: int) -> None:
 
 @cli.command()
 @click.option("--integration", "integration_id", type=ID, help="Only this integration.")
+@click.option("--verbose", is_flag=True, help="List what was repaired.")
 @pass_ctx
 @_handle_errors
-def reconcile(ctx: CliContext, integration_id: int | None) -> None:
+def reconcile(ctx: CliContext, integration_id: int | None, verbose: bool) -> None:
     """Repair now what missed webhooks left out of sync.
 
     Asks each tracker what changed since the last pass and applies it by the
@@ -524,6 +525,8 @@ def reconcile(ctx: CliContext, integration_id: int | None) -> None:
             click.echo(f"integration {each}: its provider does not reconcile")
         else:
             click.echo(result.summary())
+            for repair in result.repairs if verbose else ():
+                click.echo(f"  repaired {repair}")
     if failed:
         raise click.ClickException(f"{failed} integration(s) could not be reconciled")
 

@@ -54,8 +54,9 @@ FAMILIES = {
     ),
     "trackbridge_reconcile_changes_total": (
         "counter",
-        "Changes reconciliation found in trackers for linked issues, and the"
-        " group changes they repaired, by provider.",
+        "Changes reconciliation found in trackers for linked issues, the"
+        " group changes they repaired, and the linked issues it checked still"
+        " exist, by provider and result.",
     ),
     "trackbridge_jobs": ("gauge", "Durable jobs by state."),
     "trackbridge_job_queue_wait_seconds": (

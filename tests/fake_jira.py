@@ -205,6 +205,7 @@ def _handler(jira: FakeJira):
             if delay:
                 time.sleep(delay)
             auth = self._authenticate(path)
+            self.auth = auth
             jira.state.spec_violations.extend(
                 jira_spec.violations(self.command, path, self.query, body)
             )
@@ -653,6 +654,10 @@ def _issue_comment(h, jira, found, tail):
     else:
         return h._json(404, {"errorMessages": ["Can not find a comment for the id."]})
     found["comments"][comment_id] = body
+    meta = found.setdefault("comment_meta", {}).setdefault(
+        comment_id, {"created": jira_time(), "author": _user_named(jira, h.auth)}
+    )
+    meta["updated"] = found["fields"]["updated"] = jira_time()
     return h._json(
         201 if h.command == "POST" else 200, {"id": comment_id, "body": body}
     )
@@ -728,12 +733,45 @@ def search(h, auth):
     )
 
 
+def add_comment(jira, key, body, *, author="carol", at=None) -> str:
+    """A comment made in Jira by a Jira user (a test helper); its id."""
+    found = jira.issues[key]
+    comment_id = str(10000 + sum(len(i["comments"]) for i in jira.issues.values()) + 1)
+    found["comments"][comment_id] = body
+    when = jira_time(at)
+    found.setdefault("comment_meta", {})[comment_id] = {
+        "created": when, "updated": when,
+        "author": {"name": author, "key": author, "displayName": author.title()},
+    }  # fmt: skip
+    found["fields"]["updated"] = when
+    return comment_id
+
+
+def _user_named(jira, auth) -> dict:
+    """The authenticated user (``auth`` is ``how:user``), as Jira shows one."""
+    name = auth.split(":", 1)[1] if isinstance(auth, str) and ":" in auth else "admin"
+    return {"name": name, "key": name, "displayName": name.title()}
+
+
+def _comment_field(issue) -> dict:
+    """``fields.comment`` as Jira's search answers it."""
+    meta = issue.get("comment_meta", {})
+    comments = [
+        {"id": comment_id, "body": body, **meta.get(comment_id, {})}
+        for comment_id, body in issue["comments"].items()
+    ]
+    return {"startAt": 0, "maxResults": len(comments), "total": len(comments),
+            "comments": comments}  # fmt: skip
+
+
 def _found(issue, fields, expand) -> dict:
     shown = {
         "id": issue["id"],
         "key": issue["key"],
         "fields": {f: issue["fields"].get(f) for f in fields if f in issue["fields"]},
     }
+    if "comment" in fields:
+        shown["fields"]["comment"] = _comment_field(issue)
     if expand == "changelog":
         histories = issue.get("histories", [])
         shown["changelog"] = {

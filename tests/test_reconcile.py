@@ -258,11 +258,17 @@ def test_the_reconcile_command(run, host, org, integration, group):
     assert result.stdout.startswith(
         f"integration {integration.id}: 1 change(s) in the tracker since "
     )
-    assert result.stdout.endswith(", 1 group change(s) repaired\n")
-    assert status(host, org, group) == "resolved"
-    assert run("reconcile", "--integration", str(integration.id)).stdout.endswith(
-        ", 0 group change(s) repaired\n"
+    assert result.stdout.endswith(
+        ", 1 group change(s) repaired, 1 linked issue(s) checked\n"
     )
+    assert status(host, org, group) == "resolved"
+    again = run("reconcile", "--integration", str(integration.id), "--verbose")
+    assert again.stdout.endswith(
+        ", 0 group change(s) repaired, 1 linked issue(s) checked\n"
+    )
+    tiny_tracker.CHANGES.append(resolved(minutes_ago=1, resolved=False))
+    verbose = run("reconcile", "--verbose").stdout.splitlines()
+    assert verbose[1:] == ["  repaired StatusChanged APP-1: 1 group(s)"], verbose
 
 
 def test_the_reconcile_command_names_what_failed(run, host, integration, group):

@@ -158,11 +158,21 @@ def test_retention_deletes_old_finished_work_in_batches(host, org, clock):
     )
     host.store.db.execute("UPDATE jobs SET state = 'done'")
     # Nothing is old yet.
-    assert host.retention.sweep() == {"deliveries": 0, "jobs": 0, "dead_letters": 0}
+    assert host.retention.sweep() == {
+        "deliveries": 0,
+        "jobs": 0,
+        "dead_letters": 0,
+        "idempotency_keys": 0,
+    }
     clock.now = time.time() + 15 * 86400
     swept = host.retention.sweep()
     # the unapplied delivery stays, whatever its age
-    assert swept == {"deliveries": 2, "jobs": 3, "dead_letters": 0}
+    assert swept == {
+        "deliveries": 2,
+        "jobs": 3,
+        "dead_letters": 0,
+        "idempotency_keys": 0,
+    }
     assert [d["status"] for d in host.store.deliveries.recent()] == ["received"]
 
 

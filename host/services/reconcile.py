@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 #: How far back the first pass of an integration looks: what was missed
 #: before reconciliation ran at all (for instance before an upgrade).
 FIRST_PASS_LOOKBACK = timedelta(hours=24)
+#: Linked issues one pass checks still exist: a pass's cost stays bounded
+#: (a search a hundred, plus one call for each missing one), and every
+#: linked issue is checked once every (linked issues / this) passes.
+CHECKS_PER_PASS = 500
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,16 @@ class PassResult:
     found: int
     #: Groups they changed (0 when webhooks had already brought them).
     repaired: int
+    #: Linked issues checked for deletion this pass.
+    checked: int = 0
+    #: What was repaired, one line each ("CommentAdded PRJ-1: 1 group").
+    repairs: tuple[str, ...] = ()
 
     def summary(self) -> str:
         return (
             f"integration {self.integration_id}: {self.found} change(s) in the "
-            f"tracker since {self.since}, {self.repaired} group change(s) repaired"
+            f"tracker since {self.since}, {self.repaired} group change(s) repaired,"
+            f" {self.checked} linked issue(s) checked"
         )
 
 
@@ -103,30 +112,67 @@ class ReconcileService:
         integration = self.store.integrations.get(integration_id)
         since = self._since(integration)
         until = _iso(self.host.clock())
+        batch, next_after = self._check_batch(integration)
         events = self.host.hook.poll_changes(
             host=self.host,
             integration=integration,
             since=since,
             linked=lambda pairs: self._linked(integration, pairs),
+            check=[(issue.external_id, issue.key) for issue in batch],
         )
         if events is None:
             log.debug("provider %s does not reconcile", integration.provider)
             return None
-        repaired = 0
+        repaired, repairs = 0, []
         with self.store.transaction():
             for event in events:
-                repaired += self.host.inbound.apply(integration, event, polled=True)
+                changed = self.host.inbound.apply(integration, event, polled=True)
+                if changed:
+                    repairs.append(
+                        f"{type(event).__name__} {event.issue_key}: {changed} group(s)"
+                    )
+                repaired += changed
             self.store.passes.finish(integration.id, until, len(events))
-        for result_kind, count in (("found", len(events)), ("repaired", repaired)):
+            self.store.passes.checked(integration.id, next_after)
+        counts = (
+            ("found", len(events)),
+            ("repaired", repaired),
+            ("checked", len(batch)),
+        )
+        for result_kind, count in counts:
             self.host.metrics.count(
                 "trackbridge_reconcile_changes_total",
                 count,
                 provider=integration.provider,
                 result=result_kind,
             )
-        result = PassResult(integration.id, since, until, len(events), repaired)
+        result = PassResult(
+            integration.id,
+            since,
+            until,
+            len(events),
+            repaired,
+            checked=len(batch),
+            repairs=tuple(repairs),
+        )
         log.info("reconcile %s", result.summary())
         return result
+
+    def _check_batch(self, integration: Integration):
+        """This pass's linked issues to check still exist, and where the
+        next pass's batch starts (0: from the first again)."""
+        mark = self.store.passes.get(integration.id)
+        after = mark["checked_after"] if mark else 0
+        batch = self.store.integrations.linked_after(
+            integration.id, after, CHECKS_PER_PASS
+        )
+        if after and len(batch) < CHECKS_PER_PASS:  # the end: go round
+            batch += self.store.integrations.linked_after(
+                integration.id, 0, CHECKS_PER_PASS - len(batch)
+            )
+            batch = list({issue.id: issue for issue in batch}.values())
+        next_after = batch[-1].id if len(batch) == CHECKS_PER_PASS else 0
+        return batch, next_after
 
     def _since(self, integration: Integration) -> str:
         mark = self.store.passes.get(integration.id)

@@ -322,6 +322,19 @@ class IntegrationStore:
             [external_issue_id, field, occurred_at],
         )
 
+    def linked_after(
+        self, integration_id: int, after: int, limit: int
+    ) -> list[types.ExternalIssue]:
+        """The integration's issues linked to a group, by id after ``after``."""
+        cursor = self.db.execute(
+            "SELECT * FROM external_issues WHERE integration_id = ? AND id > ?"
+            " AND EXISTS (SELECT 1 FROM group_links AS l"
+            " WHERE l.external_issue_id = external_issues.id)"
+            " ORDER BY id LIMIT ?",
+            [integration_id, after, limit],
+        )
+        return [rows.external_issue(row) for row in cursor]
+
     def link(self, group_id: int, external_issue_id: int) -> None:
         self.db.execute(
             "INSERT INTO group_links (group_id, external_issue_id, created_at)"

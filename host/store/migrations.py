@@ -538,6 +538,16 @@ def m0017_idempotency_keys(db: Database) -> None:
     db.execute("CREATE INDEX idempotency_keys_age ON idempotency_keys (started_at)")
 
 
+@core()
+def m0018_reconcile_checks(db: Database) -> None:
+    # Each pass checks a batch of linked issues still exist; this is where
+    # the last batch ended (an external issue id; 0: start again).
+    db.execute(
+        "ALTER TABLE reconcile_passes ADD COLUMN checked_after INTEGER NOT NULL"
+        " DEFAULT 0"
+    )
+
+
 def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     sql = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]

@@ -62,3 +62,10 @@ class PassStore:
             " last_changes = excluded.last_changes, updated_at = excluded.updated_at",
             [integration_id, polled_until, changes, utcnow()],
         )
+
+    def checked(self, integration_id: int, after: int) -> None:
+        """Where the next pass's batch of existence checks starts."""
+        self.db.execute(
+            "UPDATE reconcile_passes SET checked_after = ? WHERE integration_id = ?",
+            [after, integration_id],
+        )

@@ -81,6 +81,23 @@ def history_events(
     ]
 
 
+def polled_comment(
+    host, integration: Integration, issue: Mapping[str, Any], comment: Mapping
+) -> CommentAdded | None:
+    """A comment of an issue read through the REST API (``fields.comment``)
+    as its webhook would have carried it: edited when it changed after it
+    was made."""
+    if comment.get("id") is None:
+        return None
+    edited = comment.get("updated") not in (None, comment.get("created"))
+    body = {
+        "comment": comment,
+        "user": comment.get("updateAuthor") or comment.get("author"),
+        "issue_event_type_name": "issue_comment_edited" if edited else "",
+    }
+    return _Payload(host, integration, body, issue, issue["key"])._comment(comment)
+
+
 class _Payload:
     def __init__(self, host, integration, body, issue, key, at=None) -> None:
         self.host = host

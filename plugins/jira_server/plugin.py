@@ -94,10 +94,10 @@ def parse_webhook(host, integration, delivery):
 
 
 @hookimpl
-def poll_changes(host, integration, since, linked):
+def poll_changes(host, integration, since, linked, check):
     if integration.provider != KEY:
         return None
-    return reconcile.poll(host, integration, since, linked)
+    return reconcile.poll(host, integration, since, linked, check)
 
 
 # ---- organization settings ----

@@ -8,9 +8,13 @@ Jira Server/DC never redelivers a webhook it failed to send (field notes
    same whatever time zone the Jira user has, and it starts
    ``OVERLAP`` early for clock skew and index lag;
 2. for the issues among them that are linked to a group (few, usually), a
-   second search by id with ``expand=changelog``. The latest status change
-   and the latest assignee change inside the window become the events their
-   webhooks would have carried, at the time Jira made them.
+   second search by id with ``expand=changelog`` and their comments. The
+   latest status change and the latest assignee change inside the window,
+   and every comment made or edited in it, become the events their webhooks
+   would have carried, at the time Jira made them;
+3. the batch of linked issues the host asks to ``check``: one search by id
+   a page (ids only); each one missing is asked for by id, and a 404 makes
+   it an ``IssueDeleted`` (an answer under another key, an ``IssueMoved``).
 
 A pass that finds only changes webhooks already brought changes nothing:
 the host applies them by the webhook rules.
@@ -19,13 +23,13 @@ the host applies them by the webhook rules.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from host.errors import RetryLater
-from host.types import Integration, IssueEvent
-from plugins.jira_server.client import JiraClient, JiraError, dicts
-from plugins.jira_server.events import history_events
+from host.types import Integration, IssueDeleted, IssueEvent, IssueMoved
+from plugins.jira_server.client import JiraClient, JiraError, dicts, jira_path
+from plugins.jira_server.events import history_events, polled_comment
 from plugins.jira_server.setup import integration_client
 
 #: Searched before ``since``: clock skew between us and Jira, and the time
@@ -41,8 +45,10 @@ def poll(
     integration: Integration,
     since: str,
     linked: Callable[[Iterable[tuple[str | None, str]]], set[str]],
+    check: Sequence[tuple[str | None, str]] = (),
 ) -> list[IssueEvent]:
-    """The linked issues' status and assignee changes since ``since``.
+    """The linked issues' status, assignee and comment changes since
+    ``since``, and which of ``check`` Jira no longer has (or has moved).
 
     :raises RetryLater: Jira could not answer the search.
     """
@@ -63,9 +69,14 @@ def poll(
         for chunk in _chunks(ids, PAGE):
             jql = f"id in ({', '.join(chunk)}) ORDER BY updated ASC"
             for issue in _search(
-                client, jql, "status,assignee,project,updated", expand="changelog"
+                client,
+                jql,
+                "status,assignee,project,updated,comment",
+                expand="changelog",
             ):
                 events.extend(_latest_changes(host, integration, issue, start))
+                events.extend(_comments(host, integration, issue, start))
+        events.extend(_gone_or_moved(client, check))
     except JiraError as ex:
         raise RetryLater(f"Searching Jira for changes: {ex}", ex.retry_after) from None
     return events
@@ -83,6 +94,56 @@ def _latest_changes(host, integration, issue: dict, start: datetime) -> list:
             if type(event) not in latest or latest[type(event)][0] <= created:
                 latest[type(event)] = (created, event)
     return [event for _, event in sorted(latest.values(), key=lambda kept: kept[0])]
+
+
+def _comments(host, integration, issue: dict, start: datetime) -> list:
+    """The issue's comments made or edited after ``start``."""
+    comment_field = (issue.get("fields") or {}).get("comment")
+    found = []
+    for comment in dicts((comment_field or {}).get("comments")):
+        changed = _instant(comment.get("updated") or comment.get("created"))
+        if changed is not None and changed >= start:
+            event = polled_comment(host, integration, issue, comment)
+            if event is not None:
+                found.append((changed, event))
+    return [event for _, event in sorted(found, key=lambda kept: kept[0])]
+
+
+def _gone_or_moved(
+    client: JiraClient, check: Sequence[tuple[str | None, str]]
+) -> list[IssueEvent]:
+    """Deletions and moves among ``check`` (issues without a Jira id are
+    skipped: only an id says it is the same issue)."""
+    keys = {issue_id: key for issue_id, key in check if issue_id and issue_id.isdigit()}
+    events: list[IssueEvent] = []
+    for chunk in _chunks(list(keys), PAGE):
+        jql = f"id in ({', '.join(chunk)}) ORDER BY updated ASC"
+        found = {str(i["id"]): i["key"] for i in _search(client, jql, "key")}
+        for issue_id in chunk:
+            key = found.get(issue_id) or _key_of(client, issue_id)
+            if key is None:
+                events.append(IssueDeleted(issue_key=keys[issue_id], issue_id=issue_id))
+            elif key and key != keys[issue_id]:
+                events.append(
+                    IssueMoved(issue_key=key, issue_id=issue_id,
+                               old_key=keys[issue_id], new_key=key)
+                )  # fmt: skip
+    return events
+
+
+def _key_of(client: JiraClient, issue_id: str) -> str | None:
+    """The issue's key, asked for by id; ``None`` when Jira answers 404
+    (deleted: a search that missed it may only lack permission or index)."""
+    try:
+        found = client.request(
+            "GET", jira_path("/rest/api/2/issue/{}", issue_id), params={"fields": "key"}
+        )
+    except JiraError as ex:
+        if ex.http_status == 404:
+            return None
+        raise
+    key = found.get("key")
+    return key if isinstance(key, str) else ""  # "": it exists, key unknown
 
 
 def _search(

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from plugins.jira_server import reconcile
-from tests.fake_jira import add_issue, change, jira_time
+from tests.fake_jira import add_comment, add_issue, change, jira_time
 from tests.fake_jira_create import add_project
 
 SEARCH = "/rest/api/2/search"
@@ -59,11 +59,17 @@ def test_a_missed_resolution_and_assignment_are_repaired(
     assert (result.found, result.repaired) == (2, 2)
     now = jira_host.groups.get(org, group.id)
     assert (now.status, now.assignee_email) == ("resolved", ann.email)
-    first, second = searches(jira)
+    first, second, check = searches(jira)
     assert first["jql"].startswith("updated >= -") and first["fields"] == "updated"
     assert first["jql"].endswith("m ORDER BY updated ASC")
     assert second["jql"] == "id in (1001) ORDER BY updated ASC"
     assert second["expand"] == "changelog"
+    assert second["fields"] == "status,assignee,project,updated,comment"
+    # The linked issues still exist: one search for their ids.
+    assert (check["jql"], check["fields"]) == (
+        "id in (1001) ORDER BY updated ASC",
+        "key",
+    )
 
 
 def test_the_search_window_covers_the_time_since_the_last_pass(
@@ -104,12 +110,14 @@ def test_only_linked_issues_are_read_in_full(jira_host, jira, jira_integration, 
     assert [q["jql"] for q in searches(jira)][1] == "id in (1001) ORDER BY updated ASC"
 
 
-def test_no_linked_change_costs_one_search(jira_host, jira, jira_integration, linked):
+def test_no_linked_change_costs_a_search_and_the_existence_check(
+    jira_host, jira, jira_integration, linked
+):
     linked()
     jira.issues["PRJ-1"]["fields"]["updated"] = jira_time(time.time() - 2 * 86400)
     add_issue(jira, "OTHER-1", "2001")
     assert passes(jira_host, jira_integration).found == 0
-    assert len(searches(jira)) == 1
+    assert [q["fields"] for q in searches(jira)] == ["updated", "key"]
 
 
 def test_searches_are_paged(
@@ -177,3 +185,96 @@ def test_jira_failing_the_search_retries_the_pass(
     clock.advance(120)
     assert run_jobs() == ["integration.reconcile"]
     assert jira_host.groups.get(org, group.id).status == "resolved"
+
+
+# ---- comments, deletions and moves ----
+
+
+def test_a_missed_comment_is_repaired_once_and_an_edit_follows(
+    jira_host, org, jira, jira_integration, linked, configure
+):
+    configure(sync_comments_reverse=True)
+    [group] = linked()
+    comment_id = add_comment(jira, "PRJ-1", "Seen in production", author="carol")
+    assert passes(jira_host, jira_integration).repaired == 1
+    assert passes(jira_host, jira_integration).repaired == 0  # once, by its id
+    [comment] = jira_host.groups.comments(jira_host.groups.get(org, group.id))
+    assert (comment["text"], comment["author_name"]) == ("Seen in production", "Carol")
+    jira.issues["PRJ-1"]["comments"][comment_id] = "Seen in production, twice"
+    meta = jira.issues["PRJ-1"]["comment_meta"][comment_id]
+    meta["updated"] = jira.issues["PRJ-1"]["fields"]["updated"] = jira_time(
+        time.time() + 1
+    )
+    assert passes(jira_host, jira_integration).repaired == 1
+    [comment] = jira_host.groups.comments(jira_host.groups.get(org, group.id))
+    assert comment["text"] == "Seen in production, twice"
+
+
+def test_a_deleted_issue_is_unlinked_once_jira_confirms_it(
+    jira_host, org, jira, jira_integration, linked
+):
+    first, second = linked(2)
+    del jira.issues["PRJ-2"]
+    result = passes(jira_host, jira_integration)
+    assert result.repairs == ("IssueDeleted PRJ-2: 1 group(s)",)
+    assert jira.seen("/rest/api/2/issue/1002", "GET")  # confirmed by id: a 404
+    assert jira_host.store.integrations.issues_for_group(second.id) == []
+    assert [i.key for i in jira_host.store.integrations.issues_for_group(first.id)] == [
+        "PRJ-1"
+    ]
+    kind, data = [
+        (a["type"], a["data"])
+        for a in jira_host.groups.activity(jira_host.groups.get(org, second.id))
+    ][-1]
+    assert kind == "unlinked" and "PRJ-2 was deleted" in data["message"]
+
+
+def test_an_issue_the_search_misses_but_jira_has_stays_linked(
+    jira_host, jira, jira_integration, linked, monkeypatch
+):
+    """The search may not show an issue (index lag, permissions): only a
+    404 for its id unlinks it."""
+    [group] = linked()
+    real = reconcile._search
+    monkeypatch.setattr(
+        reconcile,
+        "_search",
+        lambda client, jql, fields, expand=None: (
+            iter(()) if fields == "key" else real(client, jql, fields, expand)
+        ),
+    )
+    assert passes(jira_host, jira_integration).repairs == ()
+    assert jira_host.store.integrations.issues_for_group(group.id) != []
+
+
+def test_a_moved_issue_keeps_its_links_under_its_new_key(
+    jira_host, jira, jira_integration, linked
+):
+    [group] = linked()
+    moved = jira.issues.pop("PRJ-1")
+    moved["key"] = "OPS-7"
+    jira.issues["OPS-7"] = moved
+    passes(jira_host, jira_integration)
+    [issue] = jira_host.store.integrations.issues_for_group(group.id)
+    assert issue.key == "OPS-7"
+
+
+def test_existence_checks_go_round_every_linked_issue_a_batch_a_pass(
+    jira_host, jira, jira_integration, linked, monkeypatch
+):
+    from host.services import reconcile as service
+
+    monkeypatch.setattr(service, "CHECKS_PER_PASS", 2)
+    linked(3)
+    checked = []
+    for _ in range(3):
+        before = len(searches(jira))
+        assert passes(jira_host, jira_integration).checked == 2
+        checked.append(
+            [q["jql"] for q in searches(jira)[before:] if q["fields"] == "key"]
+        )
+    assert checked == [
+        ["id in (1001, 1002) ORDER BY updated ASC"],
+        ["id in (1003, 1001) ORDER BY updated ASC"],
+        ["id in (1002, 1003) ORDER BY updated ASC"],
+    ]
