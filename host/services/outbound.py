@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.services import sync_flags
+from host.times import iso_time
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -85,6 +86,14 @@ class OutboundService:
             if result.external_comment_id:
                 store.groups.link_comment(
                     payload["comment_id"], issue.id, result.external_comment_id
+                )
+            if result.applied and action in ("assignee", "status"):
+                # Our write is now the field's newest change: a delivery
+                # about it made in Jira before the write, arriving late, is
+                # stale (before our write's own webhook comes, or if it never
+                # does), not applied over what Jira now has.
+                store.integrations.set_last_event_at(
+                    issue.id, action, iso_time(self.host.clock())
                 )
             if result.applied and echo is not None:
                 store.integrations.add_echo(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -155,3 +156,19 @@ def test_our_own_write_coming_back_is_not_applied_again(
     run_jobs()
     after = jira_host.groups.activity(jira_host.groups.get(org, group.id))
     assert len(after) == before  # dropped as the echo it is: no new entry
+
+
+def test_a_change_jira_had_before_our_write_arriving_late_is_stale(
+    setup, api, jira, jira_host, org, run_jobs, clock
+):
+    """Carol assigned Frank at 10:00:10; our write of Zack reached Jira at
+    10:00:30, over hers; her webhook comes after. Jira has Zack: so must
+    the group."""
+    group, deliver = setup
+    clock.now = datetime(2026, 12, 1, 10, 0, 30, tzinfo=UTC).timestamp()
+    assign(api, group, "zack")
+    run_jobs()
+    deliver("frank", by=CAROL)  # stamped 10:00:10
+    run_jobs()
+    assert jira.issues["PRJ-1"]["fields"]["assignee"]["name"] == "zack"
+    assert assignee(jira_host, org, group) == "zack@example.com"
