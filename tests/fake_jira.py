@@ -80,6 +80,9 @@ class FakeJiraState:
     failures: dict[str, tuple] = field(default_factory=dict)
     #: path (or "*": any other path) -> seconds to wait before answering
     delays: dict[str, float] = field(default_factory=dict)
+    #: The webhooks Jira would have sent, oldest first (bodies): every change
+    #: made through the API or the helpers adds one; nothing sends them.
+    outbox: list[bytes] = field(default_factory=list)
     #: path -> seconds to wait after doing what was asked, before answering
     #: (an answer that is lost: the change was made)
     slow_answers: dict[str, float] = field(default_factory=dict)
@@ -483,10 +486,12 @@ def jira_time(at: float | None = None) -> str:
     return f"{text}.{int(at * 1000) % 1000:03d}+0000"
 
 
-def change(jira, key, field, to, *, at=None):
+def change(jira, key, field, to, *, at=None, by=None):
     """Change an issue's ``status`` (a status id) or ``assignee`` (a user key
-    or None) as a Jira user would: the field, ``updated`` and a changelog
-    history (a test helper, also used by the endpoints that change issues)."""
+    or None) as a Jira user (``by``, a user object) would: the field,
+    ``updated``, a changelog history, and the webhook Jira would send (in
+    ``outbox``; a test helper, also used by the endpoints that change
+    issues)."""
     found = jira.state.issues[key]
     fields = found["fields"]
     when = jira_time(at)
@@ -512,9 +517,28 @@ def change(jira, key, field, to, *, at=None):
             "toString": user["displayName"] if user else None,
         }
     fields["updated"] = when
-    found.setdefault("histories", []).append(
-        {"id": str(len(found["histories"]) + 1), "created": when, "items": [item]}
+    history = {"id": str(len(found["histories"]) + 1), "created": when, "items": [item]}
+    if by is not None:
+        history["author"] = by
+    found.setdefault("histories", []).append(history)
+    jira.state.outbox.append(
+        _webhook(found, by, "jira:issue_updated", changelog={"items": [item]})
     )
+
+
+def _webhook(found, by, event, **extra) -> bytes:
+    """The body of the webhook Jira Server sends about a change."""
+    issue = {
+        "id": found["id"],
+        "key": found["key"],
+        "fields": {
+            name: found["fields"].get(name)
+            for name in ("assignee", "status", "updated", "project", "summary")
+        },
+    }
+    body = {"timestamp": int(time.time() * 1000), "webhookEvent": event,
+            "user": by, "issue": issue, **extra}  # fmt: skip
+    return json.dumps(body).encode()
 
 
 def add_issue(jira, key, issue_id, *, status="1", project="PRJ", assignee=None):
@@ -566,7 +590,7 @@ def _issue_get(h, jira, found, tail):
 def _issue_assign(h, jira, found, tail):
     name = json.loads(h.body).get("name")
     if name is None:
-        change(jira, found["key"], "assignee", None)
+        change(jira, found["key"], "assignee", None, by=_user_named(jira, h.auth))
         return h._send(204, b"", "application/json")
     user = next((u for u in jira.state.users.values() if u["name"] == name), None)
     if user is None:
@@ -577,7 +601,7 @@ def _issue_assign(h, jira, found, tail):
                 "errors": {"assignee": f"User '{name}' does not exist."},
             },
         )
-    change(jira, found["key"], "assignee", user["key"])
+    change(jira, found["key"], "assignee", user["key"], by=_user_named(jira, h.auth))
     return h._send(204, b"", "application/json")
 
 
@@ -630,7 +654,7 @@ def _issue_transition(h, jira, found, tail):
     }
     if missing:
         return h._json(400, {"errorMessages": [], "errors": missing})
-    change(jira, found["key"], "status", chosen["to"])
+    change(jira, found["key"], "status", chosen["to"], by=_user_named(jira, h.auth))
     return h._send(204, b"", "application/json")
 
 
@@ -658,6 +682,7 @@ def _issue_comment(h, jira, found, tail):
         comment_id, {"created": jira_time(), "author": _user_named(jira, h.auth)}
     )
     meta["updated"] = found["fields"]["updated"] = jira_time()
+    jira.state.outbox.append(_comment_webhook(found, comment_id, h.command == "PUT"))
     return h._json(
         201 if h.command == "POST" else 200, {"id": comment_id, "body": body}
     )
@@ -744,7 +769,19 @@ def add_comment(jira, key, body, *, author="carol", at=None) -> str:
         "author": {"name": author, "key": author, "displayName": author.title()},
     }  # fmt: skip
     found["fields"]["updated"] = when
+    jira.state.outbox.append(_comment_webhook(found, comment_id, False))
     return comment_id
+
+
+def _comment_webhook(found, comment_id: str, edited: bool) -> bytes:
+    meta = found["comment_meta"][comment_id]
+    comment = {"id": comment_id, "body": found["comments"][comment_id], **meta}
+    return _webhook(
+        found,
+        meta["author"],
+        "comment_updated" if edited else "comment_created",
+        comment=comment,
+    )
 
 
 def _user_named(jira, auth) -> dict:
