@@ -314,8 +314,10 @@ def poll_changes(
     linked: Callable[[Iterable[tuple[str | None, str]]], set[str]],
     check: Sequence[tuple[str | None, str]] = (),
 ) -> list[IssueEvent] | None:
-    """Find the changes made in the tracker since a time: status, assignee,
-    comments created or edited, and linked issues deleted or moved.
+    """Find the changes made in the tracker since a time.
+
+    Status, assignee, comments created or edited, and (among ``check``)
+    linked issues deleted or moved.
 
     This is reconciliation: it repairs what a missed webhook would have
     brought (Jira Server does not redeliver).

@@ -64,22 +64,29 @@ def webhook_token(claims=None, secret=WEBHOOK_SECRET, algorithm="HS256") -> str:
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
-@pytest.fixture
-def jira_integration(jira_host, org, jira):
-    """A Jira Server integration installed for ``org``, talking to the fake
-    Jira with a personal access token."""
+def install_svc(host, organization, jira, external_id: str = EXTERNAL_ID):
+    """Install the fake Jira for ``organization``, acting as Jira user
+    ``svc`` (a personal access token); the integration."""
     jira.personal_tokens["pat-svc"] = "svc"
-    integration, _ = jira_host.integrations.install(
-        org,
+    integration, _ = host.integrations.install(
+        organization,
         "jira_server",
         IntegrationSpec(
-            external_id=EXTERNAL_ID,
+            external_id=external_id,
             name="svc",
             metadata={"base_url": jira.url, "auth_mode": "token"},
             credentials={"personal_access_token": "pat-svc"},
             shared_credentials={"webhook_secret": WEBHOOK_SECRET},
         ),
     )
+    return integration
+
+
+@pytest.fixture
+def jira_integration(jira_host, org, jira):
+    """A Jira Server integration installed for ``org``, talking to the fake
+    Jira with a personal access token."""
+    integration = install_svc(jira_host, org, jira)
     return integration
 
 

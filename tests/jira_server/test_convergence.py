@@ -25,11 +25,11 @@ from host.app import create_app
 from host.config import load_config
 from host.core import Host
 from host.jobs import Worker
-from host.types import IntegrationSpec, TrackerIssue
+from host.types import TrackerIssue
 from tests.conftest import write_config
 from tests.fake_jira import STATUSES, FakeJira, add_comment, add_issue, change
 from tests.fake_jira_create import add_project
-from tests.jira_server.conftest import WEBHOOK_SECRET, webhook_token
+from tests.jira_server.conftest import install_svc, webhook_token
 
 IDENTITY = "jira.example.org#token:svc"
 ISSUES = ("PRJ-1", "PRJ-2")
@@ -81,7 +81,6 @@ class World:
 
     def __init__(self, directory: Path, jira: FakeJira) -> None:
         self.jira = jira
-        jira.personal_tokens["pat-svc"] = "svc"
         for name in ("ann", "bob"):
             jira.users[name] = {"name": name, "key": name, "displayName": name.title(),
                                 "emailAddress": f"{name}@example.com"}  # fmt: skip
@@ -92,17 +91,7 @@ class World:
         self.client = falcon.testing.TestClient(create_app(self.host))
         organization = self.host.organizations.create("acme")
         self.token = self.host.organizations.create_token(organization)
-        integration, _ = self.host.integrations.install(
-            organization,
-            "jira_server",
-            IntegrationSpec(
-                external_id=IDENTITY,
-                name="svc",
-                metadata={"base_url": jira.url, "auth_mode": "token"},
-                credentials={"personal_access_token": "pat-svc"},
-                shared_credentials={"webhook_secret": WEBHOOK_SECRET},
-            ),
-        )
+        integration = install_svc(self.host, organization, jira, IDENTITY)
         self.integration = integration
         self.host.integrations.update_config(
             organization,

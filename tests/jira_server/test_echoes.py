@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from host.types import IntegrationSpec, TrackerIssue
+from host.types import TrackerIssue
 from tests.conftest import shared_fixture
 from tests.fake_jira import add_issue
-from tests.jira_server.conftest import WEBHOOK_SECRET, webhook_token
+from tests.jira_server.conftest import install_svc, webhook_token
 
 IDENTITY = "jira.example.org#token:svc"
 PEOPLE = {
@@ -33,20 +33,9 @@ CAROL = {"name": "carol", "key": "carol"}
 def setup(jira, jira_host, org, member, client):
     """PRJ-1 linked to a group; assignment synced both ways; members and
     Jira users for everyone in ``PEOPLE``."""
-    jira.personal_tokens["pat-svc"] = "svc"
     jira.users.update(PEOPLE)
     add_issue(jira, "PRJ-1", "10001")
-    integration, _ = jira_host.integrations.install(
-        org,
-        "jira_server",
-        IntegrationSpec(
-            external_id=IDENTITY,
-            name="svc",
-            metadata={"base_url": jira.url, "auth_mode": "token"},
-            credentials={"personal_access_token": "pat-svc"},
-            shared_credentials={"webhook_secret": WEBHOOK_SECRET},
-        ),
-    )
+    integration = install_svc(jira_host, org, jira, IDENTITY)
     jira_host.integrations.update_config(
         org,
         integration.id,
