@@ -294,3 +294,16 @@ def test_activity_times_compare_with_tracker_times():
     stamped = utcnow()
     assert stamped.endswith("Z")
     assert _instant(stamped) == _instant(stamped.replace("Z", "+00:00"))
+
+
+def test_a_due_pass_is_taken_by_one_scheduler_only(host, integration, clock):
+    """Each step is one conditional statement: of two schedulers that both
+    saw the pass due, one queues it (safe without an exclusive writer)."""
+    passes, since = host.store.passes, "2026-12-01T00:00:00+00:00"
+    with host.store.transaction():
+        assert passes.take(integration.id, clock(), clock() + 300, since) == "first"
+        assert passes.take(integration.id, clock(), clock() + 300, since) is None
+    clock.advance(301)
+    with host.store.transaction():
+        assert passes.take(integration.id, clock(), clock() + 300, since) == "due"
+        assert passes.take(integration.id, clock(), clock() + 300, since) is None

@@ -78,11 +78,11 @@ class ReconcileService:
         queued = 0
         with self.store.transaction():
             for integration_id in self.store.passes.due(now):
-                first = self.store.passes.get(integration_id) is None
-                self.store.passes.schedule(
-                    integration_id, now + interval, self._first_since()
+                # Taken by one scheduler only, whatever runs beside it.
+                taken = self.store.passes.take(
+                    integration_id, now, now + interval, self._first_since()
                 )
-                if not first:
+                if taken == "due":
                     self.host.jobs.enqueue(
                         "integration.reconcile", {"integration_id": integration_id}
                     )

@@ -26,7 +26,7 @@ class PassStore:
                 " ON passes.integration_id = integrations.id"
                 " WHERE integrations.status = 'active'"
                 " AND (passes.next_due IS NULL OR passes.next_due <= :now)"
-                " AND (:only IS NULL OR integrations.id = :only)"
+                " AND (CAST(:only AS INTEGER) IS NULL OR integrations.id = :only)"
                 " AND EXISTS (SELECT 1 FROM organization_integrations AS uses"
                 " WHERE uses.integration_id = integrations.id"
                 " AND uses.status = 'active')"
@@ -41,16 +41,6 @@ class PassStore:
             [integration_id],
         ).fetchone()
         return dict(row) if row else None
-
-    def schedule(self, integration_id: int, next_due: float, first_since: str) -> None:
-        """Set when the next pass is due; a first pass searches from
-        ``first_since`` (kept from then on, so a retried pass asks the same)."""
-        self.db.execute(
-            "INSERT INTO reconcile_passes (integration_id, polled_until, next_due,"
-            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (integration_id) DO UPDATE"
-            " SET next_due = excluded.next_due, updated_at = excluded.updated_at",
-            [integration_id, first_since, next_due, utcnow()],
-        )
 
     def finish(self, integration_id: int, polled_until: str, changes: int) -> None:
         """Record a finished pass: the next one searches from ``polled_until``."""
@@ -69,3 +59,28 @@ class PassStore:
             "UPDATE reconcile_passes SET checked_after = ? WHERE integration_id = ?",
             [after, integration_id],
         )
+
+    def take(
+        self, integration_id: int, now: float, next_due: float, first_since: str
+    ) -> str | None:
+        """Move a due pass on to ``next_due``, if no one else did first.
+
+        ``"first"``: the integration had no pass yet (its first is scheduled,
+        searching from ``first_since``); ``"due"``: a pass is due now and
+        this caller queues it; ``None``: another scheduler took it. Each is
+        one conditional statement, so two schedulers never both win.
+        """
+        inserted = self.db.execute(
+            "INSERT INTO reconcile_passes (integration_id, polled_until, next_due,"
+            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (integration_id) DO NOTHING"
+            " RETURNING integration_id",
+            [integration_id, first_since, next_due, utcnow()],
+        ).fetchall()
+        if inserted:
+            return "first"
+        moved = self.db.execute(
+            "UPDATE reconcile_passes SET next_due = ?, updated_at = ?"
+            " WHERE integration_id = ? AND next_due <= ? RETURNING integration_id",
+            [next_due, utcnow(), integration_id, now],
+        ).fetchall()
+        return "due" if moved else None
