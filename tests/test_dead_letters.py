@@ -23,10 +23,19 @@ def setup(host, org, clock):
         "other": {"organization_id": other.id, "group_id": 2, "action": "status"},
         "other delivery": {"delivery_id": foreign_delivery},
     }
+    lanes = {"delivery": integration.id, "other delivery": foreign.id}
     ids = {}
     with host.store.transaction():
         for name, payload in payloads.items():
-            ids[name] = host.jobs.enqueue("sync.outbound", payload)
+            if name in lanes:  # as a webhook queues it
+                ids[name] = host.jobs.enqueue(
+                    "delivery.process",
+                    payload,
+                    integration_id=lanes[name],
+                    inbound=True,
+                )
+            else:
+                ids[name] = host.jobs.enqueue("sync.outbound", payload)
         # Not due yet: it stays queued while the others are claimed.
         ids["queued"] = host.jobs.enqueue("sync.outbound", payloads["group"], 3600)
     for _ in payloads:

@@ -40,7 +40,7 @@ class DeliveryStore:
         cursor = self.db.execute(
             "INSERT INTO webhook_deliveries (integration_id, provider, headers, body,"
             " body_sha256, received_at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (integration_id, body_sha256) DO NOTHING",
+            " ON CONFLICT (integration_id, body_sha256) DO NOTHING RETURNING id",
             [
                 integration_id,
                 provider,
@@ -50,7 +50,7 @@ class DeliveryStore:
                 utcnow(),
             ],
         )
-        return cursor.lastrowid if cursor.rowcount else None
+        return rows.inserted_id(cursor)  # None: stored before, nothing inserted
 
     def get(self, delivery_id: int) -> types.Delivery | None:
         row = self.db.execute(
@@ -87,8 +87,9 @@ class DeliveryStore:
         """Recent deliveries to the integrations ``organization_id`` uses."""
         cursor = self.db.execute(
             f"SELECT {LOG_COLUMNS} FROM organization_integrations oi"
-            " CROSS JOIN webhook_deliveries d ON d.integration_id = oi.integration_id"
-            " WHERE oi.organization_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?",
+            " CROSS JOIN webhook_deliveries d"
+            " WHERE d.integration_id = oi.integration_id"
+            " AND oi.organization_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?",
             [organization_id, before_id or 2**63 - 1, limit],
         )
         return [dict(row) for row in cursor]
@@ -115,7 +116,7 @@ class DeliveryStore:
     ) -> int:
         cursor = self.db.execute(
             "INSERT INTO forwards (integration_id, region, provider_slug, path, query,"
-            " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 integration_id,
                 region,
@@ -127,7 +128,7 @@ class DeliveryStore:
                 utcnow(),
             ],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def forward(self, forward_id: int) -> dict[str, Any] | None:
         row = self.db.execute(

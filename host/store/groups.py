@@ -26,10 +26,10 @@ class GroupStore:
         now = utcnow()
         cursor = self.db.execute(
             "INSERT INTO groups (organization_id, title, culprit, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?)",
+            " updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
             [organization_id, title, culprit, now, now],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def get(self, organization_id: int, group_id: int) -> types.Group | None:
         row = self.db.execute(
@@ -83,7 +83,7 @@ class GroupStore:
         marks = ", ".join("?" for _ in types)
         return self.db.execute(
             "SELECT max(created_at) FROM group_activity WHERE group_id = ?"
-            f" AND type IN ({marks}) AND source_integration_id IS NOT ?",
+            f" AND type IN ({marks}) AND source_integration_id IS DISTINCT FROM ?",
             [group_id, *types, not_from_integration],
         ).fetchone()[0]
 
@@ -111,7 +111,7 @@ class GroupStore:
                 utcnow(),
             ],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def activity(self, group_id: int) -> list[dict[str, Any]]:
         cursor = self.db.execute(
@@ -147,7 +147,7 @@ class GroupStore:
         cursor = self.db.execute(
             "INSERT INTO comments (group_id, author_member_id, author_name,"
             " author_email, text, source, source_integration_id, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 group_id,
                 author_member_id,
@@ -160,7 +160,7 @@ class GroupStore:
                 now,
             ],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def comment(self, group_id: int, comment_id: int) -> dict[str, Any] | None:
         row = self.db.execute(
@@ -204,8 +204,8 @@ class GroupStore:
         self.db.execute(
             "INSERT INTO comment_links (comment_id, external_issue_id,"
             " external_comment_id) VALUES (?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET external_comment_id ="
-            " excluded.external_comment_id",
+            " ON CONFLICT (comment_id, external_issue_id) DO UPDATE"
+            " SET external_comment_id = excluded.external_comment_id",
             [comment_id, external_issue_id, external_comment_id],
         )
 

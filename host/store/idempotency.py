@@ -32,7 +32,8 @@ class IdempotencyStore:
         """Claim the key for a request that starts now (no answer yet)."""
         self.db.execute(
             "INSERT INTO idempotency_keys (organization_id, key, fingerprint,"
-            " started_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " started_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (organization_id, key) DO UPDATE SET"
             " fingerprint = excluded.fingerprint, started_at = excluded.started_at,"
             " status = NULL, body = NULL",
             [organization_id, key, fingerprint, now],
@@ -54,7 +55,8 @@ class IdempotencyStore:
     def delete_older(self, started_before: float, limit: int) -> int:
         """Up to ``limit`` keys whose request started before the time."""
         return self.db.execute(
-            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM"
-            " idempotency_keys WHERE started_at < ? LIMIT ?)",
+            "DELETE FROM idempotency_keys WHERE (organization_id, key) IN"
+            " (SELECT organization_id, key FROM idempotency_keys"
+            " WHERE started_at < ? LIMIT ?)",
             [started_before, limit],
         ).rowcount

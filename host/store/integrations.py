@@ -22,11 +22,14 @@ class IntegrationStore:
         self, provider: str, external_id: str, name: str, metadata: Mapping[str, Any]
     ) -> int:
         now = utcnow()
-        return self.db.execute(
-            "INSERT INTO integrations (provider, external_id, name, metadata, status,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-            [provider, external_id, name, rows.dumps(dict(metadata)), now, now],
-        ).lastrowid
+        return rows.inserted_id(
+            self.db.execute(
+                "INSERT INTO integrations (provider, external_id, name, metadata,"
+                " status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, 'active', ?, ?) RETURNING id",
+                [provider, external_id, name, rows.dumps(dict(metadata)), now, now],
+            )
+        )
 
     def update(
         self, integration_id: int, name: str, metadata: Mapping[str, Any]
@@ -57,10 +60,21 @@ class IntegrationStore:
         return rows.integration(row) if row else None
 
     def update_metadata(self, integration_id: int, changes: Mapping[str, Any]) -> None:
+        """Merge ``changes`` into the metadata as a JSON merge patch (RFC
+        7396: objects merge, ``None`` removes a key); call inside a
+        transaction, which makes the read and the write one."""
+        row = self.db.execute(
+            "SELECT metadata FROM integrations WHERE id = ?", [integration_id]
+        ).fetchone()
+        if row is None:
+            return
         self.db.execute(
-            "UPDATE integrations SET metadata = json_patch(metadata, ?),"
-            " updated_at = ? WHERE id = ?",
-            [rows.dumps(dict(changes)), utcnow(), integration_id],
+            "UPDATE integrations SET metadata = ?, updated_at = ? WHERE id = ?",
+            [
+                rows.dumps(_merge_patch(rows.loads(row[0]), dict(changes))),
+                utcnow(),
+                integration_id,
+            ],
         )
 
     def set_status(self, integration_id: int, status: str) -> None:
@@ -72,11 +86,9 @@ class IntegrationStore:
     def delete(self, integration_id: int) -> None:
         """Delete it and everything kept about it: deliveries, their jobs and
         its own, forwards, links, echoes (the rest cascades)."""
+        # Its jobs are its lanes: its tracker's calls and its inbound applies.
         self.db.execute(
-            "DELETE FROM jobs WHERE json_extract(payload, '$.integration_id') = :id"
-            " OR json_extract(payload, '$.delivery_id') IN"
-            " (SELECT id FROM webhook_deliveries WHERE integration_id = :id)",
-            {"id": integration_id},
+            "DELETE FROM jobs WHERE lane IN (?, ?)", [integration_id, -integration_id]
         )
         self.db.execute(
             "DELETE FROM forwards WHERE integration_id = ?", [integration_id]
@@ -88,7 +100,8 @@ class IntegrationStore:
     def set_credentials(self, integration_id: int, data: Mapping[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO credentials (integration_id, data, updated_at)"
-            " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
+            " VALUES (?, ?, ?) ON CONFLICT (integration_id) DO UPDATE SET"
+            " data = excluded.data,"
             " updated_at = excluded.updated_at",
             [integration_id, self.box.seal(rows.dumps(dict(data))), utcnow()],
         )
@@ -105,7 +118,8 @@ class IntegrationStore:
     ) -> None:
         self.db.execute(
             "INSERT INTO installation_credentials (organization_integration_id,"
-            " data, updated_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " data, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (organization_integration_id) DO UPDATE SET"
             " data = excluded.data, updated_at = excluded.updated_at",
             [org_integration_id, self.box.seal(rows.dumps(dict(data))), utcnow()],
         )
@@ -142,7 +156,8 @@ class IntegrationStore:
     def add_organization(self, organization_id: int, integration_id: int) -> int:
         self.db.execute(
             "INSERT INTO organization_integrations (organization_id, integration_id,"
-            " created_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET status ="
+            " created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (organization_id, integration_id) DO UPDATE SET status ="
             " 'active'",
             [organization_id, integration_id, utcnow()],
         )
@@ -317,7 +332,8 @@ class IntegrationStore:
     ) -> None:
         self.db.execute(
             "INSERT INTO issue_event_times (external_issue_id, field, occurred_at)"
-            " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET occurred_at ="
+            " VALUES (?, ?, ?) ON CONFLICT (external_issue_id, field) DO UPDATE"
+            " SET occurred_at ="
             " excluded.occurred_at",
             [external_issue_id, field, occurred_at],
         )
@@ -375,8 +391,8 @@ class IntegrationStore:
         # organization through groups_org_status (bench/growth.py found it).
         cursor = self.db.execute(
             "SELECT groups.id FROM group_links CROSS JOIN groups"
-            " ON groups.id = group_links.group_id"
-            " WHERE group_links.external_issue_id = ? AND groups.organization_id = ?"
+            " WHERE groups.id = group_links.group_id"
+            " AND group_links.external_issue_id = ? AND groups.organization_id = ?"
             " ORDER BY groups.id",
             [external_issue_id, organization_id],
         )
@@ -413,19 +429,33 @@ class IntegrationStore:
     ) -> bool:
         """Consume the oldest unexpired matching echo; True when there was
         one. ``supersedes``: the older echoes of the same action go too."""
-        row = self.db.execute(
-            "SELECT id FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
-            " AND value = ? AND expires_at >= ? ORDER BY id LIMIT 1",
+        # One statement: two appliers of the same echo cannot both take it.
+        taken = self.db.execute(
+            "DELETE FROM sync_echoes WHERE id = (SELECT id FROM sync_echoes"
+            " WHERE external_issue_id = ? AND action = ? AND value = ?"
+            " AND expires_at >= ? ORDER BY id LIMIT 1) RETURNING id",
             [external_issue_id, action, value, now],
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not taken:
             return False
         if supersedes:
             self.db.execute(
                 "DELETE FROM sync_echoes WHERE external_issue_id = ? AND action = ?"
-                " AND id <= ?",
-                [external_issue_id, action, row[0]],
+                " AND id < ?",
+                [external_issue_id, action, taken[0][0]],
             )
-        else:
-            self.db.execute("DELETE FROM sync_echoes WHERE id = ?", [row[0]])
         return True
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` with ``patch`` applied as RFC 7396 says (SQLite's
+    ``json_patch``, done here so that every engine does the same)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged

@@ -16,20 +16,14 @@ from sqlite_utils import Database
 from host.store import rows
 from host.store.db import utcnow, write
 
-#: A job concerns an organization when its payload names the organization,
-#: an integration it uses, or a delivery to such an integration. (Jobs of a
-#: shared integration concern every organization using it, as its
-#: deliveries do.)
+#: A job concerns an organization when it works for it, or for an
+#: integration it uses (its lane: the integration's tracker calls or, as a
+#: negative id, its inbound applies). Jobs of a shared integration concern
+#: every organization using it, as its deliveries do.
 _CONCERNS = """(
-    json_extract(jobs.payload, '$.organization_id') = :org
+    jobs.organization_id = :org
     OR EXISTS (SELECT 1 FROM organization_integrations AS uses
-        WHERE uses.organization_id = :org
-        AND uses.integration_id = json_extract(jobs.payload, '$.integration_id'))
-    OR EXISTS (SELECT 1 FROM webhook_deliveries AS d
-        JOIN organization_integrations AS uses
-        ON uses.integration_id = d.integration_id
-        WHERE d.id = json_extract(jobs.payload, '$.delivery_id')
-        AND uses.organization_id = :org)
+        WHERE uses.organization_id = :org AND uses.integration_id = abs(jobs.lane))
 )"""
 
 
@@ -63,11 +57,11 @@ class JobStore:
         cursor = self.db.execute(
             "INSERT INTO jobs (kind, payload, max_attempts, run_at, lane,"
             " organization_id, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [kind, rows.dumps(dict(payload)), max_attempts, run_at, lane,
              organization_id, now, now],
         )  # fmt: skip
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def claim(
         self,

@@ -12,11 +12,15 @@ class MetricStore:
         self.db = db
 
     def add(self, deltas: Mapping[tuple[str, str], float]) -> None:
-        """Add to each ``(name, labels)`` series (call in a transaction)."""
+        """Add to each ``(name, labels)`` series (call in a transaction).
+
+        In key order: two processes flushing the same series lock their rows
+        in the same order, so a row-locking engine cannot deadlock on them."""
         self.db.conn.executemany(
             "INSERT INTO metric_series (name, labels, value) VALUES (?, ?, ?)"
-            " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
-            [(name, labels, value) for (name, labels), value in deltas.items()],
+            " ON CONFLICT (name, labels) DO UPDATE"
+            " SET value = metric_series.value + excluded.value",
+            [(name, labels, value) for (name, labels), value in sorted(deltas.items())],
         )
 
     def series(self) -> list[tuple[str, str, float]]:

@@ -21,10 +21,10 @@ class OrganizationStore:
     def create(self, slug: str, name: str, region: str | None = None) -> int:
         cursor = self.db.execute(
             "INSERT INTO organizations (slug, name, region, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?) RETURNING id",
             [slug, name, region, utcnow()],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def get(self, organization_id: int) -> types.Organization | None:
         row = self.db.execute(
@@ -104,10 +104,10 @@ class OrganizationStore:
     ) -> int:
         cursor = self.db.execute(
             "INSERT INTO api_tokens (organization_id, token_hash, prefix, label,"
-            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [organization_id, token_hash, prefix, label, utcnow(), expires_at],
         )
-        return cursor.lastrowid
+        return rows.inserted_id(cursor)
 
     def token_for_hash(self, token_hash: str, now: float) -> dict | None:
         """The live (not revoked, not expired) token with this hash, with its

@@ -12,6 +12,13 @@ def loads(text: str | None) -> dict:
     return json.loads(text) if text else {}
 
 
+def inserted_id(cursor) -> int | None:
+    """The id an ``INSERT ... RETURNING id`` gave back (``None``: nothing
+    was inserted); read to the end, so the statement is done."""
+    returned = cursor.fetchall()
+    return returned[0][0] if returned else None
+
+
 def dumps(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 

@@ -59,10 +59,14 @@ class TrackerHealthStore:
                 wait = min(row["wait_seconds"] * 2, max_wait)
                 row.update(probe_at=now + wait, wait_seconds=wait)
             self.db.execute(
-                "INSERT OR REPLACE INTO tracker_health (integration_id, failures,"
+                "INSERT INTO tracker_health (integration_id, failures,"
                 " failing_since, last_error, opened_at, probe_at, wait_seconds)"
                 " VALUES (:integration_id, :failures, :failing_since, :last_error,"
-                " :opened_at, :probe_at, :wait_seconds)",
+                " :opened_at, :probe_at, :wait_seconds)"
+                " ON CONFLICT (integration_id) DO UPDATE SET"
+                " failures = excluded.failures, last_error = excluded.last_error,"
+                " opened_at = excluded.opened_at, probe_at = excluded.probe_at,"
+                " wait_seconds = excluded.wait_seconds",
                 row,
             )
         return row, opened
