@@ -25,9 +25,9 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
-    from sqlite_utils import Migrations
 
     from host.core import Host
+    from host.schema import MigrationSet
     from host.types import (
         Choice,
         Comment,
@@ -87,11 +87,13 @@ def register_routes(host: Host) -> Iterable[Route]:
 
 
 @hookspec
-def register_migrations(host: Host) -> Migrations | None:
-    """Return this plugin's ``sqlite_utils.Migrations`` set, if it owns tables.
+def register_migrations(host: Host) -> MigrationSet | None:
+    """Return this plugin's migrations, if it owns tables.
 
     :param host: The host whose database is being migrated.
-    :returns: A ``Migrations`` set named after the plugin, or ``None``. The
+    :returns: A :class:`host.schema.MigrationSet` named after the plugin, or
+        ``None``. Its steps get a :class:`host.schema.Schema` (SQL in the
+        subset every engine shares), never the engine's own objects. The
         host applies its core set first, then each plugin's.
 
     Called by: ``trackbridge migrate`` and at host start-up.

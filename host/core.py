@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pluggy
 import requests
 
+from host import schema
 from host.breakers import Breakers
 from host.config import Config
 from host.destinations import DestinationPolicy
@@ -93,7 +94,9 @@ class Host:
         return self.store.pending(self._plugin_migrations())
 
     def _plugin_migrations(self):
-        return [m for m in self.hook.register_migrations(host=self) if m]
+        """The plugins' migration sets, as this host's store runs them."""
+        returned = self.hook.register_migrations(host=self)
+        return [found.for_sqlite() for found in schema.plugin_sets(returned)]
 
     def plugin_config(self, name: str) -> dict[str, str]:
         """The ``[name]`` section of the config file, for plugin settings."""

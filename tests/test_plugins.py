@@ -99,9 +99,33 @@ def test_a_plugins_route_wins_over_the_webhook_catch_all(client):
 
 def test_a_plugins_migrations_run_after_the_core_set(host):
     assert "tiny_notes" in host.store.db.table_names()
-    applied = [
-        m.name
-        for m in host.pm.hook.register_migrations(host=host)[0].applied(host.store.db)
-    ]
-    assert applied == ["m001_notes"]
+    [tiny] = host._plugin_migrations()
+    assert [m.name for m in tiny.applied(host.store.db)] == ["m001_notes"]
     assert host.pending_migrations() == []
+
+
+def test_a_plugin_gets_no_engine_objects_and_must_return_a_migration_set(host):
+    """A step is given a Schema (SQL and the dialect), not sqlite-utils; a
+    plugin returning an engine's own migration object is refused clearly."""
+    from sqlite_utils import Migrations
+
+    from host.errors import PluginError
+    from host.schema import MigrationSet, Schema, plugin_sets
+
+    given = []
+    steps = MigrationSet("probe")
+    steps.step(lambda schema: given.append(schema))
+    steps.for_sqlite().apply(host.store.db)
+    [schema] = given
+    assert isinstance(schema, Schema) and schema.dialect == "sqlite"
+    assert not hasattr(schema, "conn") and not hasattr(schema, "table")
+    with pytest.raises(PluginError, match=r"must return a host\.schema\.MigrationSet"):
+        plugin_sets([Migrations("legacy")])
+    with pytest.raises(PluginError, match="two steps named"):
+        twice = MigrationSet("twice")
+
+        def m1(schema):
+            pass
+
+        twice.step(m1)
+        twice.step(m1)

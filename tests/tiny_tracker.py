@@ -18,7 +18,6 @@ import json
 from urllib.parse import urlsplit
 
 import click
-from sqlite_utils import Migrations
 
 from host import hookimpl, types
 from host.errors import (
@@ -28,6 +27,7 @@ from host.errors import (
     ValidationError,
     WebhookRejected,
 )
+from host.schema import MigrationSet
 
 KEY = "tiny"
 CALLS: list[dict] = []
@@ -398,12 +398,14 @@ def validate_organization_config(host, integration, org_integration, config):
 
 # ---- registration: a page, a table and a command of its own ----
 
-migrations = Migrations("tiny")
+migrations = MigrationSet("tiny")
 
 
-@migrations()
-def m001_notes(db):
-    db.execute("CREATE TABLE tiny_notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+@migrations.step
+def m001_notes(schema):
+    schema.execute(
+        "CREATE TABLE tiny_notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
+    )
 
 
 @hookimpl
