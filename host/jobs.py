@@ -220,6 +220,8 @@ class Worker:
                 if following is None and not self.stopping.is_set():
                     following = self._claim()
                 job = following
+        except Exception:  # a pool thread's error would vanish unsaid
+            log.exception("a job thread failed; the jobs' leases bring them back")
         finally:
             if self._listener is not None:
                 self._listener.poke()  # a slot is free
@@ -252,16 +254,32 @@ class Worker:
                     log.exception("job %s (%s) failed", job["id"], job["kind"])
                     self._failed(job, f"{type(ex).__name__}: {ex}", None)
                 else:
-                    with store.transaction():
-                        if not store.jobs.finish(job["id"], self.name, job["attempts"]):
-                            self._taken_over(job)
-                        self._release(job)
-                        if chain and not self.stopping.is_set():
-                            following = self._claim_within()
+                    following = self._finish(job, chain)
             self.host.metrics.flush(store)
         finally:
             self._release(job)
         return following
+
+    def _finish(self, job: dict, chain: bool) -> dict | None:
+        """Mark the job done (and, with ``chain``, claim the next one in the
+        same transaction); the next job. If the commit fails, neither
+        happened: the job's lease brings it back, as after a crash."""
+        claimed: list[dict] = []
+        try:
+            with self.host.store.transaction():
+                if not self.host.store.jobs.finish(
+                    job["id"], self.name, job["attempts"]
+                ):
+                    self._taken_over(job)
+                self._release(job)
+                if chain and not self.stopping.is_set():
+                    claimed = [j for j in [self._claim_within()] if j is not None]
+        except Unavailable as ex:
+            for lost in claimed:
+                self._release(lost)
+            log.warning("job %s: its outcome could not be recorded (%s)", job["id"], ex)
+            return None
+        return claimed[0] if claimed else None
 
     def _release(self, job: dict) -> None:
         with self._in_hand_lock:
