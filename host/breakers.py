@@ -15,8 +15,8 @@ after each failed probe up to :data:`MAX_PROBE_SECONDS`):
   since when and until when, instead of waiting out its deadline.
 
 Once ``probe_at`` passes, one job of the integration is claimed (and any
-call goes through): its answer closes the circuit (one info line), its
-failure opens it again for longer. The state lives in the database
+call goes through): its answer closes the circuit (one warning line, as
+its opening had), its failure opens it again for longer. The state lives in the database
 (:mod:`host.store.tracker_health`), so every process agrees; each process
 reads it at most once every :data:`READ_EVERY_SECONDS`.
 """

@@ -264,7 +264,7 @@ class Worker:
         """Mark the job done (and, with ``chain``, claim the next one in the
         same transaction); the next job. If the commit fails, neither
         happened: the job's lease brings it back, as after a crash."""
-        claimed: list[dict] = []
+        following = None
         try:
             with self.host.store.transaction():
                 if not self.host.store.jobs.finish(
@@ -273,13 +273,13 @@ class Worker:
                     self._taken_over(job)
                 self._release(job)
                 if chain and not self.stopping.is_set():
-                    claimed = [j for j in [self._claim_within()] if j is not None]
+                    following = self._claim_within()
         except Unavailable as ex:
-            for lost in claimed:
-                self._release(lost)
+            if following is not None:
+                self._release(following)
             log.warning("job %s: its outcome could not be recorded (%s)", job["id"], ex)
             return None
-        return claimed[0] if claimed else None
+        return following
 
     def _release(self, job: dict) -> None:
         with self._in_hand_lock:
@@ -305,7 +305,9 @@ class Worker:
             # The tracker is not answering: the job waits for its probe
             # and keeps its attempts (host.breakers).
             run_at = paused_until + random.uniform(0, 1)
-            if not jobs.postpone(job["id"], self.name, attempt, run_at, error):
+            if not jobs.reschedule(
+                job["id"], self.name, attempt, run_at, error, counted=False
+            ):
                 self._taken_over(job)
             return
         if job["attempts"] >= job["max_attempts"]:

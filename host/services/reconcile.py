@@ -132,8 +132,7 @@ class ReconcileService:
                         f"{type(event).__name__} {event.issue_key}: {changed} group(s)"
                     )
                 repaired += changed
-            self.store.passes.finish(integration.id, until, len(events))
-            self.store.passes.checked(integration.id, next_after)
+            self.store.passes.finish(integration.id, until, len(events), next_after)
         counts = (
             ("found", len(events)),
             ("repaired", repaired),

@@ -195,25 +195,23 @@ class JobStore:
         return cursor.rowcount > 0
 
     def reschedule(
-        self, job_id: int, worker: str, attempt: int, run_at: float, error: str
+        self,
+        job_id: int,
+        worker: str,
+        attempt: int,
+        run_at: float,
+        error: str,
+        *,
+        counted: bool = True,
     ) -> bool:
+        """Queue the job again for ``run_at``; ``counted=False``: this
+        attempt does not count (its tracker was not answering: the job did
+        not fail)."""
         cursor = self.db.execute(
             "UPDATE jobs SET state = 'queued', run_at = ?, lease_until = NULL,"
-            f" last_error = ?, updated_at = ? WHERE {self._OURS}",
-            [run_at, error, utcnow(), job_id, worker, attempt],
-        )
-        return cursor.rowcount > 0
-
-    def postpone(
-        self, job_id: int, worker: str, attempt: int, run_at: float, error: str
-    ) -> bool:
-        """Queue the job again for ``run_at`` without counting this attempt
-        (its tracker was not answering: the job did not fail)."""
-        cursor = self.db.execute(
-            "UPDATE jobs SET state = 'queued', run_at = ?, lease_until = NULL,"
-            " attempts = attempts - 1, last_error = ?, updated_at = ?"
+            " attempts = attempts - ?, last_error = ?, updated_at = ?"
             f" WHERE {self._OURS}",
-            [run_at, error, utcnow(), job_id, worker, attempt],
+            [run_at, 0 if counted else 1, error, utcnow(), job_id, worker, attempt],
         )
         return cursor.rowcount > 0
 

@@ -42,22 +42,20 @@ class PassStore:
         ).fetchone()
         return dict(row) if row else None
 
-    def finish(self, integration_id: int, polled_until: str, changes: int) -> None:
-        """Record a finished pass: the next one searches from ``polled_until``."""
+    def finish(
+        self, integration_id: int, polled_until: str, changes: int, checked_after: int
+    ) -> None:
+        """Record a finished pass: the next one searches from ``polled_until``
+        and checks linked issues from the one after ``checked_after``."""
         self.db.execute(
             "INSERT INTO reconcile_passes (integration_id, polled_until, next_due,"
-            " last_changes, updated_at) VALUES (?, ?, 0, ?, ?)"
+            " last_changes, checked_after, updated_at) VALUES (?, ?, 0, ?, ?, ?)"
             " ON CONFLICT (integration_id) DO UPDATE SET"
             " polled_until = excluded.polled_until,"
-            " last_changes = excluded.last_changes, updated_at = excluded.updated_at",
-            [integration_id, polled_until, changes, utcnow()],
-        )
-
-    def checked(self, integration_id: int, after: int) -> None:
-        """Where the next pass's batch of existence checks starts."""
-        self.db.execute(
-            "UPDATE reconcile_passes SET checked_after = ? WHERE integration_id = ?",
-            [after, integration_id],
+            " last_changes = excluded.last_changes,"
+            " checked_after = excluded.checked_after,"
+            " updated_at = excluded.updated_at",
+            [integration_id, polled_until, changes, checked_after, utcnow()],
         )
 
     def take(
