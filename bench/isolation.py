@@ -31,6 +31,7 @@ from common import MODELS, REPO, free_port, gunicorn, percentile, record
 sys.path.insert(0, str(REPO))
 
 from tests.comment_deliveries import COMMENTED, comment, post
+from tests.conftest import linked_group
 from tests.fake_jira import FakeJira, add_issue
 
 
@@ -109,7 +110,7 @@ def _prepare(directory: Path, jira_a, jira_b, backlog: int):
     from host.config import load_config
     from host.core import Host
     from host.services.groups import Source
-    from host.types import IntegrationSpec, TrackerIssue
+    from host.types import IntegrationSpec
 
     config = directory / "config.ini"
     config.write_text(
@@ -144,14 +145,10 @@ def _prepare(directory: Path, jira_a, jira_b, backlog: int):
             for n in range(issues):
                 key = f"PRJ{slug.upper()}-{n + 1}"
                 add_issue(jira, key, str(10_000 + n))
-                group = host.groups.create(organization, f"group {n}", "app.py")
-                with host.store.transaction():
-                    row = host.store.integrations.upsert_external_issue(
-                        integration.id,
-                        TrackerIssue(key=key, external_id=str(10_000 + n), title="",
-                                     description="", url=f"{jira.url}/browse/{key}"),
-                    )  # fmt: skip
-                    host.store.integrations.link(group.id, row)
+                group = linked_group(
+                    host, organization, integration.id, key, 10_000 + n,
+                    title=f"group {n}", url=f"{jira.url}/browse/{key}",
+                )  # fmt: skip
                 links[slug] = (organization, group, integration)
         # a's backlog: every group assigned, one outbound job each.
         organization_a = links["a"][0]

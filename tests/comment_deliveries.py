@@ -18,8 +18,8 @@ import pytest
 
 from host.config import load_config
 from host.core import Host
-from host.types import IntegrationSpec, TrackerIssue
-from tests.conftest import write_config
+from host.types import IntegrationSpec
+from tests.conftest import linked_group, write_config
 
 SECRET = "comment-deliveries-webhook-secret-32b"
 EXTERNAL_ID = "jira.deliveries.example#token:trackbridge"
@@ -101,19 +101,10 @@ def add_tenant(
         host.integrations.update_config(
             organization, integration.id, {"sync_comments_reverse": True}
         )
-        group = host.groups.create(organization, "KeyError", "app.py")
-        with host.store.transaction():
-            row = host.store.integrations.upsert_external_issue(
-                integration.id,
-                TrackerIssue(
-                    key=issue["key"],
-                    external_id=str(issue["id"]),
-                    title="",
-                    description="",
-                    url=f"{jira_url}/browse/{issue['key']}",
-                ),
-            )
-            host.store.integrations.link(group.id, row)
+        group = linked_group(
+            host, organization, integration.id, issue["key"], issue["id"],
+            url=f"{jira_url}/browse/{issue['key']}",
+        )  # fmt: skip
     finally:
         host.close()
     token = jwt.encode({"id": external_id}, SECRET, algorithm="HS256")

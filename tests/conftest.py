@@ -17,7 +17,7 @@ from host.config import load_config
 from host.core import Host
 from host.plugins import get_plugin_manager
 from host.store import Store
-from host.types import IntegrationSpec
+from host.types import IntegrationSpec, TrackerIssue
 from tests import tiny_tracker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,6 +71,26 @@ def install_tiny(host, organization, external_id="tiny.example", **metadata):
         ),
     )
     return integration
+
+
+def link_issue(host, group_id, integration_id, key, external_id, url=""):
+    """Link the tracker issue ``key`` (the tracker's id ``external_id``) to
+    a group directly, as if it had been linked through the tracker."""
+    with host.store.transaction():
+        issue = host.store.integrations.upsert_external_issue(
+            integration_id,
+            TrackerIssue(key=key, external_id=str(external_id), title="",
+                         description="", url=url),
+        )  # fmt: skip
+        host.store.integrations.link(group_id, issue)
+
+
+def linked_group(host, organization, integration_id, key, external_id, *,
+                 title="KeyError", url=""):  # fmt: skip
+    """A new group of ``organization`` linked to the tracker issue ``key``."""
+    group = host.groups.create(organization, title, "app.py")
+    link_issue(host, group.id, integration_id, key, external_id, url)
+    return group
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import install_tiny
+from tests.conftest import install_tiny, link_issue
 
 KEY = {"Idempotency-Key": "retry-me-7f3c"}
 
@@ -31,11 +31,7 @@ def test_a_comment_posted_twice_is_one_comment_and_one_sync(api, host, org):
     integration = install_tiny(host, org)
     host.integrations.update_config(org, integration.id, {"sync_comments": True})
     group = api("post", "/groups", json={"title": "KeyError"}).json
-    with host.store.transaction():
-        issue = host.store.integrations.upsert_external_issue(
-            integration.id, _tracker_issue("TINY-1")
-        )
-        host.store.integrations.link(group["id"], issue)
+    link_issue(host, group["id"], integration.id, "TINY-1", "TINY-1")
     path = f"/groups/{group['id']}/comments"
     for _ in range(3):
         answer = api("post", path, json={"text": "Seen again"}, headers=KEY)
@@ -92,9 +88,3 @@ def test_keys_expire_after_a_day(api, host, org, clock):
     again = api("post", "/groups", json={"title": "KeyError"}, headers=KEY)
     assert "Idempotent-Replayed" not in again.headers
     assert len(host.groups.list(org)) == 2
-
-
-def _tracker_issue(key):
-    from host.types import TrackerIssue
-
-    return TrackerIssue(key=key, external_id=key, title="", description="", url="")

@@ -6,7 +6,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from host.types import IntegrationSpec, TrackerIssue
+from host.types import IntegrationSpec
+from tests.conftest import linked_group
 from tests.fake_jira import FakeJira
 
 
@@ -109,21 +110,10 @@ def link(jira_host, org, jira_integration):
     """A new group linked to the Jira issue ``key`` (Jira id ``issue_id``)."""
 
     def make(key, issue_id, title="KeyError"):
-        group = jira_host.groups.create(org, title, "app.py")
-        store = jira_host.store
-        with store.transaction():
-            issue = store.integrations.upsert_external_issue(
-                jira_integration.id,
-                TrackerIssue(
-                    key=key,
-                    external_id=issue_id,
-                    title="",
-                    description="",
-                    url=f"https://jira.example.org/browse/{key}",
-                ),
-            )
-            store.integrations.link(group.id, issue)
-        return group
+        return linked_group(
+            jira_host, org, jira_integration.id, key, issue_id, title=title,
+            url=f"https://jira.example.org/browse/{key}",
+        )  # fmt: skip
 
     return make
 
@@ -141,16 +131,6 @@ def link_payload_issue(host, organization, integration_id, body: bytes) -> None:
     """Link the Jira issue a webhook body is about to a new group, so the
     host stores deliveries about it (it skips issues nobody links)."""
     issue = json.loads(body)["issue"]
-    group = host.groups.create(organization, "Linked", "app.py")
-    with host.store.transaction():
-        external = host.store.integrations.upsert_external_issue(
-            integration_id,
-            TrackerIssue(
-                key=issue["key"],
-                external_id=str(issue["id"]),
-                title="",
-                description="",
-                url="",
-            ),
-        )
-        host.store.integrations.link(group.id, external)
+    linked_group(
+        host, organization, integration_id, issue["key"], issue["id"], title="Linked"
+    )

@@ -25,8 +25,7 @@ from host.app import create_app
 from host.config import load_config
 from host.core import Host
 from host.jobs import Worker
-from host.types import TrackerIssue
-from tests.conftest import write_config
+from tests.conftest import linked_group, write_config
 from tests.fake_jira import STATUSES, FakeJira, add_comment, add_issue, change
 from tests.fake_jira_create import add_project
 from tests.jira_server.conftest import install_svc, webhook_token
@@ -115,14 +114,9 @@ class World:
         self.groups = {}
         for number, key in enumerate(ISSUES, start=1):
             add_issue(jira, key, str(10_000 + number), project="PRJ")
-            group = self.host.groups.create(organization, key, "app.py")
-            with self.host.store.transaction():
-                row = self.host.store.integrations.upsert_external_issue(
-                    integration.id,
-                    TrackerIssue(key=key, external_id=str(10_000 + number),
-                                 title="", description="", url=""),
-                )  # fmt: skip
-                self.host.store.integrations.link(group.id, row)
+            group = linked_group(
+                self.host, organization, integration.id, key, 10_000 + number, title=key
+            )
             self.groups[key] = group.id
         self.worker = Worker(self.host, name="test", concurrency=1)
         self.late: list[bytes] = []

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from host.types import TrackerIssue
-from tests.conftest import shared_fixture
+from tests.conftest import linked_group, shared_fixture
 from tests.fake_jira import add_issue
 from tests.jira_server.conftest import install_svc, webhook_token
 
@@ -43,14 +42,9 @@ def setup(jira, jira_host, org, member, client):
     )
     for person in PEOPLE.values():
         member(person["emailAddress"], person["displayName"])
-    group = jira_host.groups.create(org, "KeyError", "app.py")
-    with jira_host.store.transaction():
-        row = jira_host.store.integrations.upsert_external_issue(
-            integration.id,
-            TrackerIssue(key="PRJ-1", external_id="10001", title="",
-                         description="", url=f"{jira.url}/browse/PRJ-1"),
-        )  # fmt: skip
-        jira_host.store.integrations.link(group.id, row)
+    group = linked_group(
+        jira_host, org, integration.id, "PRJ-1", "10001", url=f"{jira.url}/browse/PRJ-1"
+    )
     moments = iter(range(10, 60))
 
     def deliver(assignee: str, by: dict) -> None:

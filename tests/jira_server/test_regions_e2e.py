@@ -17,8 +17,7 @@ import requests
 
 from host.config import load_config
 from host.core import Host
-from host.types import TrackerIssue
-from tests.conftest import run_cli, shared_fixture
+from tests.conftest import linked_group, run_cli, shared_fixture
 from tests.servers import free_port, serving, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -62,19 +61,7 @@ def seed_linked_group(env, org_slug):
             organization, integration.id, {"sync_reverse_assignment": True}
         )
         host.store.organizations.add_member(organization.id, EMAIL, "Ann")
-        group = host.groups.create(organization, "KeyError", "app.py")
-        with host.store.transaction():
-            issue = host.store.integrations.upsert_external_issue(
-                integration.id,
-                TrackerIssue(
-                    key="PRJA-37",
-                    external_id="10226",
-                    title="",
-                    description="",
-                    url="",
-                ),
-            )
-            host.store.integrations.link(group.id, issue)
+        group = linked_group(host, organization, integration.id, "PRJA-37", "10226")
         return group.id
 
 
