@@ -30,9 +30,10 @@ from host.config import load_config
 from host.core import Host
 from host.jobs import Worker
 from host.services.groups import Source
-from host.types import IntegrationSpec, TrackerIssue
+from host.types import IntegrationSpec
 from tests.comment_deliveries import comment
 from tests.comment_deliveries import prepare as prepare_inbound
+from tests.conftest import linked_group
 from tests.fake_jira import FakeJira, add_issue
 
 ORGANIZATIONS = 8
@@ -64,7 +65,7 @@ def main() -> None:
         figures["inbound_per_s"] = _inbound(Path(directory), args.inbound, args.inbound)
     with tempfile.TemporaryDirectory() as directory:
         small = _inbound(Path(directory) / "small", 100, 100, rounds=10)
-        big = _inbound(Path(directory) / "big", args.backlog, 1000)
+        big = _inbound(Path(directory) / "big", args.backlog, min(1000, args.backlog))
     figures.update(
         inbound_100_queued_per_s=small,
         inbound_backlog_per_s=big,
@@ -102,15 +103,12 @@ def _outbound(directory, jira, organizations, jobs, concurrency) -> float:
             )
             key = f"DRN{number}-1"
             add_issue(jira, key, str(50_000 + number))
-            group = host.groups.create(organization, "drain", "app.py")
-            with host.store.transaction():
-                row = host.store.integrations.upsert_external_issue(
-                    integration.id,
-                    TrackerIssue(key=key, external_id=str(50_000 + number), title="",
-                                 description="", url=""),
-                )  # fmt: skip
-                host.store.integrations.link(group.id, row)
-            groups.append(group)
+            groups.append(
+                linked_group(
+                    host, organization, integration.id, key, 50_000 + number,
+                    title="drain",
+                )
+            )  # fmt: skip
         for n in range(jobs):
             host.groups.add_comment(groups[n % len(groups)], f"c{n}", Source(user=True))
         return _drain(host, jobs, concurrency)
