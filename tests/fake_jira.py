@@ -590,7 +590,7 @@ def _issue_get(h, jira, found, tail):
 def _issue_assign(h, jira, found, tail):
     name = json.loads(h.body).get("name")
     if name is None:
-        change(jira, found["key"], "assignee", None, by=_user_named(jira, h.auth))
+        change(jira, found["key"], "assignee", None, by=_user_named(h.auth))
         return h._send(204, b"", "application/json")
     user = next((u for u in jira.state.users.values() if u["name"] == name), None)
     if user is None:
@@ -601,7 +601,7 @@ def _issue_assign(h, jira, found, tail):
                 "errors": {"assignee": f"User '{name}' does not exist."},
             },
         )
-    change(jira, found["key"], "assignee", user["key"], by=_user_named(jira, h.auth))
+    change(jira, found["key"], "assignee", user["key"], by=_user_named(h.auth))
     return h._send(204, b"", "application/json")
 
 
@@ -654,7 +654,7 @@ def _issue_transition(h, jira, found, tail):
     }
     if missing:
         return h._json(400, {"errorMessages": [], "errors": missing})
-    change(jira, found["key"], "status", chosen["to"], by=_user_named(jira, h.auth))
+    change(jira, found["key"], "status", chosen["to"], by=_user_named(h.auth))
     return h._send(204, b"", "application/json")
 
 
@@ -679,7 +679,7 @@ def _issue_comment(h, jira, found, tail):
         return h._json(404, {"errorMessages": ["Can not find a comment for the id."]})
     found["comments"][comment_id] = body
     meta = found.setdefault("comment_meta", {}).setdefault(
-        comment_id, {"created": jira_time(), "author": _user_named(jira, h.auth)}
+        comment_id, {"created": jira_time(), "author": _user_named(h.auth)}
     )
     meta["updated"] = found["fields"]["updated"] = jira_time()
     jira.state.outbox.append(_comment_webhook(found, comment_id, h.command == "PUT"))
@@ -784,7 +784,7 @@ def _comment_webhook(found, comment_id: str, edited: bool) -> bytes:
     )
 
 
-def _user_named(jira, auth) -> dict:
+def _user_named(auth) -> dict:
     """The authenticated user (``auth`` is ``how:user``), as Jira shows one."""
     name = auth.split(":", 1)[1] if isinstance(auth, str) and ":" in auth else "admin"
     return {"name": name, "key": name, "displayName": name.title()}
