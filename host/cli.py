@@ -7,6 +7,7 @@ Plugins add their own commands through the ``register_commands`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from host.jsontext import INT_MAX, is_unicode
 from host.logs import configure_logging
 from host.plugins import describe_plugins, get_plugin_manager
 from host.store.db import DatabaseUnavailable
+from host.store.engine import redacted
 
 log = logging.getLogger("trackbridge")
 
@@ -214,7 +216,7 @@ def migrate(ctx: CliContext, show: bool) -> None:
             click.echo("no pending migrations")
         return
     applied = ctx.host_unmigrated().migrate()
-    click.echo(f"database: {ctx.config.database}")
+    click.echo(f"database: {redacted(ctx.config.database)}")
     click.echo(f"applied {len(applied)} migration(s)")
 
 
@@ -511,6 +513,7 @@ def reconcile(ctx: CliContext, integration_id: int | None, verbose: bool) -> Non
     [jobs] reconcile_interval_seconds).
     """
     from host.errors import RetryLater
+    from host.services.reconcile import PassInProgress
 
     service = ctx.host.reconcile
     failed = 0
@@ -521,6 +524,10 @@ def reconcile(ctx: CliContext, integration_id: int | None, verbose: bool) -> Non
             click.echo(f"integration {each}: not reconciled: {ex.reason}", err=True)
             failed += 1
             continue
+        except PassInProgress as ex:
+            click.echo(f"integration {each}: not reconciled: {ex}", err=True)
+            failed += 1
+            continue
         if result is None:
             click.echo(f"integration {each}: its provider does not reconcile")
         else:
@@ -529,6 +536,80 @@ def reconcile(ctx: CliContext, integration_id: int | None, verbose: bool) -> Non
                 click.echo(f"  repaired {repair}")
     if failed:
         raise click.ClickException(f"{failed} integration(s) could not be reconciled")
+
+
+@cli.command("copy-db")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The empty PostgreSQL database: postgresql://user:password@host/name.",
+)
+@pass_ctx
+@_handle_errors
+def copy_db(ctx: CliContext, target: str) -> None:
+    """Copy this (stopped) SQLite installation into an empty PostgreSQL
+    database, then say what to change in the config.
+
+    Every table is copied with its rows and ids; sealed secrets as they are
+    (the hosts on PostgreSQL seal with the same key, given as
+    TRACKBRIDGE_SECRET_KEY); row counts are checked, and a copy that fails
+    leaves the target empty. Stop every host and worker first.
+    """
+    from host import sealing
+    from host.store import Store
+    from host.store.copy import copy_database
+    from host.store.engine import connect, is_postgresql
+
+    config = ctx.config
+    if not is_postgresql(target):
+        raise click.UsageError(f"--to must be a postgresql:// URL, not {target!r}.")
+    if is_postgresql(config.database):
+        raise click.UsageError(
+            "The configured database is PostgreSQL already; copy-db copies a"
+            " SQLite installation ([host] database, TRACKBRIDGE_DATABASE)."
+        )
+    source_host = ctx.host_unmigrated()
+    source = source_host.store
+    destination = Store(connect(target, config.write_timeout_seconds), source.box)
+    try:
+        with _table_progress() as progress:
+            copied = copy_database(
+                source, destination, source_host.plugin_migrations(), progress
+            )
+    finally:
+        destination.close()
+    rows = sum(done.rows for done in copied)
+    click.echo(f"copied {rows} row(s) in {len(copied)} table(s) to {redacted(target)}")
+    click.echo("Now set, on every host and worker:")
+    click.echo(f"  [host] database = {redacted(target)}  (or TRACKBRIDGE_DATABASE_URL)")
+    if config.secret_key:
+        click.echo("  the same TRACKBRIDGE_SECRET_KEY (or [host] secret_key) as here")
+    else:
+        path = sealing.key_file(config.database)
+        click.echo(
+            "  TRACKBRIDGE_SECRET_KEY to the key in"
+            f' {path}: TRACKBRIDGE_SECRET_KEY="$(paste -sd, {path})"'
+        )
+
+
+@contextlib.contextmanager
+def _table_progress():
+    """A bar per table on a terminal, a line per table otherwise."""
+    with contextlib.ExitStack() as stack:
+
+        def start(table: str, rows: int):
+            stack.close()
+            if not sys.stdout.isatty():
+                click.echo(f"{table}: {rows} row(s)")
+                return lambda _: None
+            bar = stack.enter_context(
+                click.progressbar(length=max(rows, 1), label=f"{table:<28}")
+            )
+            return bar.update
+
+        yield start
 
 
 @cli.command("rotate-key")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from host.errors import ConfigError
 from host.logs import FORMATS
+from host.store.engine import is_postgresql, redacted
 
 DEFAULT_CONFIG_FILE = "config.ini"
 SECRET_KEY_PATTERN = re.compile(r"secret|password|token|private|credential|key$", re.I)
@@ -55,7 +56,8 @@ class JobsConfig:
 class Config:
     """The effective configuration, typed and validated."""
 
-    database: Path = Path("var/trackbridge.db")
+    #: A SQLite file, or a PostgreSQL URL (text).
+    database: Path | str = Path("var/trackbridge.db")
     public_url: str = "http://127.0.0.1:8000"
     bind: str = "127.0.0.1:8000"
     workers: int = 2
@@ -108,6 +110,14 @@ class Config:
     #: the commands to log once.
     warnings: tuple[str, ...] = ()
 
+    @property
+    def data_dir(self) -> Path:
+        """Where files kept beside the data live (CA bundles): the SQLite
+        database's folder; with PostgreSQL, ``var/`` beside the config file."""
+        if isinstance(self.database, Path):
+            return self.database.parent
+        return (self.source.resolve().parent if self.source else Path.cwd()) / "var"
+
     def plugin_config(self, name: str) -> dict[str, str]:
         """Return the ``[name]`` section as a dict (empty when absent)."""
         return dict(self.sections.get(name, {}))
@@ -116,7 +126,7 @@ class Config:
         """Every effective value by section, secrets replaced by ``***``."""
         effective = {
             "host": {
-                "database": str(self.database),
+                "database": redacted(self.database),
                 **{
                     name: _shown(getattr(self, name))
                     for name in HOST_KEYS
@@ -166,6 +176,29 @@ def load_config(
         raise ConfigError(f"{where}{ex}") from None
 
 
+def _database(env: Mapping[str, str], host: Mapping[str, str], base: Path):
+    """A SQLite file (relative to the config file's folder), ``:memory:``,
+    or a PostgreSQL URL (kept as text)."""
+    database = (
+        env.get("TRACKBRIDGE_DATABASE_URL")
+        or env.get("TRACKBRIDGE_DATABASE")
+        or host.get("database")
+        or ""
+    )
+    if is_postgresql(database):
+        parts = urlsplit(database)
+        if not parts.hostname and "host=" not in parts.query:
+            raise ConfigError(
+                "[host] database: a PostgreSQL URL names its server, as in"
+                " postgresql://user:password@db.example:5432/trackbridge"
+            )
+        return database
+    database_path = Path(database) if database else Config.database
+    if not database_path.is_absolute() and database != ":memory:":
+        database_path = base / database_path
+    return database_path
+
+
 def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
     sections = {
         name: {key: _resolve_env(value, env) for key, value in parser[name].items()}
@@ -175,10 +208,7 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
     base = file.resolve().parent if file.is_file() else Path.cwd()
     host = sections.get("host", {})
     jobs = sections.get("jobs", {})
-    database = env.get("TRACKBRIDGE_DATABASE") or host.get("database") or ""
-    database_path = Path(database) if database else Config.database
-    if not database_path.is_absolute() and database != ":memory:":
-        database_path = base / database_path
+    database_path = _database(env, host, base)
     numbers = {
         name: _number(host, name, getattr(Config, name), *bounds, section="host")
         for name, bounds in HOST_NUMBERS.items()

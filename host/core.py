@@ -86,17 +86,17 @@ class Host:
         every sealed one is checked to open with the configured key, so a
         wrong key stops the host at start instead of failing a webhook later.
         """
-        applied = self.store.migrate(self._plugin_migrations())
+        applied = self.store.migrate(self.plugin_migrations())
         self.store.seal_secrets()
         return applied
 
     def pending_migrations(self) -> list[str]:
-        return self.store.pending(self._plugin_migrations())
+        return self.store.pending(self.plugin_migrations())
 
-    def _plugin_migrations(self):
+    def plugin_migrations(self):
         """The plugins' migration sets, as this host's store runs them."""
         returned = self.hook.register_migrations(host=self)
-        return [found.for_sqlite() for found in schema.plugin_sets(returned)]
+        return schema.plugin_sets(returned)
 
     def plugin_config(self, name: str) -> dict[str, str]:
         """The ``[name]`` section of the config file, for plugin settings."""

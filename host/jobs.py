@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from host import wakeup
 from host.errors import Conflict, NotFound, RetryLater, Unavailable
 from host.logs import working_for
-from host.store.db import LeaseLost
+from host.store.engine import LeaseLost
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -53,7 +53,7 @@ class JobQueue:
             "sync.outbound": lambda host, p: host.outbound.run(p),
             "delivery.forward": lambda host, p: host.routing.forward(p),
             "integration.replicate": lambda host, p: host.routing.replicate(p),
-            "integration.reconcile": lambda host, p: host.reconcile.run(
+            "integration.reconcile": lambda host, p: host.reconcile.run_queued(
                 p["integration_id"]
             ),
         }
@@ -87,7 +87,7 @@ class JobQueue:
             raise ValueError(f"Unknown job kind: {kind}")
         if integration_id is None:
             integration_id = int(payload.get("integration_id") or 0)
-        if self.host.store.db.path is not None:
+        if self.host.store.db.wake_key is not None:
             self.host.store.db.after_commit(self._wake_workers)
         return self.host.store.jobs.enqueue(
             kind,
@@ -99,7 +99,7 @@ class JobQueue:
         )
 
     def _wake_workers(self) -> None:
-        wakeup.notify(self.host.store.db.path)
+        wakeup.notify(self.host.store.db.wake_key)
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failure (with jitter)."""
@@ -405,7 +405,7 @@ class Worker:
 
     def _listen(self) -> wakeup.Listener | None:
         """This worker's wake-up socket, or ``None`` (then it polls)."""
-        database = self.host.store.db.path
+        database = self.host.store.db.wake_key
         if database is None:
             return None
         try:

@@ -1,12 +1,15 @@
-"""Migrations for plugins that own tables, whatever engine the host runs.
+"""Migrations, the host's and plugins', whatever engine the host runs.
 
 A plugin returns a :class:`MigrationSet` from ``register_migrations``; each
 step is a function given a :class:`Schema`, which runs SQL in the subset
 SQLite and PostgreSQL share (``CREATE TABLE`` with ``INTEGER``/``TEXT``/
-``REAL`` columns and ``PRIMARY KEY``, ``CREATE INDEX``, ``ALTER TABLE ADD
-COLUMN``, plain ``INSERT``/``UPDATE``). A step that must differ by engine
-reads :attr:`Schema.dialect`. Steps run once each, in the order they were
-added, after the host's own; append new steps, never edit one that shipped.
+``REAL``/``BLOB`` columns and ``PRIMARY KEY``, ``CREATE INDEX``, ``ALTER
+TABLE ADD COLUMN``, plain ``INSERT``/``UPDATE``); on PostgreSQL the column
+types become its own (``BIGINT``, ``DOUBLE PRECISION``, ``BYTEA``, an
+identity column for ``id INTEGER PRIMARY KEY``). A step that must differ by
+engine reads :attr:`Schema.dialect`. Steps run once each, in the order they
+were added, after the host's own; append new steps, never edit one that
+shipped.
 
 The plugin never sees the engine's own connection object: the same set
 runs on every backend the host has.
@@ -15,11 +18,13 @@ runs on every backend the host has.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
-from sqlite_utils import Database, Migrations
+from typing import TYPE_CHECKING, Any
 
 from host.errors import PluginError
+from host.times import utcnow
+
+if TYPE_CHECKING:
+    from host.store.engine import Engine
 
 Step = Callable[["Schema"], None]
 
@@ -27,17 +32,18 @@ Step = Callable[["Schema"], None]
 class Schema:
     """What a migration step is given: SQL to run, and the engine's name."""
 
-    def __init__(self, db: Database, dialect: str = "sqlite") -> None:
-        self._db = db
-        #: ``"sqlite"`` (or, with the PostgreSQL backend, ``"postgresql"``).
-        self.dialect = dialect
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        #: ``"sqlite"`` or ``"postgresql"``.
+        self.dialect = engine.dialect
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """Run one statement (``?`` placeholders)."""
-        self._db.execute(sql, list(params))
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list:
+        """Run one statement (``?`` placeholders); the rows it returned."""
+        cursor = self._engine.execute_schema(sql, list(params))
+        return cursor.fetchall() if cursor.description else []
 
     def table_names(self) -> list[str]:
-        return self._db.table_names()
+        return self._engine.table_names()
 
 
 class MigrationSet:
@@ -66,17 +72,50 @@ class MigrationSet:
         self.steps.append((function.__name__, function))
         return function
 
-    def for_sqlite(self) -> Migrations:
-        """The set as the SQLite store runs it (sqlite-utils' bookkeeping)."""
-        runner = Migrations(self.name)
-        for name, function in self.steps:
+    def pending(self, engine: Engine) -> list[str]:
+        """The names of the steps not yet applied, in order."""
+        done = applied(engine)
+        return [name for name, _ in self.steps if (self.name, name) not in done]
 
-            def run(db: Database, function: Step = function) -> None:
-                function(Schema(db))
+    def apply(self, engine: Engine) -> list[str]:
+        """Apply the pending steps (call inside ``engine.migrating()``)."""
+        ran = []
+        for name in self.pending(engine):
+            dict(self.steps)[name](Schema(engine))
+            engine.execute(
+                f"INSERT INTO {engine.migrations_table}"
+                " (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                [self.name, name, utcnow()],
+            )
+            ran.append(name)
+        return ran
 
-            run.__name__ = name
-            runner()(run)
-        return runner
+
+def applied(engine: Engine) -> set[tuple[str, str]]:
+    """(set, step) of every migration the database records as applied."""
+    if engine.migrations_table not in engine.table_names():
+        return set()
+    return {
+        (row[0], row[1])
+        for row in engine.execute(
+            f"SELECT migration_set, name FROM {engine.migrations_table}"
+        )
+    }
+
+
+def ensure_record_table(engine: Engine) -> None:
+    """The table of applied migrations (on SQLite: sqlite-utils' own, which
+    older versions of trackbridge wrote, with the same columns)."""
+    if engine.migrations_table in engine.table_names():
+        return
+    engine.execute_schema(
+        f"CREATE TABLE {engine.migrations_table} (id INTEGER PRIMARY KEY,"
+        " migration_set TEXT, name TEXT, applied_at TEXT)"
+    )
+    engine.execute(
+        f"CREATE UNIQUE INDEX idx_{engine.migrations_table}_migration_set_name"
+        f" ON {engine.migrations_table} (migration_set, name)"
+    )
 
 
 def plugin_sets(returned: Iterable[Any]) -> list[MigrationSet]:

@@ -1,13 +1,14 @@
 """Waking idle job workers on this machine when a job is queued.
 
 Each job worker listens on a Unix datagram socket in a folder named after
-the database (under the temporary folder: a socket's path may not be longer
-than 107 bytes); whoever commits a new job sends one byte to every socket
-there. An idle
-worker then claims it within milliseconds instead of at its next poll
-(``[jobs] poll_interval_seconds``, which stays the fallback, and the only
-way for workers on other machines). Sending never blocks and never fails
-the caller: a worker that is busy or gone simply misses the nudge.
+the database (its engine's ``wake_key``: the SQLite file, or the PostgreSQL
+server and database; under the temporary folder, as a socket's path may not
+be longer than 107 bytes); whoever commits a new job sends one byte to
+every socket there. An idle worker then claims it within milliseconds
+instead of at its next poll (``[jobs] poll_interval_seconds``, which stays
+the fallback, and the only way for workers on other machines). Sending
+never blocks and never fails the caller: a worker that is busy or gone
+simply misses the nudge.
 """
 
 from __future__ import annotations
@@ -27,16 +28,16 @@ _NUMBERS = itertools.count()
 
 
 @functools.lru_cache(maxsize=16)
-def wake_dir(database: Path) -> Path:
+def wake_dir(database: str) -> Path:
     """Kept per database: every commit that queues a job asks for it."""
-    digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()
+    digest = hashlib.sha256(database.encode()).hexdigest()
     return Path(tempfile.gettempdir()) / f"trackbridge-wake-{digest[:16]}"
 
 
 class Listener:
     """One worker's socket; :meth:`wait` returns when nudged or at timeout."""
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: str) -> None:
         folder = wake_dir(database)
         folder.mkdir(mode=0o700, exist_ok=True)
         self.path = folder / f"{os.getpid()}-{next(_NUMBERS)}.sock"
@@ -66,7 +67,7 @@ class Listener:
             self.path.unlink()
 
 
-def notify(database: Path) -> None:
+def notify(database: str) -> None:
     """Nudge every worker listening beside ``database``."""
     folder = wake_dir(database)
     for path in _sockets(folder):

@@ -24,22 +24,114 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+#: What ``--database`` and ``TRACKBRIDGE_TEST_DATABASE`` choose from.
+ENGINES = ("sqlite", "postgresql")
+#: The sealing key of every test database on PostgreSQL (where a key file
+#: beside the database is refused).
+TEST_SECRET_KEY = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0="
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database",
+        choices=("both", *ENGINES),
+        default=os.environ.get("TRACKBRIDGE_TEST_DATABASE", "both"),
+        help="the engines tests that use the store run on (default: both, or"
+        " TRACKBRIDGE_TEST_DATABASE; PostgreSQL's are skipped, saying why, where"
+        " its server is not installed unless it was asked for by name)",
+    )
+
+
 def pytest_report_header(config):
-    return f"sqlite: {sqlite3.sqlite_version}, python: {sys.version.split()[0]}"
+    return (
+        f"sqlite: {sqlite3.sqlite_version}, python: {sys.version.split()[0]},"
+        f" engines: {', '.join(_engines(config))}"
+    )
 
 
-def write_config(directory: Path, text: str = "") -> Path:
-    """A config file in ``directory`` whose database lives beside it."""
+def _engines(config) -> tuple[str, ...]:
+    chosen = config.getoption("--database")
+    return ENGINES if chosen == "both" else (chosen,)
+
+
+def pytest_generate_tests(metafunc):
+    """Tests that use ``database`` run once per chosen engine; a test marked
+    ``sqlite_only`` (WAL, checkpoints, the writer lock) or
+    ``postgresql_only`` on that engine alone."""
+    if "database" not in metafunc.fixturenames:
+        return
+    engines = _engines(metafunc.config)
+    for marker, engine in (("sqlite_only", "sqlite"),
+                           ("postgresql_only", "postgresql")):  # fmt: skip
+        if metafunc.definition.get_closest_marker(marker):
+            engines = [e for e in engines if e == engine] or [
+                pytest.param(engine, marks=pytest.mark.skip(
+                    reason=f"{engine} only; --database chose another"))
+            ]  # fmt: skip
+    metafunc.parametrize("database", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(request):
+    """One PostgreSQL server for the session (see tests/postgres.py)."""
+    from tests.postgres import Server, ServerUnavailable
+
+    try:
+        server = Server()
+    except ServerUnavailable as ex:
+        if request.config.getoption("--database") == "postgresql" or os.environ.get(
+            "TRACKBRIDGE_TEST_DATABASE"
+        ) in ("both", "postgresql"):
+            pytest.fail(f"PostgreSQL was asked for but cannot start: {ex}")
+        pytest.skip(f"no PostgreSQL server here: {ex}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database(request):
+    """Where this test's data lives: ``trackbridge.db`` (SQLite, beside the
+    config file) or a fresh PostgreSQL database of its own (its URL)."""
+    if request.param == "sqlite":
+        yield "trackbridge.db"
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server.template is None:
+        server.template = _migrated_template(server)
+    url = server.fresh_database(template=server.template)
+    try:
+        yield url
+    finally:
+        server.discard(url)
+
+
+def _migrated_template(server) -> str:
+    url = server.create_database()
+    store = Store.open(url, secret_key=TEST_SECRET_KEY)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    return url.rsplit("/", 1)[1]
+
+
+def write_config(directory: Path, text: str = "", database: str = "trackbridge.db"):
+    """A config file in ``directory``; its database lives beside it, or at
+    ``database`` (a PostgreSQL URL from the ``database`` fixture)."""
     path = directory / "config.ini"
+    key = f"secret_key = {TEST_SECRET_KEY}\n" if database.startswith("postgres") else ""
     path.write_text(
         textwrap.dedent(
-            """
+            f"""
             [host]
-            database = trackbridge.db
+            database = {database}
             public_url = http://tb.example
             allow_loopback_destinations = true
             """
         )
+        + key
         + textwrap.dedent(text)
     )
     return path
@@ -94,8 +186,8 @@ def linked_group(host, organization, integration_id, key, external_id, *,
 
 
 @pytest.fixture
-def config(tmp_path):
-    return load_config(write_config(tmp_path), env={})
+def config(tmp_path, database):
+    return load_config(write_config(tmp_path, database=database), env={})
 
 
 class Clock:
@@ -123,7 +215,7 @@ def host(config, clock):
     pm.register(tiny_tracker, name="tiny")
     tiny_tracker.CALLS.clear()
     tiny_tracker.CHANGES.clear()
-    host = Host(config, Store.open(config.database), pm, clock=clock)
+    host = Host(config, Store.for_config(config), pm, clock=clock)
     host.migrate()
     yield host
     host.close()
@@ -170,6 +262,18 @@ def api(client, auth):
         return getattr(client, f"simulate_{method}")(url, headers=headers, **kwargs)
 
     return call
+
+
+def dump(store, skip: tuple[str, ...] = ()) -> str:
+    """Every row of every table as text, in a stable order, on either
+    engine (tables in ``skip`` left out)."""
+    lines = []
+    for table in sorted(store.db.table_names()):
+        if table in skip:
+            continue
+        for row in store.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall():
+            lines.append(f"{table}: {tuple(row)!r}")
+    return "\n".join(lines)
 
 
 def shared_fixture(name: str) -> bytes:

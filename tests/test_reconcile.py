@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from host.cli import CliContext, build_cli
 from host.config import load_config
 from host.services.groups import Source
-from host.store.db import utcnow
+from host.times import utcnow
 from tests import tiny_tracker
 from tests.conftest import install_tiny, write_config
 

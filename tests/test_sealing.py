@@ -18,6 +18,7 @@ PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----MIIEvQ-pipeline-7d3e"
 WEBHOOK_TOKEN = "eyJhbGciOiJIUzI1NiJ9.forwarded-token-91b2"
 
 
+@pytest.mark.sqlite_only
 def test_a_copy_of_the_database_reveals_no_secret(host, org, config):
     integration = install_tiny(host, org)
     host.store.integrations.set_credentials(integration.id, {"secret": SECRET})
@@ -89,6 +90,7 @@ def test_a_wrong_key_stops_the_host_at_start(host, org, config):
     assert "Traceback" not in failed.stderr
 
 
+@pytest.mark.sqlite_only
 def test_rotating_the_key_file_keeps_every_secret_readable(host, org, config):
     integration = install_tiny(host, org)
     host.store.integrations.set_credentials(integration.id, {"secret": SECRET})
@@ -109,7 +111,7 @@ def test_rotating_the_key_file_keeps_every_secret_readable(host, org, config):
     # what it seals now opens with the new key alone.
     assert host.store.integrations.credentials(integration.id) == {"secret": SECRET}
     host.store.integrations.set_credentials(integration.id, {"secret": "next"})
-    fresh = Store.open(config.database)
+    fresh = Store.for_config(config)
     assert fresh.integrations.credentials(integration.id) == {"secret": "next"}
     with pytest.raises(SecretKeyError):
         SecretBox(old_keys).open(_stored(host))

@@ -1,12 +1,11 @@
 import os
-import sqlite3
 import threading
 import time
 
 import pytest
 
 from host.jobs import Worker
-from host.store import Store, db
+from host.store import IntegrityError, Store, db
 from host.store.migrations import core
 from tests.conftest import install_tiny
 
@@ -47,10 +46,11 @@ def test_connection_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     assert pragma("busy_timeout") == 5_000  # [host] write_timeout_seconds
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_in_another_connection_waits_for_the_one_writing(config, host):
     """Writers queue on the lock file, and the second goes on once the first
     commits: no "database is locked", nothing lost, in commit order."""
-    other = Store.open(config.database)
+    other = Store.for_config(config)
     holding, release, second_done = (threading.Event() for _ in range(3))
 
     def first() -> None:
@@ -79,6 +79,7 @@ def test_a_writer_in_another_connection_waits_for_the_one_writing(config, host):
     other.close()
 
 
+@pytest.mark.sqlite_only
 def test_commits_leave_checkpoints_to_the_worker(host, config):
     """A commit only appends to the WAL; the idle worker folds it back."""
     database = str(config.database)
@@ -100,6 +101,7 @@ def test_commits_leave_checkpoints_to_the_worker(host, config):
     assert os.path.getsize(database) > before + 600 * 4096
 
 
+@pytest.mark.sqlite_only
 def test_a_wal_past_its_limit_is_checkpointed_by_the_writer(host, config, monkeypatch):
     """Without a worker running, the WAL still never grows unbounded."""
     monkeypatch.setattr(db, "WAL_LIMIT_BYTES", 100 * 4096)
@@ -141,14 +143,14 @@ def test_a_failed_transaction_leaves_nothing(host):
 def test_nested_transactions_roll_back_only_the_inner_part(host):
     with host.store.transaction():
         host.store.organizations.create("outer", "Outer")
-        with pytest.raises(sqlite3.IntegrityError), host.store.transaction():
+        with pytest.raises(IntegrityError), host.store.transaction():
             host.store.organizations.create("inner", "Inner")
             host.store.organizations.create("inner", "Again")
     assert [o.slug for o in host.store.organizations.list()] == ["outer"]
 
 
 def test_a_second_connection_sees_committed_writes(host, config):
-    other = Store.open(config.database)
+    other = Store.for_config(config)
     host.organizations.create("acme", "Acme")
     assert other.organizations.get_by_slug("acme").name == "Acme"
 
@@ -170,6 +172,7 @@ def _user():
     return Source(user=True)
 
 
+@pytest.mark.sqlite_only
 def test_linked_groups_are_found_from_the_issues_links(host, org):
     """The apply path's lookup starts at the issue's links (an index on
     external_issue_id), not at every group of the organization: with a
@@ -190,7 +193,7 @@ def test_linked_groups_are_found_from_the_issues_links(host, org):
 def holding(config):
     """Another process's writer (its own lock file handle) inside a write
     transaction until the event is set."""
-    other = Store.open(config.database)
+    other = Store.for_config(config)
     inside, release = threading.Event(), threading.Event()
 
     def hold():
@@ -207,6 +210,7 @@ def holding(config):
     other.close()
 
 
+@pytest.mark.sqlite_only
 def test_a_write_waits_for_the_lock_at_most_its_timeout_then_is_unavailable(
     config, host, holding
 ):
@@ -222,6 +226,7 @@ def test_a_write_waits_for_the_lock_at_most_its_timeout_then_is_unavailable(
         assert time.monotonic() - started < timeout + 0.2
 
 
+@pytest.mark.sqlite_only
 def test_health_answers_within_its_timeout_while_another_writer_holds_the_lock(
     host, holding
 ):

@@ -65,18 +65,24 @@ def test_a_token_expires_and_can_revoke_itself(host, org, client, clock):
     )
 
 
-def test_last_used_is_written_at_most_once_a_minute(host, org, client, clock):
+def test_last_used_is_written_at_most_once_a_minute(
+    host, org, client, clock, monkeypatch
+):
     token = host.organizations.create_token(org)
     headers = {"Authorization": f"Bearer {token}"}
     writes = []
-    host.store.db.conn.set_trace_callback(
-        lambda sql: writes.append(sql) if "SET last_used_at" in sql else None
-    )
+    execute = host.store.db.execute
+
+    def spy(sql, params=()):
+        if "SET last_used_at" in sql:
+            writes.append(sql)
+        return execute(sql, params)
+
+    monkeypatch.setattr(host.store.db, "execute", spy)
     for _ in range(5):
         client.simulate_get("/api/0/organizations/acme", headers=headers)
     clock.advance(61)
     client.simulate_get("/api/0/organizations/acme", headers=headers)
-    host.store.db.conn.set_trace_callback(None)
     assert len(writes) == 2
 
 

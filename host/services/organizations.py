@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from typing import TYPE_CHECKING
 
 from host import validation
 from host.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from host.services.links import hash_secret
+from host.store import IntegrityError
 from host.times import epoch_of, iso_time
 from host.types import Member, Organization
 
@@ -40,7 +40,7 @@ class OrganizationService:
                 organization_id = self.store.organizations.create(
                     slug, name or slug, region
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise Conflict(f"Organization {slug!r} already exists.") from None
         return self.store.organizations.get(organization_id)
 

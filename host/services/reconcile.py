@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from host.errors import NotFound
+from host.errors import NotFound, TrackbridgeError
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -36,6 +36,14 @@ FIRST_PASS_LOOKBACK = timedelta(hours=24)
 #: (a search a hundred, plus one call for each missing one), and every
 #: linked issue is checked once every (linked issues / this) passes.
 CHECKS_PER_PASS = 500
+#: How long a pass holds its integration (other passes skip it meanwhile):
+#: long enough for any pass, short enough that one whose worker died holds
+#: nothing for long.
+PASS_LEASE_SECONDS = 600.0
+
+
+class PassInProgress(TrackbridgeError):
+    """Another pass of the integration is running (another worker or host)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,30 @@ class ReconcileService:
         """
         if not self.store.passes.due(only=integration_id):
             return None  # gone, or no longer in use
+        now = self.host.clock()
+        if not self.store.passes.start(
+            integration_id,
+            until=now + PASS_LEASE_SECONDS,
+            now=now,
+            next_due=now + self.host.config.jobs.reconcile_interval_seconds,
+        ):
+            raise PassInProgress(
+                f"A pass of integration {integration_id} is running already"
+                " (another worker or host)."
+            )
+        try:
+            return self._run(integration_id)
+        finally:
+            self.store.passes.release(integration_id)
+
+    def run_queued(self, integration_id: int) -> None:
+        """A queued pass: one already running covers it."""
+        try:
+            self.run(integration_id)
+        except PassInProgress as ex:
+            log.info("reconcile: %s This one is left to it.", ex)
+
+    def _run(self, integration_id: int) -> PassResult | None:
         integration = self.store.integrations.get(integration_id)
         since = self._since(integration)
         until = _iso(self.host.clock())
@@ -175,7 +207,7 @@ class ReconcileService:
 
     def _since(self, integration: Integration) -> str:
         mark = self.store.passes.get(integration.id)
-        return mark["polled_until"] if mark else self._first_since()
+        return (mark and mark["polled_until"]) or self._first_since()
 
     def _first_since(self) -> str:
         return _iso(self.host.clock() - FIRST_PASS_LOOKBACK.total_seconds())

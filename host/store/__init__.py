@@ -1,29 +1,23 @@
 """The narrow storage interface domain services use.
 
-Services never build SQL: they call these repositories, so a PostgreSQL
-backend can later implement the same methods. SQLite through sqlite-utils
-is the embedded, zero-setup default.
+Services never build SQL: they call these repositories, which run on
+either engine (:mod:`host.store.engine`): SQLite through sqlite-utils, the
+embedded, zero-setup default, or PostgreSQL for several hosts and workers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database, Migrations
-
 from host import sealing
-from host.errors import Unavailable
+from host.schema import MigrationSet
 from host.sealing import SecretBox
-from host.store.db import (
-    DEFAULT_WRITE_TIMEOUT_SECONDS,
-    connect,
-    write,
-)
+from host.store.db import DEFAULT_WRITE_TIMEOUT_SECONDS
 from host.store.deliveries import DeliveryStore
+from host.store.engine import Engine, IntegrityError, connect, is_postgresql
 from host.store.groups import GroupStore
 from host.store.idempotency import IdempotencyStore
 from host.store.integrations import IntegrationStore
@@ -51,7 +45,7 @@ SEALED_COLUMNS = (
 class Store:
     """One database connection and the repositories built on it."""
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Engine, box: SecretBox) -> None:
         self.db = db
         self.box = box
         self.organizations = OrganizationStore(db)
@@ -79,10 +73,19 @@ class Store:
 
         :raises DatabaseUnavailable: it cannot be opened (the message says
             which path needs which permission).
+        :raises SecretKeyError: a PostgreSQL database without ``secret_key``
+            (every host must seal with the same keys: a key file is one
+            machine's).
         """
-        return cls(
-            connect(path, write_timeout), SecretBox.for_database(path, secret_key)
-        )
+        if is_postgresql(path) and not secret_key:
+            raise sealing.SecretKeyError(
+                "A PostgreSQL database is shared by every host, so they must seal"
+                " secrets with the same key: set TRACKBRIDGE_SECRET_KEY or [host]"
+                " secret_key (`trackbridge rotate-key --print-new-key` makes one);"
+                " the key file beside a SQLite database is one machine's."
+            )
+        box = SecretBox.for_database(path, secret_key)
+        return cls(connect(path, write_timeout), box)
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
@@ -101,10 +104,10 @@ class Store:
         :returns: how many values were (re)sealed.
         """
         sealed = 0
-        with write(self.db):
+        with self.db.transaction():
             for table, key, column in SEALED_COLUMNS:
                 for row_key, stored in self.db.execute(
-                    f"SELECT {key}, {column} FROM {table}"
+                    f"SELECT {key}, {column} FROM {table}{self.db.for_update}"
                 ).fetchall():
                     if not again and stored.startswith(sealing.PREFIX):
                         self.box.open(stored)  # the keys must still open it
@@ -124,47 +127,21 @@ class Store:
             ``[host] write_timeout_seconds``; 0: only if it is free now).
         :raises Unavailable: the lock was not had in time.
         """
-        with write(self.db, timeout):
+        with self.db.transaction(timeout):
             yield self
 
-    def migrate(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
-        """Apply pending migrations under the write lock (safe across processes).
+    def migrate(self, plugin_sets: Iterable[MigrationSet] = ()) -> list[str]:
+        """Apply pending migrations, once however many processes start
+        together (one transaction under the engine's migration lock)."""
+        return apply_all(self.db, list(plugin_sets))
 
-        Foreign keys are off while they run, as SQLite's own procedure for
-        rebuilding a table asks (dropping the old copy would otherwise cascade
-        to every row that refers to it), and checked before the commit.
-        """
-        self.db.conn.execute("PRAGMA foreign_keys = OFF")
-        try:
-            with write(self.db):
-                applied = apply_all(self.db, list(plugin_sets))
-                broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(
-                        f"migrations left rows without their parent: {broken[:5]}"
-                    )
-        finally:
-            self.db.conn.execute("PRAGMA foreign_keys = ON")
-        return applied
-
-    def pending(self, plugin_sets: Iterable[Migrations] = ()) -> list[str]:
+    def pending(self, plugin_sets: Iterable[MigrationSet] = ()) -> list[str]:
         return pending_names(self.db, list(plugin_sets))
 
     def health(self, timeout: float) -> str | None:
-        """What keeps the database from being read or written, if anything.
-
-        Reads a table and takes the write lock (then lets go, writing
-        nothing), each waiting at most ``timeout`` seconds.
-        """
-        try:
-            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            with write(self.db, timeout):
-                pass
-        except Unavailable as ex:  # locked, or cannot be opened
-            return ex.detail
-        except sqlite3.Error as ex:
-            return f"The database cannot be read: {ex}"
-        return None
+        """What keeps the database from being read or written, if anything
+        (each check waits at most ``timeout`` seconds)."""
+        return self.db.health(timeout)
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file (the job worker calls this)."""
@@ -174,4 +151,4 @@ class Store:
         self.db.close()
 
 
-__all__ = ["Store"]
+__all__ = ["IntegrityError", "Store"]

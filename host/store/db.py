@@ -1,4 +1,4 @@
-"""Opening the SQLite database the way every process and thread must.
+"""The SQLite engine: opening the database the way every process and thread must.
 
 Each thread (of a gunicorn worker, the job worker, a CLI command) gets its
 own connection on first use: WAL so readers never block the writer, foreign
@@ -35,13 +35,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from host.errors import Unavailable
-from host.times import utcnow  # noqa: F401 (the repositories' import)
+from host.store.engine import Engine, IntegrityError, Params
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +62,27 @@ class DatabaseUnavailable(Unavailable):
     it answers 503; a command stops with exit status 2.)"""
 
 
-class LeaseLost(Exception):
-    """A fenced transaction found its job's lease taken over: rolled back."""
+class Database(Engine, sqlite_utils.Database):
+    """The SQLite engine: one connection per thread (and one writer lock
+    file per connection, so threads exclude each other as processes do)."""
 
-
-class Database(sqlite_utils.Database):
-    """The database, as one connection per thread (and one writer lock file
-    per connection, so threads exclude each other as processes do)."""
+    dialect = "sqlite"
+    migrations_table = "_sqlite_migrations"  # sqlite-utils' own, kept
 
     def __init__(self, path: Path | None, write_timeout: float) -> None:
+        Engine.__init__(self)
         self.path = path
         self.write_timeout = write_timeout
         self.wal_path = f"{path}-wal" if path else None
+        self.wake_key = str(path.resolve()) if path else None
         self.commits = 0
-        self._local = threading.local()
         self._thread_writer = threading.Lock()
         self._opened: list[tuple[sqlite3.Connection, object]] = []
         self._opened_lock = threading.Lock()
         self._closed = False
         # ":memory:" is one database per connection: share the one.
         self._shared = None if path else _open_connection(":memory:", write_timeout)
-        super().__init__(self.conn, execute_plugins=False)
+        sqlite_utils.Database.__init__(self, self.conn, execute_plugins=False)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -118,33 +118,54 @@ class Database(sqlite_utils.Database):
             self._opened.append((conn, lock_file))
         return conn
 
-    @contextlib.contextmanager
-    def fenced(self, still_ours: Callable[[], bool]) -> Iterator[None]:
-        """Inside the block, this thread's transactions commit only while
-        ``still_ours()`` holds (asked under the write lock, just before the
-        commit); else they roll back with :class:`LeaseLost`. A job runs
-        its handler so: once another worker has taken its lease over, no
-        write of this run lands."""
-        self._local.fence = still_ours
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         try:
-            yield
+            return self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as ex:
+            raise IntegrityError(str(ex)) from None
+
+    def executemany(self, sql: str, params: Iterable[Params]) -> None:
+        try:
+            self.conn.executemany(sql, params)
+        except sqlite3.IntegrityError as ex:
+            raise IntegrityError(str(ex)) from None
+
+    def table_names(self) -> list[str]:
+        return sqlite_utils.Database.table_names(self)
+
+    def transaction(self, timeout: float | None = None):
+        return write(self, timeout)
+
+    @contextlib.contextmanager
+    def migrating(self) -> Iterator[None]:
+        """Foreign keys are off while migrations run, as SQLite's own
+        procedure for rebuilding a table asks (dropping the old copy would
+        otherwise cascade to every row that refers to it), and checked
+        before the commit."""
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with write(self):
+                yield
+                broken = self.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"migrations left rows without their parent: {broken[:5]}"
+                    )
         finally:
-            self._local.fence = None
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once this thread's transaction has committed
-        (not at all if it rolls back); the same callback is called once."""
-        pending = self._local.__dict__.setdefault("after_commit", [])
-        if callback not in pending:
-            pending.append(callback)
-
-    def _run_after_commit(self, committed: bool) -> None:
-        pending = self._local.__dict__.pop("after_commit", [])
-        for callback in pending if committed else ():
-            try:
-                callback()
-            except Exception:  # the commit stands whatever a callback does
-                log.exception("an after-commit callback failed")
+    def health(self, timeout: float) -> str | None:
+        """Reads a table and takes the write lock (then lets go, writing
+        nothing), each waiting at most ``timeout`` seconds."""
+        try:
+            self.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            with write(self, timeout):
+                pass
+        except Unavailable as ex:  # locked, or cannot be opened
+            return ex.detail
+        except sqlite3.Error as ex:
+            return f"The database cannot be read: {ex}"
+        return None
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the database without waiting on anyone."""
@@ -248,11 +269,13 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
             db._run_after_commit(committed=False)
             raise
         else:
-            fence = getattr(db._local, "fence", None)
-            if fence is not None and not fence():
-                conn.execute("ROLLBACK")
+            try:
+                db._check_fence()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 db._run_after_commit(committed=False)
-                raise LeaseLost("the job's lease was taken over; nothing was written")
+                raise
             try:
                 conn.execute("COMMIT")
             except sqlite3.OperationalError as ex:

@@ -7,12 +7,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
 from host import types
 from host.sealing import SecretBox
 from host.store import rows
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 #: What the delivery log shows of a delivery (never its headers or body).
 LOG_COLUMNS = ", ".join(
@@ -25,7 +24,7 @@ LOG_COLUMNS = ", ".join(
 
 
 class DeliveryStore:
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Engine, box: SecretBox) -> None:
         self.db = db
         self.box = box  # seals what a copy of the database must not reveal
 

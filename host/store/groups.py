@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database
-
 from host import types
 from host.store import rows
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 GROUP_SELECT = """
     SELECT groups.*, users.email AS assignee_email
@@ -19,7 +18,7 @@ GROUP_SELECT = """
 
 
 class GroupStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def create(self, organization_id: int, title: str, culprit: str) -> int:
@@ -100,7 +99,7 @@ class GroupStore:
         cursor = self.db.execute(
             "INSERT INTO group_activity (group_id, type, data, actor_member_id,"
             " source, source_integration_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 group_id,
                 type,

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 
-from sqlite_utils import Database
+from host.store.engine import Engine
 
 #: How long a key's first answer is kept.
 KEEP_SECONDS = 86_400.0
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
+
+    def hold(self, organization_id: int, key: str) -> None:
+        """Until this transaction ends, another request with the key waits
+        here (reading the key, then claiming it, is one step)."""
+        self.db.lock(f"idempotency:{organization_id}:{key}")
 
     def get(self, organization_id: int, key: str) -> dict | None:
         row = self.db.execute(

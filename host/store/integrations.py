@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
 from host import types
 from host.sealing import SecretBox
 from host.store import rows
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 
 class IntegrationStore:
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Engine, box: SecretBox) -> None:
         self.db = db
         self.box = box  # seals what a copy of the database must not reveal
 
@@ -247,7 +246,8 @@ class IntegrationStore:
             " description, url, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (integration_id, key) DO UPDATE SET"
-            " external_id = coalesce(excluded.external_id, external_id),"
+            " external_id ="
+            " coalesce(excluded.external_id, external_issues.external_id),"
             " title = excluded.title, description = excluded.description,"
             " url = excluded.url, updated_at = excluded.updated_at",
             [
@@ -317,6 +317,15 @@ class IntegrationStore:
             "UPDATE external_issues SET key = ?, url = ?, updated_at = ? WHERE id = ?",
             [key, url, utcnow(), external_issue_id],
         )
+
+    def lock_issue(self, external_issue_id: int) -> None:
+        """Until this transaction ends, other transactions that lock the
+        issue wait: its field watermarks are read, compared and written as
+        one step (on SQLite the writer is exclusive anyway)."""
+        self.db.execute(
+            f"SELECT id FROM external_issues WHERE id = ?{self.db.for_update}",
+            [external_issue_id],
+        ).fetchall()
 
     def last_event_at(self, external_issue_id: int, field: str) -> str | None:
         """When the newest change of the issue's ``field`` applied happened."""

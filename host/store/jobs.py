@@ -11,10 +11,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
 from host.store import rows
-from host.store.db import utcnow, write
+from host.store.engine import Engine
+from host.times import utcnow
 
 #: A job concerns an organization when it works for it, or for an
 #: integration it uses (its lane: the integration's tracker calls or, as a
@@ -32,7 +31,7 @@ _BEFORE_EVERY_LANE = -(2**63)
 
 
 class JobStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def enqueue(
@@ -87,7 +86,10 @@ class JobStore:
         seek: the cost does not grow with the backlog (``tests/test_jobs.py``
         holds the query plans), only with the lanes skipped.
         """
-        with write(self.db):
+        with self.db.transaction():
+            # The caps count what runs, then claim: one claim at a time (on
+            # SQLite the writer is exclusive anyway).
+            self.db.lock("jobs.claim")
             job_id = self._expired(now) or self._next_due(
                 now, per_integration, after, paused, probing
             )
@@ -96,16 +98,17 @@ class JobStore:
             row = self.db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                 " lease_until = ?, worker = ?, updated_at = ? WHERE id = ?"
-                " RETURNING *",
-                [now + lease_seconds, worker, utcnow(), job_id],
+                " AND (state = 'queued' OR lease_until < ?) RETURNING *",
+                [now + lease_seconds, worker, utcnow(), job_id, now],
             ).fetchone()
-        return self._job(row)
+        return self._job(row) if row else None
 
     def _expired(self, now: float) -> int | None:
         row = self.db.execute(
             # Any one: running jobs are few, and each expired one is taken
             # by the next claims.
-            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ? LIMIT 1",
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?"
+            f" LIMIT 1{self.db.skip_locked}",
             [now],
         ).fetchone()
         return row[0] if row else None
@@ -130,7 +133,7 @@ class JobStore:
             row = self.db.execute(
                 "SELECT id, lane, organization_id, run_at FROM jobs"
                 " WHERE state = 'queued' AND lane > ?"
-                " ORDER BY lane, run_at, id LIMIT 1",
+                f" ORDER BY lane, run_at, id LIMIT 1{self.db.skip_locked}",
                 [cursor],
             ).fetchone()
             if row is None:
@@ -174,10 +177,14 @@ class JobStore:
         return cursor.rowcount > 0
 
     def holds(self, job_id: int, worker: str, attempt: int) -> bool:
-        """Whether this claim (worker and attempt) still holds the job."""
+        """Whether this claim (worker and attempt) still holds the job; in a
+        transaction, the job's row stays locked until it ends (so a fenced
+        commit cannot interleave with a takeover)."""
         return (
-            self.db.execute(f"SELECT 1 FROM jobs WHERE {self._OURS}",
-                            [job_id, worker, attempt]).fetchone()
+            self.db.execute(
+                f"SELECT 1 FROM jobs WHERE {self._OURS}{self.db.for_update}",
+                [job_id, worker, attempt],
+            ).fetchone()
             is not None
         )  # fmt: skip
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlite_utils import Database
+from host.store.engine import Engine
 
 
 class MetricStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def add(self, deltas: Mapping[tuple[str, str], float]) -> None:
@@ -16,7 +16,7 @@ class MetricStore:
 
         In key order: two processes flushing the same series lock their rows
         in the same order, so a row-locking engine cannot deadlock on them."""
-        self.db.conn.executemany(
+        self.db.executemany(
             "INSERT INTO metric_series (name, labels, value) VALUES (?, ?, ?)"
             " ON CONFLICT (name, labels) DO UPDATE"
             " SET value = metric_series.value + excluded.value",

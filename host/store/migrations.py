@@ -1,20 +1,24 @@
-"""The host's core schema, as a ``sqlite_utils.Migrations`` set.
+"""The host's core schema, as a :class:`host.schema.MigrationSet`.
 
 Plugins add their own sets through the ``register_migrations`` hook; the
 core set is always applied first. Append new migrations; never edit one that
-has shipped.
+has shipped. Each step runs on SQLite and on PostgreSQL (see
+:mod:`host.schema`); the few that only repair rows an older SQLite
+installation wrote say so and do nothing on PostgreSQL, whose databases
+begin at this version with every step.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from host.schema import MigrationSet, Schema, ensure_record_table
+from host.store.engine import Engine
 
-core = Migrations("trackbridge")
+core = MigrationSet("trackbridge")
 
 
-@core()
-def m0001_organizations(db: Database) -> None:
-    db.execute(
+@core.step
+def m0001_organizations(schema: Schema) -> None:
+    schema.execute(
         """
         CREATE TABLE organizations (
             id INTEGER PRIMARY KEY,
@@ -24,7 +28,7 @@ def m0001_organizations(db: Database) -> None:
             created_at TEXT NOT NULL
         )"""
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE users (
             id INTEGER PRIMARY KEY,
@@ -34,7 +38,7 @@ def m0001_organizations(db: Database) -> None:
             created_at TEXT NOT NULL
         )"""
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE members (
             id INTEGER PRIMARY KEY,
@@ -45,7 +49,7 @@ def m0001_organizations(db: Database) -> None:
             UNIQUE (organization_id, user_id)
         )"""
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE api_tokens (
             id INTEGER PRIMARY KEY,
@@ -60,9 +64,9 @@ def m0001_organizations(db: Database) -> None:
     )
 
 
-@core()
-def m0002_groups(db: Database) -> None:
-    db.execute(
+@core.step
+def m0002_groups(schema: Schema) -> None:
+    schema.execute(
         """
         CREATE TABLE groups (
             id INTEGER PRIMARY KEY,
@@ -77,8 +81,8 @@ def m0002_groups(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX groups_org_status ON groups (organization_id, status)")
-    db.execute(
+    schema.execute("CREATE INDEX groups_org_status ON groups (organization_id, status)")
+    schema.execute(
         """
         CREATE TABLE group_activity (
             id INTEGER PRIMARY KEY,
@@ -91,8 +95,8 @@ def m0002_groups(db: Database) -> None:
             created_at TEXT NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX group_activity_group ON group_activity (group_id, id)")
-    db.execute(
+    schema.execute("CREATE INDEX group_activity_group ON group_activity (group_id, id)")
+    schema.execute(
         """
         CREATE TABLE comments (
             id INTEGER PRIMARY KEY,
@@ -107,12 +111,12 @@ def m0002_groups(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX comments_group ON comments (group_id, id)")
+    schema.execute("CREATE INDEX comments_group ON comments (group_id, id)")
 
 
-@core()
-def m0003_integrations(db: Database) -> None:
-    db.execute(
+@core.step
+def m0003_integrations(schema: Schema) -> None:
+    schema.execute(
         """
         CREATE TABLE integrations (
             id INTEGER PRIMARY KEY,
@@ -126,7 +130,7 @@ def m0003_integrations(db: Database) -> None:
             UNIQUE (provider, external_id)
         )"""
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE organization_integrations (
             id INTEGER PRIMARY KEY,
@@ -140,12 +144,12 @@ def m0003_integrations(db: Database) -> None:
             UNIQUE (organization_id, integration_id)
         )"""
     )
-    db.execute(
+    schema.execute(
         "CREATE INDEX org_integrations_integration"
         " ON organization_integrations (integration_id)"
     )
     # Secrets live apart from metadata so no query for display ever reads them.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE credentials (
             integration_id INTEGER PRIMARY KEY REFERENCES integrations(id)
@@ -154,7 +158,7 @@ def m0003_integrations(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE external_issues (
             id INTEGER PRIMARY KEY,
@@ -171,11 +175,11 @@ def m0003_integrations(db: Database) -> None:
             UNIQUE (integration_id, key)
         )"""
     )
-    db.execute(
+    schema.execute(
         "CREATE INDEX external_issues_external_id"
         " ON external_issues (integration_id, external_id)"
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE group_links (
             id INTEGER PRIMARY KEY,
@@ -186,8 +190,10 @@ def m0003_integrations(db: Database) -> None:
             UNIQUE (group_id, external_issue_id)
         )"""
     )
-    db.execute("CREATE INDEX group_links_external ON group_links (external_issue_id)")
-    db.execute(
+    schema.execute(
+        "CREATE INDEX group_links_external ON group_links (external_issue_id)"
+    )
+    schema.execute(
         """
         CREATE TABLE comment_links (
             comment_id INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
@@ -197,15 +203,15 @@ def m0003_integrations(db: Database) -> None:
             PRIMARY KEY (comment_id, external_issue_id)
         )"""
     )
-    db.execute(
+    schema.execute(
         "CREATE INDEX comment_links_external"
         " ON comment_links (external_issue_id, external_comment_id)"
     )
 
 
-@core()
-def m0004_deliveries_and_jobs(db: Database) -> None:
-    db.execute(
+@core.step
+def m0004_deliveries_and_jobs(schema: Schema) -> None:
+    schema.execute(
         """
         CREATE TABLE webhook_deliveries (
             id INTEGER PRIMARY KEY,
@@ -222,10 +228,10 @@ def m0004_deliveries_and_jobs(db: Database) -> None:
             UNIQUE (integration_id, body_sha256)
         )"""
     )
-    db.execute(
+    schema.execute(
         "CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at)"
     )
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE jobs (
             id INTEGER PRIMARY KEY,
@@ -243,8 +249,8 @@ def m0004_deliveries_and_jobs(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX jobs_ready ON jobs (state, run_at)")
-    db.execute(
+    schema.execute("CREATE INDEX jobs_ready ON jobs (state, run_at)")
+    schema.execute(
         """
         CREATE TABLE setup_pipelines (
             id_hash TEXT PRIMARY KEY,
@@ -259,10 +265,10 @@ def m0004_deliveries_and_jobs(db: Database) -> None:
     )
 
 
-@core()
-def m0005_setup_links(db: Database) -> None:
+@core.step
+def m0005_setup_links(schema: Schema) -> None:
     # One-time links that open a provider's setup page for an organization.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE setup_links (
             token_hash TEXT PRIMARY KEY,
@@ -274,11 +280,11 @@ def m0005_setup_links(db: Database) -> None:
     )
 
 
-@core()
-def m0006_sync_echoes(db: Database) -> None:
+@core.step
+def m0006_sync_echoes(schema: Schema) -> None:
     # What trackbridge just wrote to a tracker, so the webhook that reports
     # the write back (its echo) is recognised and not applied again.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE sync_echoes (
             id INTEGER PRIMARY KEY,
@@ -289,17 +295,17 @@ def m0006_sync_echoes(db: Database) -> None:
             expires_at REAL NOT NULL
         )"""
     )
-    db.execute(
+    schema.execute(
         "CREATE INDEX sync_echoes_issue ON sync_echoes"
         " (external_issue_id, action, value)"
     )
 
 
-@core()
-def m0007_forwards(db: Database) -> None:
+@core.step
+def m0007_forwards(schema: Schema) -> None:
     # Deliveries a control node owes a region: kept until the region took
     # them (the URL path holds the webhook token, so not in job payloads).
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE forwards (
             id INTEGER PRIMARY KEY,
@@ -314,11 +320,11 @@ def m0007_forwards(db: Database) -> None:
     )
 
 
-@core()
-def m0008_browser_sessions(db: Database) -> None:
+@core.step
+def m0008_browser_sessions(schema: Schema) -> None:
     # Signed-in browsers of the settings pages, kept under the hash of the
     # cookie's value so a copy of the database cannot be used to sign in.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE browser_sessions (
             id_hash TEXT PRIMARY KEY,
@@ -329,18 +335,18 @@ def m0008_browser_sessions(db: Database) -> None:
     )
 
 
-@core()
-def m0009_drop_deliveries_received_index(db: Database) -> None:
+@core.step
+def m0009_drop_deliveries_received_index(schema: Schema) -> None:
     # Nothing reads deliveries by time (ids grow with it), and the index cost
     # every webhook one more page written (bench/ingest.py).
-    db.execute("DROP INDEX IF EXISTS webhook_deliveries_received")
+    schema.execute("DROP INDEX IF EXISTS webhook_deliveries_received")
 
 
-@core()
-def m0010_reconcile_passes(db: Database) -> None:
+@core.step
+def m0010_reconcile_passes(schema: Schema) -> None:
     # One row per integration under reconciliation: where its last pass got
     # to (the next one searches from there) and when the next one is due.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE reconcile_passes (
             integration_id INTEGER PRIMARY KEY REFERENCES integrations(id)
@@ -353,11 +359,11 @@ def m0010_reconcile_passes(db: Database) -> None:
     )
 
 
-@core()
-def m0011_metric_series(db: Database) -> None:
+@core.step
+def m0011_metric_series(schema: Schema) -> None:
     # Counters every process adds its own counts to (see host.metrics): the
     # database is what gunicorn workers and job workers share.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE metric_series (
             name TEXT NOT NULL,
@@ -388,13 +394,13 @@ NEVER_REUSED = (
 )
 
 
-@core()
-def m0012_tenancy(db: Database) -> None:
+@core.step
+def m0012_tenancy(schema: Schema) -> None:
     # Each organization signs in to a shared tracker with its own
     # credentials; the integration keeps only what every organization shares
     # (the webhook secret). Existing rows are copied sealed as they are: the
     # shared secret in them is ignored, the integration's own wins.
-    db.execute(
+    schema.execute(
         """
         CREATE TABLE installation_credentials (
             organization_integration_id INTEGER PRIMARY KEY
@@ -403,77 +409,85 @@ def m0012_tenancy(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
-    db.execute(
+    schema.execute(
         "INSERT INTO installation_credentials"
         " SELECT uses.id, credentials.data, credentials.updated_at"
         " FROM organization_integrations AS uses JOIN credentials"
         " ON credentials.integration_id = uses.integration_id"
     )
     # A refused credential is now one organization's problem, not everyone's.
-    db.execute(
+    schema.execute(
         "UPDATE organization_integrations SET status = 'needs_reauth'"
         " WHERE integration_id IN"
         " (SELECT id FROM integrations WHERE status = 'needs_reauth')"
     )
-    db.execute("UPDATE integrations SET status = 'active'")
+    schema.execute("UPDATE integrations SET status = 'active'")
     # A member's display name belongs to the membership, not to the person
     # in every organization.
-    db.execute("ALTER TABLE members ADD COLUMN name TEXT NOT NULL DEFAULT ''")
-    db.execute(
+    schema.execute("ALTER TABLE members ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    schema.execute(
         "UPDATE members SET name ="
         " (SELECT users.name FROM users WHERE users.id = members.user_id)"
     )
-    db.execute("ALTER TABLE api_tokens ADD COLUMN expires_at REAL")
-    db.execute("ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT")
-    db.execute("ALTER TABLE forwards ADD COLUMN integration_id INTEGER")
+    schema.execute("ALTER TABLE api_tokens ADD COLUMN expires_at REAL")
+    schema.execute("ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT")
+    schema.execute("ALTER TABLE forwards ADD COLUMN integration_id INTEGER")
     # SQLite hands out max(id)+1 unless the key is AUTOINCREMENT, so a
     # deleted row's id went to the next row: another organization's new
     # integration saw the old one's dead letters. Rebuild with AUTOINCREMENT
-    # (foreign keys are off while migrations run, see Store.migrate).
-    for table in NEVER_REUSED:
-        _rebuild_with_autoincrement(db, table)
+    # (foreign keys are off while migrations run, see Database.migrating).
+    # PostgreSQL's identity columns never hand an id out twice.
+    if schema.dialect == "sqlite":
+        for table in NEVER_REUSED:
+            _rebuild_with_autoincrement(schema, table)
 
 
-@core()
-def m0013_job_lanes(db: Database) -> None:
+@core.step
+def m0013_job_lanes(schema: Schema) -> None:
     # The integration a job works for (the tracker it calls): claims cap
     # how many of one integration's jobs run at once and take integrations
     # in turn, so one slow tracker never holds every worker slot.
     # 0: a job for no integration (a region's forward, a replica).
-    db.execute("ALTER TABLE jobs ADD COLUMN integration_id INTEGER NOT NULL DEFAULT 0")
-    db.execute(
-        "UPDATE jobs SET integration_id = COALESCE("
-        " json_extract(payload, '$.integration_id'),"
-        " (SELECT d.integration_id FROM webhook_deliveries AS d"
-        "  WHERE d.id = json_extract(jobs.payload, '$.delivery_id')),"
-        " (SELECT e.integration_id FROM external_issues AS e"
-        "  WHERE e.id = json_extract(jobs.payload, '$.external_issue_id')), 0)"
+    schema.execute(
+        "ALTER TABLE jobs ADD COLUMN integration_id INTEGER NOT NULL DEFAULT 0"
     )
+    if schema.dialect == "sqlite":  # jobs an older SQLite installation queued
+        schema.execute(
+            "UPDATE jobs SET integration_id = COALESCE("
+            " json_extract(payload, '$.integration_id'),"
+            " (SELECT d.integration_id FROM webhook_deliveries AS d"
+            "  WHERE d.id = json_extract(jobs.payload, '$.delivery_id')),"
+            " (SELECT e.integration_id FROM external_issues AS e"
+            "  WHERE e.id = json_extract(jobs.payload, '$.external_issue_id')), 0)"
+        )
     # A claim is an index seek whatever the backlog (no sort of the queue).
-    db.execute("DROP INDEX IF EXISTS jobs_ready")
-    db.execute("CREATE INDEX jobs_due ON jobs (state, integration_id, run_at)")
+    schema.execute("DROP INDEX IF EXISTS jobs_ready")
+    schema.execute("CREATE INDEX jobs_due ON jobs (state, integration_id, run_at)")
     # Counts by state (GET /metrics), and running jobs by lease: the oldest
     # expired lease, the running jobs of each integration.
-    db.execute("CREATE INDEX jobs_state ON jobs (state, lease_until)")
+    schema.execute("CREATE INDEX jobs_state ON jobs (state, lease_until)")
 
 
-@core()
-def m0014_lanes_and_tracker_health(db: Database) -> None:
+@core.step
+def m0014_lanes_and_tracker_health(schema: Schema) -> None:
     # A job's lane is what claims share workers out by: the integration
     # whose tracker it calls, or (negated) that integration's inbound
     # applies, which must never wait behind its tracker's calls.
-    db.execute("ALTER TABLE jobs RENAME COLUMN integration_id TO lane")
-    db.execute("UPDATE jobs SET lane = -lane WHERE kind = 'delivery.process'")
+    schema.execute("ALTER TABLE jobs RENAME COLUMN integration_id TO lane")
+    schema.execute("UPDATE jobs SET lane = -lane WHERE kind = 'delivery.process'")
     # The organization a job works for (0: several or none): claims cap
     # one organization's jobs as they cap one lane's.
-    db.execute("ALTER TABLE jobs ADD COLUMN organization_id INTEGER NOT NULL DEFAULT 0")
-    db.execute(
-        "UPDATE jobs SET organization_id ="
-        " COALESCE(json_extract(payload, '$.organization_id'), 0)"
+    schema.execute(
+        "ALTER TABLE jobs ADD COLUMN organization_id INTEGER NOT NULL DEFAULT 0"
     )
+    if schema.dialect == "sqlite":  # jobs an older SQLite installation queued
+        schema.execute(
+            "UPDATE jobs SET organization_id ="
+            " COALESCE(json_extract(payload, '$.organization_id'), 0)"
+        )
     # A tracker that stopped answering (timeouts, refused connections): its
     # jobs wait for a probe instead of holding worker slots (host.breakers).
-    db.execute(
+    schema.execute(
         """CREATE TABLE tracker_health (
             integration_id INTEGER PRIMARY KEY
                 REFERENCES integrations(id) ON DELETE CASCADE,
@@ -487,21 +501,21 @@ def m0014_lanes_and_tracker_health(db: Database) -> None:
     )
 
 
-@core()
-def m0015_one_job_index(db: Database) -> None:
+@core.step
+def m0015_one_job_index(schema: Schema) -> None:
     # Every webhook inserts a job and every claim and finish changes its
     # state: each index costs on all three. Running jobs are few (at most
     # the workers' slots), so finding them through jobs_due's state prefix
     # and filtering their leases costs nothing a second index would save.
-    db.execute("DROP INDEX IF EXISTS jobs_state")
+    schema.execute("DROP INDEX IF EXISTS jobs_state")
 
 
-@core()
-def m0016_event_times_per_field(db: Database) -> None:
+@core.step
+def m0016_event_times_per_field(schema: Schema) -> None:
     # Which change of an issue is the newest is known per field: a late
     # assignee change is not stale because a newer status change came
     # first (Jira DC sends its webhooks asynchronously, in any order).
-    db.execute(
+    schema.execute(
         """CREATE TABLE issue_event_times (
             external_issue_id INTEGER NOT NULL
                 REFERENCES external_issues(id) ON DELETE CASCADE,
@@ -511,19 +525,19 @@ def m0016_event_times_per_field(db: Database) -> None:
         ) WITHOUT ROWID"""
     )
     for field in ("assignee", "status", "key"):
-        db.execute(
+        schema.execute(
             "INSERT INTO issue_event_times (external_issue_id, field, occurred_at)"
             " SELECT id, ?, last_event_at FROM external_issues"
             " WHERE last_event_at IS NOT NULL",
             [field],
         )
-    db.execute("ALTER TABLE external_issues DROP COLUMN last_event_at")
+    schema.execute("ALTER TABLE external_issues DROP COLUMN last_event_at")
 
 
-@core()
-def m0017_idempotency_keys(db: Database) -> None:
+@core.step
+def m0017_idempotency_keys(schema: Schema) -> None:
     # The first answer to a POST sent with an Idempotency-Key, for a day.
-    db.execute(
+    schema.execute(
         """CREATE TABLE idempotency_keys (
             organization_id INTEGER NOT NULL
                 REFERENCES organizations(id) ON DELETE CASCADE,
@@ -535,28 +549,35 @@ def m0017_idempotency_keys(db: Database) -> None:
             PRIMARY KEY (organization_id, key)
         )"""
     )
-    db.execute("CREATE INDEX idempotency_keys_age ON idempotency_keys (started_at)")
+    schema.execute("CREATE INDEX idempotency_keys_age ON idempotency_keys (started_at)")
 
 
-@core()
-def m0018_reconcile_checks(db: Database) -> None:
+@core.step
+def m0018_reconcile_checks(schema: Schema) -> None:
     # Each pass checks a batch of linked issues still exist; this is where
     # the last batch ended (an external issue id; 0: start again).
-    db.execute(
+    schema.execute(
         "ALTER TABLE reconcile_passes ADD COLUMN checked_after INTEGER NOT NULL"
         " DEFAULT 0"
     )
 
 
-def _rebuild_with_autoincrement(db: Database, table: str) -> None:
-    sql = db.execute(
+@core.step
+def m0019_reconcile_pass_lease(schema: Schema) -> None:
+    # While a pass runs it holds its integration (until this time), so two
+    # workers or hosts never reconcile one integration at once.
+    schema.execute("ALTER TABLE reconcile_passes ADD COLUMN running_until REAL")
+
+
+def _rebuild_with_autoincrement(schema: Schema, table: str) -> None:
+    [(sql,)] = schema.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
-    ).fetchone()[0]
+    )
     if "AUTOINCREMENT" in sql:
         return
     indexes = [
         row[0]
-        for row in db.execute(
+        for row in schema.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
             " AND sql IS NOT NULL",
             [table],
@@ -565,26 +586,33 @@ def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     rebuilt = sql.replace(
         "id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1
     ).replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}__rebuilt", 1)
-    db.execute(rebuilt)
-    db.execute(f"INSERT INTO {table}__rebuilt SELECT * FROM {table}")
-    db.execute(f"DROP TABLE {table}")
-    db.execute(f"ALTER TABLE {table}__rebuilt RENAME TO {table}")
+    schema.execute(rebuilt)
+    schema.execute(f"INSERT INTO {table}__rebuilt SELECT * FROM {table}")
+    schema.execute(f"DROP TABLE {table}")
+    schema.execute(f"ALTER TABLE {table}__rebuilt RENAME TO {table}")
     for index in indexes:
-        db.execute(index)
+        schema.execute(index)
 
 
-def pending_names(db: Database, plugin_sets: list[Migrations]) -> list[str]:
+def pending_names(engine: Engine, plugin_sets: list[MigrationSet]) -> list[str]:
     """``set:name`` of every migration not yet applied, in apply order."""
     return [
-        f"{migrations.name}:{migration.name}"
+        f"{migrations.name}:{name}"
         for migrations in [core, *plugin_sets]
-        for migration in migrations.pending(db)
+        for name in migrations.pending(engine)
     ]
 
 
-def apply_all(db: Database, plugin_sets: list[Migrations]) -> list[str]:
-    """Apply the core set, then each plugin set; return what was applied."""
-    applied = pending_names(db, plugin_sets)
-    for migrations in [core, *plugin_sets]:
-        migrations.apply(db)
-    return applied
+def apply_all(engine: Engine, plugin_sets: list[MigrationSet]) -> list[str]:
+    """Apply the core set, then each plugin set; return what was applied.
+
+    One transaction, under the engine's migration lock: hosts starting
+    together wait for the first, then find nothing left to apply.
+    """
+    with engine.migrating():
+        ensure_record_table(engine)
+        return [
+            f"{migrations.name}:{name}"
+            for migrations in [core, *plugin_sets]
+            for name in migrations.apply(engine)
+        ]

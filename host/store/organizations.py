@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
 from host import types
 from host.store import rows
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 MEMBER_SELECT = """
     SELECT members.id, members.organization_id, users.email, members.name
@@ -15,7 +14,7 @@ MEMBER_SELECT = """
 
 
 class OrganizationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def create(self, slug: str, name: str, region: str | None = None) -> int:

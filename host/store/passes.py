@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 
-from sqlite_utils import Database
-
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 
 class PassStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def due(self, now: float = math.inf, only: int | None = None) -> list[int]:
@@ -26,7 +25,7 @@ class PassStore:
                 " ON passes.integration_id = integrations.id"
                 " WHERE integrations.status = 'active'"
                 " AND (passes.next_due IS NULL OR passes.next_due <= :now)"
-                " AND (CAST(:only AS INTEGER) IS NULL OR integrations.id = :only)"
+                " AND (CAST(:only AS BIGINT) IS NULL OR integrations.id = :only)"
                 " AND EXISTS (SELECT 1 FROM organization_integrations AS uses"
                 " WHERE uses.integration_id = integrations.id"
                 " AND uses.status = 'active')"
@@ -56,6 +55,32 @@ class PassStore:
             " checked_after = excluded.checked_after,"
             " updated_at = excluded.updated_at",
             [integration_id, polled_until, changes, checked_after, utcnow()],
+        )
+
+    def start(
+        self, integration_id: int, *, until: float, now: float, next_due: float
+    ) -> bool:
+        """Hold the integration for a pass until ``until``, unless another
+        pass holds it now; one conditional statement, so two passes never
+        both start (``next_due``: when the scheduler's first pass of it is
+        due, if it had none yet)."""
+        return bool(
+            self.db.execute(
+                "INSERT INTO reconcile_passes (integration_id, next_due,"
+                " running_until, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (integration_id) DO UPDATE"
+                " SET running_until = excluded.running_until"
+                " WHERE reconcile_passes.running_until IS NULL"
+                " OR reconcile_passes.running_until < ? RETURNING integration_id",
+                [integration_id, next_due, until, utcnow(), now],
+            ).fetchall()
+        )
+
+    def release(self, integration_id: int) -> None:
+        """The pass ended (done or failed): the next may start."""
+        self.db.execute(
+            "UPDATE reconcile_passes SET running_until = NULL WHERE integration_id = ?",
+            [integration_id],
         )
 
     def take(

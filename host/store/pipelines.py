@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
 from host.sealing import SecretBox
 from host.store import rows
-from host.store.db import utcnow
+from host.store.engine import Engine
+from host.times import utcnow
 
 
 class PipelineStore:
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Engine, box: SecretBox) -> None:
         self.db = db
         self.box = box  # seals what a copy of the database must not reveal
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from host.store.engine import Engine
 
 #: Rows one statement deletes: a batch is one short write transaction, so a
 #: large backlog never holds the writer lock for long.
@@ -10,7 +10,7 @@ BATCH = 500
 
 
 class RetentionStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def delete_deliveries(self, received_before: str) -> int:

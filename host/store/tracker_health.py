@@ -10,13 +10,11 @@ jobs. The rules live in :mod:`host.breakers`.
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from host.store.db import write
+from host.store.engine import Engine
 
 
 class TrackerHealthStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def failed(
@@ -36,7 +34,7 @@ class TrackerHealthStore:
         failed) doubles the wait, up to ``max_wait``; failures of calls that
         started before it opened change nothing but the count.
         """
-        with write(self.db):
+        with self.db.transaction():
             row = self.get(integration_id)
             if row is None:
                 row = {
@@ -73,7 +71,7 @@ class TrackerHealthStore:
 
     def answered(self, integration_id: int) -> dict | None:
         """The tracker answered: forget its failures; the row it had, if any."""
-        with write(self.db):
+        with self.db.transaction():
             row = self.get(integration_id)
             if row is not None:
                 self.db.execute(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -432,7 +431,7 @@ def client_for(
         ca_bundle=state.get("ca_bundle"),
         auth_mode=state.get("auth_mode", "oauth"),
     )
-    verify = install.verify_option(config, Path(host.config.database).parent / "ca")
+    verify = install.verify_option(config, host.config.data_dir / "ca")
     if config.auth_mode == "token":
         credentials = TokenCredentials(state["personal_access_token"])
     else:

@@ -92,7 +92,8 @@ def test_no_secret_reaches_any_output(
         **{
             f"sealing key {n}": key
             for n, key in enumerate(
-                sealing.read_key_file(sealing.key_file(config.database))
+                sealing.parse_keys(config.secret_key)
+                or sealing.read_key_file(sealing.key_file(config.database))
             )
         },
     }
