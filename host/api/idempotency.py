@@ -103,6 +103,7 @@ class _Run:
         :raises Unprocessable: the key was used for another request.
         :raises StillRunning: its first request has not answered yet.
         """
+        self.store.hold(self.organization_id, self.key)
         kept = self.store.get(self.organization_id, self.key)
         now = self.clock()
         if kept is None or kept["started_at"] < now - KEEP_SECONDS:

@@ -467,6 +467,7 @@ class InboundService:
         field, occurred = _field(event), _instant(event.occurred_at)
         if field is None or occurred is None:
             return
+        self.store.integrations.lock_issue(issue.id)
         last = _instant(self.store.integrations.last_event_at(issue.id, field))
         if last is None or occurred > last:
             self.store.integrations.set_last_event_at(
@@ -480,6 +481,7 @@ class InboundService:
         field, occurred = _field(event), _instant(event.occurred_at)
         if field is None or occurred is None:
             return False
+        self.store.integrations.lock_issue(issue.id)
         last = _instant(self.store.integrations.last_event_at(issue.id, field))
         if last is not None and occurred < last:
             return True

@@ -92,6 +92,7 @@ class OutboundService:
                 # about it made in Jira before the write, arriving late, is
                 # stale (before our write's own webhook comes, or if it never
                 # does), not applied over what Jira now has.
+                store.integrations.lock_issue(issue.id)
                 store.integrations.set_last_event_at(
                     issue.id, action, iso_time(self.host.clock())
                 )
