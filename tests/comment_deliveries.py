@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import http.client
 import json
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from host.config import load_config
 from host.core import Host
+from host.store import Store
 from host.types import IntegrationSpec
 from tests.conftest import linked_group, write_config
 
@@ -49,12 +49,16 @@ def prepare(
     host_keys: str = "",
     issue: dict | None = None,
     jira_url: str = "http://127.0.0.1:9",
+    database: str = "trackbridge.db",
+    jobs_keys: str = "",
 ):
     """A config and database: one organization, one Jira integration that
     applies comments, one group linked to the payload's issue.
 
     :param host_keys: more ``[host]`` lines (``write_timeout_seconds = 1``).
     :param jira_url: the Jira the integration calls (default: nothing listens).
+    :param database: where the data lives (the ``database`` fixture's value).
+    :param jobs_keys: more ``[jobs]`` lines.
     :returns: (config path, group id, webhook URL path)
     """
     issue = issue or COMMENTED["issue"]
@@ -64,7 +68,8 @@ def prepare(
         + host_keys
         + "[jobs]\nlease_seconds = 2\ntracker_timeout_seconds = 1\n"
         "backoff_base_seconds = 0.1\n"
-        "backoff_max_seconds = 1\npoll_interval_seconds = 0.05\n",
+        "backoff_max_seconds = 1\npoll_interval_seconds = 0.05\n" + jobs_keys,
+        database=database,
     )
     group_id, path = add_tenant(config_path, "acme", issue, jira_url, EXTERNAL_ID)
     return config_path, group_id, path
@@ -132,34 +137,47 @@ def post(port: int, path: str, body: bytes, timeout: float = 30) -> int | None:
     return status
 
 
-def wait_until_applied(config_path: Path, timeout: float = 120) -> None:
-    """Until no job is queued or running; none may be dead-lettered."""
-    database = load_config(config_path, env={}).database
+def reading(config_path: Path) -> Store:
+    """The test's database, opened beside the processes under test."""
+    return Store.for_config(load_config(config_path, env={}))
+
+
+def wait_until_applied(
+    config_path: Path, timeout: float = 120, kind: str = "delivery.process"
+) -> None:
+    """Until no ``kind`` job is queued or running; none may be dead-lettered."""
     deadline = time.monotonic() + timeout
     left = None
-    while time.monotonic() < deadline:
-        with sqlite3.connect(database, timeout=30) as db:
-            left = db.execute(
+    store = reading(config_path)
+    try:
+        while time.monotonic() < deadline:
+            left = store.db.execute(
                 "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+                " AND kind = ?",
+                [kind],
             ).fetchone()[0]
-            dead = db.execute(
+            dead = store.db.execute(
                 "SELECT count(*) FROM jobs WHERE state = 'dead'"
             ).fetchone()[0]
-        assert dead == 0, "a job was dead-lettered"
-        if not left:
-            return
-        time.sleep(0.2)
+            assert dead == 0, "a job was dead-lettered"
+            if not left:
+                return
+            time.sleep(0.2)
+    finally:
+        store.close()
     pytest.fail(f"{left} job(s) still not applied after {timeout} s")
 
 
 def applied(config_path: Path, group_id: int) -> list[int]:
     """The numbers of the comments on the group (once per copy)."""
-    database = load_config(config_path, env={}).database
-    with sqlite3.connect(database, timeout=30) as db:
+    store = reading(config_path)
+    try:
         texts = [
             row[0]
-            for row in db.execute(
+            for row in store.db.execute(
                 "SELECT text FROM comments WHERE group_id = ?", [group_id]
             )
         ]
+    finally:
+        store.close()
     return [int(t.split(PREFIX, 1)[1].split()[0]) for t in texts if PREFIX in t]

@@ -1,0 +1,176 @@
+"""Several machines on one PostgreSQL database: two hosts (gunicorn, as
+``trackbridge serve`` runs it) and two job workers, webhooks spread over
+both hosts, while a whole host and a worker are killed with SIGKILL.
+
+Every delivery a host acknowledged must be applied exactly once, whichever
+host took it and whichever worker applied it; and reconciliation, scheduled
+by both workers every second, is never queued twice for one due time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from host.serve import child_commands
+from tests.comment_deliveries import (
+    add_tenant,
+    applied,
+    comment,
+    post,
+    prepare,
+    reading,
+    wait_until_applied,
+)
+from tests.conftest import REPO
+from tests.servers import free_port, wait_for
+
+DELIVERIES = 1500
+SENDERS = 8
+RECONCILE_EVERY = 1
+
+
+@pytest.mark.e2e
+@pytest.mark.postgresql_only
+def test_two_hosts_and_two_workers_lose_nothing_and_double_nothing(tmp_path, database):
+    config_path, group_id, path = prepare(
+        tmp_path,
+        database=database,
+        jobs_keys=f"reconcile_interval_seconds = {RECONCILE_EVERY}\n",
+    )
+    other_group_id, other_path = add_tenant(config_path, "beta")
+    env = {**os.environ, "TRACKBRIDGE_CONFIG": str(config_path),
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ports = [free_port(), free_port()]
+    hosts = [_host(port, env, logs, 0) for port in ports]
+    workers = [_worker(env, logs, n) for n in (0, 1)]
+    kills = {"host": 0, "worker": 0}
+    started = time.monotonic()
+    try:
+        for port in ports:
+            wait_for(lambda port=port: _healthy(port), f"host on {port}")
+        acknowledged, refused = _send_while_killing(
+            ports, (path, other_path), hosts, workers, env, logs, kills
+        )
+        wait_until_applied(config_path)
+        elapsed = time.monotonic() - started
+    finally:
+        for process in [*workers, *hosts]:
+            process.send_signal(signal.SIGTERM)
+        for process in [*workers, *hosts]:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    comments = applied(config_path, group_id) + applied(config_path, other_group_id)
+    lost = sorted(set(acknowledged) - set(comments))
+    doubled = sorted({n for n in comments if comments.count(n) > 1})
+    print(
+        f"\nmulti-host: {DELIVERIES} deliveries over 2 hosts, {len(acknowledged)}"
+        f" acknowledged, {len(refused)} refused or cut; killed a host"
+        f" {kills['host']} times and a worker {kills['worker']} times;"
+        f" lost {len(lost)}, applied twice {len(doubled)}"
+    )
+    assert kills["host"] >= 1 and kills["worker"] >= 2, kills
+    assert len(acknowledged) > DELIVERIES * 0.6
+    assert lost == []
+    assert doubled == []
+    assert sorted(set(comments) - set(acknowledged) - set(refused)) == []
+    # Both workers schedule passes; each due time is queued once.
+    store = reading(config_path)
+    try:
+        queued = store.db.execute(
+            "SELECT payload, count(*) FROM jobs WHERE kind = 'integration.reconcile'"
+            " GROUP BY payload"
+        ).fetchall()
+    finally:
+        store.close()
+    for payload, count in queued:
+        assert count <= elapsed / RECONCILE_EVERY + 1, (payload, count, elapsed)
+
+
+def _send_while_killing(ports, paths, hosts, workers, env, logs, kills):
+    acknowledged: list[int] = []
+    refused: list[int] = []
+    numbers = iter(range(DELIVERIES))
+    lock = threading.Lock()
+
+    def send() -> None:
+        while True:
+            with lock:
+                number = next(numbers, None)
+            if number is None:
+                return
+            port = ports[(number // 2) % 2]  # each tenant's over both hosts
+            status = post(port, paths[number % 2], comment(number), timeout=10)
+            ok = status is not None and 200 <= status < 300
+            with lock:
+                (acknowledged if ok else refused).append(number)
+
+    sending = [threading.Thread(target=send) for _ in range(SENDERS)]
+    stop = threading.Event()
+    chaos = threading.Thread(
+        target=_chaos, args=(ports, hosts, workers, env, logs, kills, stop)
+    )
+    for thread in [*sending, chaos]:
+        thread.start()
+    for thread in sending:
+        thread.join(300)
+    stop.set()
+    chaos.join(60)
+    for n, worker in enumerate(workers):
+        if worker.poll() is not None:
+            workers[n] = _worker(env, logs, 10 + n)
+    return acknowledged, refused
+
+
+def _chaos(ports, hosts, workers, env, logs, kills, stop) -> None:
+    """Kill host 0 (master and workers) once a while, worker 0 every ~1 s."""
+    rng = random.Random(11)
+    next_host_kill = time.monotonic() + rng.uniform(1.0, 2.0)
+    while not stop.wait(rng.uniform(0.6, 1.4)):
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        kills["worker"] += 1
+        workers[0] = _worker(env, logs, kills["worker"])
+        if time.monotonic() >= next_host_kill:
+            hosts[0].send_signal(signal.SIGKILL)  # its workers die with it
+            hosts[0].wait()
+            kills["host"] += 1
+            time.sleep(0.5)
+            hosts[0] = _host(ports[0], env, logs, kills["host"])
+            next_host_kill = time.monotonic() + rng.uniform(2.0, 4.0)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _host(port: int, env, logs: Path, number: int) -> subprocess.Popen:
+    command = child_commands(f"127.0.0.1:{port}", 2)["web"]
+    return _start(command, env, logs / f"host-{port}-{number}.log")
+
+
+def _worker(env, logs: Path, number: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "host.cli", "worker"]
+    return _start(command, env, logs / f"worker-{number}.log")
+
+
+def _start(command, env, log: Path) -> subprocess.Popen:
+    output = log.open("a")
+    return subprocess.Popen(command, env=env, cwd=REPO, stdout=output, stderr=output)
