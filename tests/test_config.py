@@ -138,7 +138,7 @@ def test_a_group_url_template_makes_the_trackers_back_link(tmp_path):
         env={},
     )
     host = Host(
-        config, Store.open(config.database), get_plugin_manager(load_entrypoints=False)
+        config, Store.for_config(config), get_plugin_manager(load_entrypoints=False)
     )
     host.migrate()
     try:

@@ -186,7 +186,7 @@ def test_counts_of_every_process_add_up(client, host, config, integration):
     each flushes its own counts, and /metrics shows the sum."""
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(tiny_tracker, name="tiny")
-    other = Host(config, Store.open(config.database), pm)
+    other = Host(config, Store.for_config(config), pm)
     try:
         host.metrics.count("trackbridge_deliveries_total", provider="x", outcome="y")
         other.metrics.count("trackbridge_deliveries_total", provider="x", outcome="y")

@@ -42,7 +42,7 @@ def make_host(directory, clock, text=""):
     config = load_config(write_config(directory, text), env={})
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(plugin, name="jira_server")
-    host = Host(config, Store.open(config.database), pm, clock=clock)
+    host = Host(config, Store.for_config(config), pm, clock=clock)
     host.migrate()
     return host
 

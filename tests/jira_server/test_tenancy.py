@@ -191,7 +191,7 @@ def strict_client(tmp_path):
     config = load_config(path, env={})
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(plugin, name="jira_server")
-    host = Host(config, Store.open(config.database), pm)
+    host = Host(config, Store.for_config(config), pm)
     host.migrate()
     org = host.organizations.create("acme")
     headers = {"Authorization": f"Bearer {host.organizations.create_token(org)}"}
