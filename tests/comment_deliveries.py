@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -135,6 +137,56 @@ def post(port: int, path: str, body: bytes, timeout: float = 30) -> int | None:
     except (OSError, http.client.HTTPException):
         return None
     return status
+
+
+def deliver_all(
+    count: int,
+    senders: int,
+    send: Callable[[int], int | None],
+    meanwhile: Callable[[threading.Event], None],
+) -> tuple[list[int], list[int]]:
+    """Deliveries ``0 .. count - 1`` from ``senders`` threads (``send(n)``
+    posts one and returns the status, ``None`` for no answer), while
+    ``meanwhile(stop)`` runs in a thread of its own until they are all sent.
+
+    :returns: the numbers acknowledged (2xx), and those refused or cut.
+    """
+    acknowledged: list[int] = []
+    refused: list[int] = []
+    numbers = iter(range(count))
+    lock = threading.Lock()
+
+    def sender() -> None:
+        while True:
+            with lock:
+                number = next(numbers, None)
+            if number is None:
+                return
+            status = send(number)
+            ok = status is not None and 200 <= status < 300
+            with lock:
+                (acknowledged if ok else refused).append(number)
+
+    sending = [threading.Thread(target=sender) for _ in range(senders)]
+    stop = threading.Event()
+    chaos = threading.Thread(target=meanwhile, args=(stop,))
+    for thread in [*sending, chaos]:
+        thread.start()
+    for thread in sending:
+        thread.join(300)
+    stop.set()
+    chaos.join(60)
+    return acknowledged, refused
+
+
+def tally(comments: list[int], acknowledged: list[int], refused: list[int]) -> dict:
+    """What went wrong, by kind: acknowledged but never applied (lost),
+    applied more than once (doubled), applied but never sent (unasked)."""
+    return {
+        "lost": sorted(set(acknowledged) - set(comments)),
+        "doubled": sorted({n for n in comments if comments.count(n) > 1}),
+        "unasked": sorted(set(comments) - set(acknowledged) - set(refused)),
+    }
 
 
 def reading(config_path: Path) -> Store:

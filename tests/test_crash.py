@@ -19,7 +19,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,8 +29,10 @@ from tests.comment_deliveries import (
     add_tenant,
     applied,
     comment,
+    deliver_all,
     post,
     prepare,
+    tally,
     wait_until_applied,
 )
 from tests.conftest import REPO, shared_fixture
@@ -75,33 +76,12 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
             lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
             "gunicorn",
         )
-        acknowledged: list[int] = []
-        refused: list[int] = []
-        numbers = iter(range(DELIVERIES))
-        lock = threading.Lock()
-
-        def send() -> None:
-            while True:
-                with lock:
-                    number = next(numbers, None)
-                if number is None:
-                    return
-                status = post(port, paths[number % 2], comment(number, payload))
-                ok = status is not None and 200 <= status < 300
-                with lock:
-                    (acknowledged if ok else refused).append(number)
-
-        sending = [threading.Thread(target=send) for _ in range(SENDERS)]
-        stop = threading.Event()
-        chaos = threading.Thread(
-            target=_chaos, args=(web, worker, env, logs, kills, stop)
+        acknowledged, refused = deliver_all(
+            DELIVERIES,
+            SENDERS,
+            lambda n: post(port, paths[n % 2], comment(n, payload)),
+            lambda stop: _chaos(web, worker, env, logs, kills, stop),
         )
-        for thread in [*sending, chaos]:
-            thread.start()
-        for thread in sending:
-            thread.join(300)
-        stop.set()
-        chaos.join(30)
         if worker["process"].poll() is not None:
             worker["process"] = _start_worker(env, logs, kills["job"] + 1)
         wait_until_applied(config_path)
@@ -116,21 +96,17 @@ def test_no_acknowledged_delivery_is_lost_or_applied_twice(tmp_path):
 
     comments = applied(config_path, group_id) + applied(config_path, other_group_id)
     misplaced = [n for n in applied(config_path, group_id) if n % 2]
-    lost = sorted(set(acknowledged) - set(comments))
-    doubled = sorted({n for n in comments if comments.count(n) > 1})
-    unasked = sorted(set(comments) - set(acknowledged) - set(refused))
+    wrong = tally(comments, acknowledged, refused)
     log_text = "".join(path.read_text(errors="replace") for path in logs.iterdir())
     print(
         f"\ncrash test: {DELIVERIES} deliveries, {len(acknowledged)} acknowledged,"
         f" {len(refused)} refused or cut by a kill; killed {kills['web']} web workers"
-        f" and the job worker {kills['job']} times; lost {len(lost)},"
-        f" applied twice {len(doubled)}"
+        f" and the job worker {kills['job']} times; lost {len(wrong['lost'])},"
+        f" applied twice {len(wrong['doubled'])}"
     )
     assert kills["web"] >= 3 and kills["job"] >= 3, kills
     assert len(acknowledged) > DELIVERIES * 0.8
-    assert lost == []
-    assert doubled == []
-    assert unasked == []
+    assert wrong == {"lost": [], "doubled": [], "unasked": []}
     assert misplaced == []
     assert "database is locked" not in log_text
 

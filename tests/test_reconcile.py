@@ -307,3 +307,24 @@ def test_a_due_pass_is_taken_by_one_scheduler_only(host, integration, clock):
     with host.store.transaction():
         assert passes.take(integration.id, clock(), clock() + 300, since) == "due"
         assert passes.take(integration.id, clock(), clock() + 300, since) is None
+
+
+def test_a_pass_never_runs_beside_another_of_the_same_integration(host, org, clock):
+    """One pass per integration at a time, on any host: a second finds it
+    held and leaves it (a queued one is simply done); a pass whose worker
+    died holds it no longer than its lease."""
+    from host.services.reconcile import PASS_LEASE_SECONDS, PassInProgress
+
+    integration = install_tiny(host, org)
+    now = clock()
+    held = host.store.passes.start(
+        integration.id, until=now + PASS_LEASE_SECONDS, now=now, next_due=now
+    )
+    assert held
+    with pytest.raises(PassInProgress, match="running already"):
+        host.reconcile.run(integration.id)
+    host.reconcile.run_queued(integration.id)  # logged and left to the other
+    assert [c for c in tiny_tracker.CALLS if c["hook"] == "poll_changes"] == []
+    clock.advance(PASS_LEASE_SECONDS + 1)  # its worker died long ago
+    assert host.reconcile.run(integration.id) is not None
+    assert host.store.passes.get(integration.id)["running_until"] is None

@@ -84,8 +84,8 @@ class Store:
                 " secret_key (`trackbridge rotate-key --print-new-key` makes one);"
                 " the key file beside a SQLite database is one machine's."
             )
-        box = SecretBox.for_database(path, secret_key)
-        return cls(connect(path, write_timeout), box)
+        engine = connect(path, write_timeout)
+        return cls(engine, SecretBox.for_database(path, secret_key))
 
     @classmethod
     def for_config(cls, config: Config) -> Store:

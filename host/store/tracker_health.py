@@ -35,6 +35,7 @@ class TrackerHealthStore:
         started before it opened change nothing but the count.
         """
         with self.db.transaction():
+            self.db.lock(f"tracker_health:{integration_id}")  # one count at a time
             row = self.get(integration_id)
             if row is None:
                 row = {
@@ -71,14 +72,11 @@ class TrackerHealthStore:
 
     def answered(self, integration_id: int) -> dict | None:
         """The tracker answered: forget its failures; the row it had, if any."""
-        with self.db.transaction():
-            row = self.get(integration_id)
-            if row is not None:
-                self.db.execute(
-                    "DELETE FROM tracker_health WHERE integration_id = ?",
-                    [integration_id],
-                )
-        return row
+        row = self.db.execute(
+            "DELETE FROM tracker_health WHERE integration_id = ? RETURNING *",
+            [integration_id],
+        ).fetchone()
+        return dict(row) if row else None
 
     def get(self, integration_id: int) -> dict | None:
         row = self.db.execute(

@@ -6,6 +6,7 @@ accepted delivery is stored and a manual-mode integration stops "waiting".
 """
 
 import json
+import secrets
 
 import jwt
 import pytest
@@ -252,6 +253,7 @@ def test_signatures_are_compared_in_constant_time(post, integration, monkeypatch
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
-    fresh = token({"id": EXTERNAL_ID, "nonce": "compare-digest-check"})
+    # A token never seen in this process (verdicts are cached by content).
+    fresh = token({"id": EXTERNAL_ID, "nonce": secrets.token_hex(8)})
     assert post(fresh).status_code == 200
     assert compared
