@@ -76,7 +76,8 @@ def measure(prepared: dict, count: int, rate: float) -> list[float]:
                     acked.append(time.time())
                 connection.close()
                 time.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
-            applied = _wait_for_activity(prepared["database"], len(acked))
+            database = Path(prepared["config"]).parent / "tb.db"
+            applied = _wait_for_activity(database, len(acked))
     finally:
         worker.terminate()
         worker.wait(30)

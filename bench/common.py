@@ -34,6 +34,90 @@ EMAILS = [f"member{i}@example.com" for i in range(20)]
 sys.path.insert(0, str(REPO))
 
 
+# ---- databases ----
+
+#: The sealing key of every benchmark database on PostgreSQL.
+SECRET_KEY = "YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktYmU="
+
+
+class Databases:
+    """Fresh databases for each measured run, on the engines ``--database``
+    chose: ``sqlite`` (a file in the run's folder), ``postgresql`` (a server
+    this benchmark starts on loopback, as the tests do), ``both``, or a
+    ``postgresql://`` URL (databases are created on that server with its
+    credentials, and dropped after)."""
+
+    def __init__(self, choice: str) -> None:
+        self.choice = choice
+        self.server = None
+        self._names = iter(range(1, 1_000_000))
+
+    @property
+    def engines(self) -> list[str]:
+        return {"sqlite": ["sqlite"], "both": ["sqlite", "postgresql"]}.get(
+            self.choice, ["postgresql"]
+        )
+
+    def __enter__(self) -> Databases:
+        if "postgresql" in self.engines and not self.choice.startswith("postgres"):
+            from tests.postgres import Server
+
+            self.server = Server()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def config_lines(self, engine: str) -> str:
+        """``[host]`` lines for a new database of ``engine``."""
+        database = self.new(engine)
+        if engine == "sqlite":
+            return f"database = {database}\n"
+        return f"database = {database}\nsecret_key = {SECRET_KEY}\n"
+
+    def new(self, engine: str) -> str:
+        """A new database of ``engine`` (SQLite: beside the config file)."""
+        if engine == "sqlite":
+            return "tb.db"
+        if self.server is not None:
+            return self.server.create_database()
+        else:
+            import psycopg
+
+            name = f"tbbench_{os.getpid()}_{next(self._names)}"
+            with psycopg.connect(self.choice, autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {name}")
+            return self.choice.rsplit("/", 1)[0] + f"/{name}"
+
+    def server_cpu_seconds(self) -> float | None:
+        """CPU time the started server's processes used so far (``None``
+        for SQLite or a server elsewhere)."""
+        if self.server is None:
+            return None
+        pid_file = self.server.folder / "data" / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [postmaster, *children(postmaster)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+            except FileNotFoundError:
+                continue
+            utime, stime = fields.split()[11:13]
+            total += int(utime) + int(stime)
+        return total / ticks
+
+
+def engine_option(parser) -> None:
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (default), postgresql (a server started here), both, or a"
+        " postgresql:// URL whose server may create databases",
+    )
+
+
 # ---- a prepared host ----
 
 
@@ -43,6 +127,7 @@ def prepare(
     integrations: int = 1,
     linked_issues: int = 1,
     threads: int | None = None,
+    database: str = "database = tb.db\n",
 ) -> dict:
     """A database with one organization, ``integrations`` Jira installs and
     ``linked_issues`` groups each linked to one Jira issue; every sync on.
@@ -59,7 +144,7 @@ def prepare(
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.ini"
     config_path.write_text(
-        "[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1\nlog_level = warning\n"
+        "[host]\n" + database + "public_url = http://127.0.0.1\nlog_level = warning\n"
         "allow_loopback_destinations = true\n"
         + (f"threads = {threads}\n" if threads else "")
     )
@@ -92,7 +177,6 @@ def prepare(
     token = jwt.encode({"id": EXTERNAL_ID}, WEBHOOK_SECRET, algorithm="HS256")
     return {
         "config": str(config_path),
-        "database": str(directory / "tb.db"),
         "path": f"/extensions/jira-server/issue-updated/{token}/",
     }
 
@@ -103,7 +187,7 @@ def _link_many(host, organization_id: int, integration_id: int, issue, count: in
     Group 1 is linked to the issue of the real payload; the others to
     made-up keys, so lookups must use the indexes to find it.
     """
-    db = host.store.db.conn
+    db = host.store.db
     now = "2026-01-01T00:00:00.000000Z"
     batch = 50_000
     with host.store.transaction():
@@ -134,6 +218,8 @@ def _link_many(host, organization_id: int, integration_id: int, issue, count: in
                 " VALUES (?, ?, ?)",
                 [(n + 1, n + 1, now) for n in numbers],
             )
+        for table in ("groups", "external_issues"):  # rows came with their ids
+            db.ids_start_after(table, count)
 
 
 def payloads(count: int, start_ms: int = 1_700_000_000_000) -> list[bytes]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/drain.py [--latency 0.1] [--outbound 240]
         [--inbound 3000] [--backlog 20000]
+        [--database sqlite|postgresql|both|postgresql://...]
 
 - **outbound**: comments sent to Jira, every Jira call answered after
   ``--latency`` seconds (the fake Jira on loopback), by one worker process
@@ -14,6 +15,9 @@
   >= 1,000 deliveries/s.
 - **backlog**: the inbound rate over the first deliveries with
   ``--backlog`` queued, against the rate with 100 queued. Target: >= 0.8.
+
+With ``--database both`` every figure is measured on SQLite, then on a
+PostgreSQL server started here (one row each in ``results.jsonl``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ import threading
 import time
 from pathlib import Path
 
-from common import REPO, record  # noqa: F401  (REPO puts the repo on sys.path)
+from common import (  # noqa: F401  (REPO puts the repo on sys.path)
+    REPO,
+    SECRET_KEY,
+    Databases,
+    engine_option,
+    record,
+)
 
 from host.config import load_config
 from host.core import Host
@@ -45,7 +55,15 @@ def main() -> None:
     parser.add_argument("--outbound", type=int, default=240)
     parser.add_argument("--inbound", type=int, default=3000)
     parser.add_argument("--backlog", type=int, default=20_000)
+    engine_option(parser)
     args = parser.parse_args()
+    with Databases(args.database) as databases:
+        for engine in databases.engines:
+            figures = _measure(args, lambda engine=engine: databases.new(engine))
+            record("drain", {"engine": engine, **figures})
+
+
+def _measure(args, new_database) -> dict:
     figures: dict = {"latency_s": args.latency}
     with FakeJira() as jira:
         jira.delays["*"] = args.latency
@@ -56,32 +74,42 @@ def main() -> None:
         ):
             with tempfile.TemporaryDirectory() as directory:
                 figures[f"outbound_{name}_jobs_per_s"] = _outbound(
-                    Path(directory), jira, organizations, args.outbound, concurrency
+                    _host(Path(directory), new_database()),
+                    jira,
+                    organizations,
+                    args.outbound,
+                    concurrency,
                 )
     sequential = figures["outbound_sequential_8_orgs_jobs_per_s"]
     concurrent = figures["outbound_concurrent_8_orgs_jobs_per_s"]
     figures["outbound_speedup"] = round(concurrent / sequential, 2)
     with tempfile.TemporaryDirectory() as directory:
-        figures["inbound_per_s"] = _inbound(Path(directory), args.inbound, args.inbound)
+        figures["inbound_per_s"] = _inbound(
+            Path(directory), new_database(), args.inbound, args.inbound
+        )
     with tempfile.TemporaryDirectory() as directory:
-        small = _inbound(Path(directory) / "small", 100, 100, rounds=10)
-        big = _inbound(Path(directory) / "big", args.backlog, min(1000, args.backlog))
+        small = _inbound(Path(directory) / "small", new_database(), 100, 100, rounds=10)
+        big = _inbound(
+            Path(directory) / "big",
+            new_database(),
+            args.backlog,
+            min(1000, args.backlog),
+        )
     figures.update(
         inbound_100_queued_per_s=small,
         inbound_backlog_per_s=big,
         backlog=args.backlog,
         backlog_ratio=round(big / small, 2),
     )
-    record("drain", figures)
+    return figures
 
 
 # ---- outbound ----
 
 
-def _outbound(directory, jira, organizations, jobs, concurrency) -> float:
+def _outbound(host, jira, organizations, jobs, concurrency) -> float:
     """Jobs a second: ``jobs`` comments to send, spread over the
     organizations (each its own integration on the same fake Jira)."""
-    host = _host(directory)
     try:
         jira.personal_tokens["pat"] = "svc"
         groups = []
@@ -119,7 +147,9 @@ def _outbound(directory, jira, organizations, jobs, concurrency) -> float:
 # ---- inbound ----
 
 
-def _inbound(directory: Path, queued: int, measured: int, rounds: int = 1) -> float:
+def _inbound(
+    directory: Path, database: str, queued: int, measured: int, rounds: int = 1
+) -> float:
     """Deliveries a second over the first ``measured`` of ``queued``
     comment deliveries (``rounds`` times, queued anew each time)."""
     import falcon.testing
@@ -127,7 +157,7 @@ def _inbound(directory: Path, queued: int, measured: int, rounds: int = 1) -> fl
     from host.app import create_app
 
     directory.mkdir(parents=True, exist_ok=True)
-    config_path, _, path = prepare_inbound(directory)
+    config_path, _, path = prepare_inbound(directory, database=database)
     host = Host.from_config(load_config(config_path, env={}))
     try:
         client = falcon.testing.TestClient(create_app(host))
@@ -147,11 +177,11 @@ def _inbound(directory: Path, queued: int, measured: int, rounds: int = 1) -> fl
 # ---- shared ----
 
 
-def _host(directory: Path) -> Host:
+def _host(directory: Path, database: str) -> Host:
     config = directory / "config.ini"
     config.write_text(
-        "[host]\ndatabase = tb.db\nlog_level = warning\n"
-        "allow_loopback_destinations = true\n"
+        f"[host]\ndatabase = {database}\nsecret_key = {SECRET_KEY}\n"
+        "log_level = warning\nallow_loopback_destinations = true\n"
     )
     return Host.from_config(load_config(config, env={}))
 

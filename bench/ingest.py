@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--seconds 5] [--rounds 3]
         [--concurrency 16] [--workers 2] [--model asyncio+threads|sync|both]
+        [--database sqlite|postgresql|both|postgresql://...]
 
 Real gunicorn with the same worker count and class serves (a) a bare Falcon
 app that answers 200 and (b) trackbridge's Jira Server webhook endpoint with a
@@ -15,6 +16,11 @@ worker after it applied what came in.
 ``--model both`` runs all four servers side by side: trackbridge's worker
 model (``host.web``) and the sync worker it replaced, each with its own
 bare app, so what the model costs or gains is read from one run.
+
+``--database both`` serves trackbridge twice more, once on SQLite and once
+on a PostgreSQL server started here, side by side with the same bare app;
+for PostgreSQL it also reports the server's CPU time per webhook (what one
+database core carries, once the hosts run on other machines).
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,8 @@ from pathlib import Path
 from common import (
     MODELS,
     REPO,
+    Databases,
+    engine_option,
     free_port,
     gunicorn,
     peak_rss_mib,
@@ -59,85 +66,117 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="[host] threads (default: the host's default)"
     )
+    engine_option(parser)
     args = parser.parse_args()
     models = list(MODELS) if args.model == "both" else [args.model]
-    servers_of = {
-        (model, app): (MODELS[model]["worker_class"], MODELS[model][app])
-        for model in models
-        for app in ("bare", "trackbridge")
-    }
-    with tempfile.TemporaryDirectory() as directory:
-        prepared = prepare(Path(directory), threads=args.threads)
-        body = template(Path(directory))
-        env = {"TRACKBRIDGE_CONFIG": prepared["config"]}
-        with contextlib.ExitStack() as servers:
-            servers.enter_context(_checkpoints(prepared["database"]))
-            ports, pids = {}, {}
-            for name, (worker_class, app) in servers_of.items():
-                ports[name] = free_port()
-                pids[name] = servers.enter_context(
-                    gunicorn(app, ports[name], args.workers, env, worker_class)
-                )
-            for port in ports.values():
-                # Steady state: every worker has booted its app and its
-                # caches, and the WAL file has grown to its working size.
-                wrk(
-                    port,
-                    prepared["path"],
-                    body,
-                    seconds=WARM_UP_SECONDS,
-                    concurrency=args.concurrency,
-                )
-            rounds = {model: [] for model in models}
-            for _ in range(args.rounds):
-                for model in models:
-                    runs = {
-                        app: wrk(
-                            ports[(model, app)],
-                            prepared["path"],
-                            body,
-                            seconds=args.seconds,
-                            concurrency=args.concurrency,
-                        )
-                        for app in ("bare", "trackbridge")
-                    }
-                    runs["ratio"] = round(
-                        runs["trackbridge"]["rps"] / runs["bare"]["rps"], 3
-                    )
-                    rounds[model].append(runs)
-            web_rss = {
-                model: max(peak_rss_mib(pid) for pid in pids[(model, "trackbridge")])
-                for model in models
-            }
-        worker_rss = _drain(prepared["database"], prepared["config"])
-    for model in models:
-        median = sorted(rounds[model], key=lambda runs: runs["ratio"])[
-            len(rounds[model]) // 2
-        ]
-        record(
-            "ingest",
-            {
-                "model": model,
-                "threads": args.threads,
-                "workers": args.workers,
-                "concurrency": args.concurrency,
-                "seconds": args.seconds,
-                "rounds": [runs["ratio"] for runs in rounds[model]],
-                "bare": median["bare"],
-                "trackbridge": median["trackbridge"],
-                "ratio": median["ratio"],
-                "target": 0.5,
-                "met": median["ratio"] >= 0.5,
-                "peak_rss_mib": {
-                    "web_worker": web_rss[model],
-                    "job_worker": worker_rss,
-                },
-            },
+    with Databases(args.database) as databases, tempfile.TemporaryDirectory() as tmp:
+        rows = _measure(Path(tmp), databases, models, args)
+    for row in rows:
+        record("ingest", row)
+
+
+def _measure(directory: Path, databases: Databases, models, args) -> list[dict]:
+    engines = databases.engines
+    prepared = {
+        engine: prepare(
+            directory / engine,
+            threads=args.threads,
+            database=databases.config_lines(engine),
         )
+        for engine in engines
+    }
+    body = template(directory)
+    apps = ["bare", *engines]
+    with contextlib.ExitStack() as servers:
+        if "sqlite" in engines:
+            servers.enter_context(_checkpoints(directory / "sqlite" / "tb.db"))
+        ports, pids = {}, {}
+        for model in models:
+            worker_class = MODELS[model]["worker_class"]
+            for app in apps:
+                name = MODELS[model]["bare" if app == "bare" else "trackbridge"]
+                config = prepared[engines[0] if app == "bare" else app]["config"]
+                ports[(model, app)] = free_port()
+                pids[(model, app)] = servers.enter_context(
+                    gunicorn(
+                        name,
+                        ports[(model, app)],
+                        args.workers,
+                        {"TRACKBRIDGE_CONFIG": config},
+                        worker_class,
+                    )
+                )
+        path = prepared[engines[0]]["path"]
+        for port in ports.values():
+            # Steady state: every worker has booted its app and its caches,
+            # and the WAL file has grown to its working size.
+            wrk(port, path, body, seconds=WARM_UP_SECONDS, concurrency=args.concurrency)
+        rounds = {(model, engine): [] for model in models for engine in engines}
+        for _ in range(args.rounds):
+            for model in models:
+                runs = {}
+                for app in apps:
+                    cpu = (
+                        databases.server_cpu_seconds() if app == "postgresql" else None
+                    )
+                    runs[app] = wrk(
+                        ports[(model, app)],
+                        path,
+                        body,
+                        seconds=args.seconds,
+                        concurrency=args.concurrency,
+                    )
+                    if cpu is not None:
+                        used = databases.server_cpu_seconds() - cpu
+                        runs[app]["server_cpu_us_per_webhook"] = round(
+                            used * 1e6 / max(runs[app]["requests"], 1), 1
+                        )
+                for engine in engines:
+                    rounds[(model, engine)].append(
+                        {
+                            "bare": runs["bare"],
+                            "trackbridge": runs[engine],
+                            "ratio": round(
+                                runs[engine]["rps"] / runs["bare"]["rps"], 3
+                            ),
+                        }
+                    )
+        web_rss = {
+            key: max(peak_rss_mib(pid) for pid in pids[key])
+            for key in pids
+            if key[1] != "bare"
+        }
+    worker_rss = {engine: _drain(prepared[engine]["config"]) for engine in engines}
+    rows = []
+    for (model, engine), measured in rounds.items():
+        median = sorted(measured, key=lambda runs: runs["ratio"])[len(measured) // 2]
+        row = {
+            "model": model,
+            "engine": engine,
+            "threads": args.threads,
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "rounds": [runs["ratio"] for runs in measured],
+            "bare": median["bare"],
+            "trackbridge": median["trackbridge"],
+            "ratio": median["ratio"],
+            "target": 0.5,
+            "met": median["ratio"] >= 0.5,
+            "peak_rss_mib": {
+                "web_worker": web_rss[(model, engine)],
+                "job_worker": worker_rss[engine],
+            },
+        }
+        per_webhook = median["trackbridge"].get("server_cpu_us_per_webhook")
+        if per_webhook:
+            row["webhooks_per_database_core_s"] = round(1e6 / per_webhook)
+        rows.append(row)
+    return rows
 
 
 @contextlib.contextmanager
-def _checkpoints(database: str) -> Iterator[None]:
+def _checkpoints(database: Path) -> Iterator[None]:
     """Checkpoint the database every second, as the job worker does.
 
     Web requests leave checkpoints to the worker (``host/store/db.py``), but
@@ -147,6 +186,8 @@ def _checkpoints(database: str) -> Iterator[None]:
     stop = threading.Event()
 
     def run() -> None:
+        import sqlite3
+
         with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
             while not stop.wait(CHECKPOINT_SECONDS):
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -160,34 +201,38 @@ def _checkpoints(database: str) -> Iterator[None]:
         thread.join()
 
 
-def _drain(database: str, config: str) -> float:
+def _drain(config: str) -> float:
     """Run ``trackbridge worker`` until it has applied everything; its peak RSS.
 
     The peak is read from ``/proc`` while the worker runs. ``ru_maxrss`` from
     ``wait4`` would not do: a child started with vfork or fork counts the
     parent's (this script's) memory in its peak.
     """
+    from host.config import load_config
+    from host.store import Store
+
     process = subprocess.Popen(
         [sys.executable, "-m", "host.cli", "worker"],
         cwd=REPO,
         env={**os.environ, "TRACKBRIDGE_CONFIG": config},
     )
+    store = Store.for_config(load_config(Path(config), env={}))
     try:
-        while _jobs_left(database):
+        while _jobs_left(store):
             if process.poll() is not None:
                 raise RuntimeError(f"the job worker failed ({process.returncode})")
             time.sleep(0.2)
         return peak_rss_mib(process.pid)
     finally:
+        store.close()
         process.terminate()
         process.wait(30)
 
 
-def _jobs_left(database: str) -> int:
-    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
-        return db.execute(
-            "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
-        ).fetchone()[0]
+def _jobs_left(store) -> int:
+    return store.db.execute(
+        "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+    ).fetchone()[0]
 
 
 if __name__ == "__main__":

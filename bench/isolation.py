@@ -1,7 +1,7 @@
 """A hung neighbour: organization b's apply latency, with and without it.
 
     .venv/bin/python bench/isolation.py [--backlog 40] [--deliveries 20]
-        [--hang 25]
+        [--hang 25] [--database sqlite|postgresql|both|postgresql://...]
 
 Two organizations, each with its own fake Jira (the tests' ``FakeJira``).
 Organization a has ``--backlog`` outbound assignments queued; organization b
@@ -11,14 +11,14 @@ with the default ``concurrency`` and ``per_integration_concurrency``.
 Measured: b's apply latency (2xx to the comment on its group), once with a's
 Jira answering at once and once with it taking ``--hang`` seconds to answer.
 Target (the isolation issue): p95 with the hung neighbour <= 2x p95 without,
-and none over 5 s.
+and none over 5 s. ``--database both``: on SQLite, then on a PostgreSQL
+server started here.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,7 +26,17 @@ import threading
 import time
 from pathlib import Path
 
-from common import MODELS, REPO, free_port, gunicorn, percentile, record
+from common import (
+    MODELS,
+    REPO,
+    SECRET_KEY,
+    Databases,
+    engine_option,
+    free_port,
+    gunicorn,
+    percentile,
+    record,
+)
 
 sys.path.insert(0, str(REPO))
 
@@ -40,15 +50,23 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=40)
     parser.add_argument("--deliveries", type=int, default=20)
     parser.add_argument("--hang", type=float, default=25.0)
+    engine_option(parser)
     args = parser.parse_args()
+    with Databases(args.database) as databases:
+        for engine in databases.engines:
+            _measure(args, engine, lambda engine=engine: databases.new(engine))
+
+
+def _measure(args, engine: str, new_database) -> None:
     figures = {}
     for case, hang in (("healthy", 0.0), ("hung", args.hang)):
         with tempfile.TemporaryDirectory() as directory:
-            figures[case] = _run(Path(directory), hang, args)
+            figures[case] = _run(Path(directory), new_database(), hang, args)
     healthy, hung = figures["healthy"]["p95_ms"], figures["hung"]["p95_ms"]
     record(
         "isolation",
         {
+            "engine": engine,
             **figures,
             "backlog": args.backlog,
             "hang_seconds": args.hang,
@@ -65,7 +83,7 @@ def main() -> None:
     )
 
 
-def _run(directory: Path, hang: float, args) -> dict:
+def _run(directory: Path, database: str, hang: float, args) -> dict:
     with FakeJira() as jira_a, FakeJira() as jira_b:
         jira_a.personal_tokens["pat-a"] = "admin"
         jira_a.users["ann"] = {
@@ -76,7 +94,7 @@ def _run(directory: Path, hang: float, args) -> dict:
         }
         if hang:
             jira_a.delays["/rest/api/2/user/assignable/search"] = hang
-        config, database, path = _prepare(directory, jira_a, jira_b, args.backlog)
+        config, path = _prepare(directory, database, jira_a, jira_b, args.backlog)
         env = {"TRACKBRIDGE_CONFIG": str(config)}
         port = free_port()
         worker = subprocess.Popen(
@@ -87,8 +105,8 @@ def _run(directory: Path, hang: float, args) -> dict:
         try:
             with gunicorn(MODELS["asyncio+threads"]["trackbridge"], port, 2, env):
                 time.sleep(1.0)  # a's jobs have taken their slots
-                latencies = _deliver(port, path, database, args.deliveries)
-                a_done = _done_outbound(database)
+                latencies = _deliver(port, path, config, args.deliveries)
+                a_done = _done_outbound(config)
         finally:
             worker.terminate()
             worker.wait(60)
@@ -102,7 +120,7 @@ def _run(directory: Path, hang: float, args) -> dict:
     }
 
 
-def _prepare(directory: Path, jira_a, jira_b, backlog: int):
+def _prepare(directory: Path, database: str, jira_a, jira_b, backlog: int):
     """Organizations a (``backlog`` assignments queued for Jira A) and b (a
     group linked to PRJB-1 on Jira B that applies comments)."""
     import jwt
@@ -114,8 +132,8 @@ def _prepare(directory: Path, jira_a, jira_b, backlog: int):
 
     config = directory / "config.ini"
     config.write_text(
-        "[host]\ndatabase = tb.db\nlog_level = warning\n"
-        "allow_loopback_destinations = true\n"
+        f"[host]\ndatabase = {database}\nsecret_key = {SECRET_KEY}\n"
+        "log_level = warning\nallow_loopback_destinations = true\n"
     )
     host = Host.from_config(load_config(config, env={}))
     secret = "isolation-bench-webhook-secret-32b"
@@ -159,17 +177,27 @@ def _prepare(directory: Path, jira_a, jira_b, backlog: int):
         host.close()
     token = jwt.encode({"id": "jira-b.example#token:admin"}, secret, algorithm="HS256")
     path = f"/extensions/jira-server/issue-updated/{token}/"
-    return config, directory / "tb.db", path
+    return config, path
 
 
-def _done_outbound(database: Path) -> int:
-    with sqlite3.connect(database, timeout=30) as db:
-        return db.execute(
+def _open(config: Path):
+    from host.config import load_config
+    from host.store import Store
+
+    return Store.for_config(load_config(config, env={}))
+
+
+def _done_outbound(config: Path) -> int:
+    store = _open(config)
+    try:
+        return store.db.execute(
             "SELECT count(*) FROM jobs WHERE kind = 'sync.outbound' AND state = 'done'"
         ).fetchone()[0]
+    finally:
+        store.close()
 
 
-def _deliver(port: int, path: str, database: Path, count: int) -> list[float]:
+def _deliver(port: int, path: str, config: Path, count: int) -> list[float]:
     """Post b's comments two a second; seconds from each 2xx to its comment."""
     acknowledged: dict[int, float] = {}
     payload = {**COMMENTED, "issue": {"id": "10000", "key": "PRJB-1", "fields": {}}}
@@ -177,14 +205,17 @@ def _deliver(port: int, path: str, database: Path, count: int) -> list[float]:
     done = threading.Event()
 
     def watch() -> None:
-        with sqlite3.connect(database, timeout=30) as db:
+        store = _open(config)
+        try:
             while not done.is_set() or len(seen) < len(acknowledged):
-                for (text,) in db.execute("SELECT text FROM comments"):
+                for (text,) in store.db.execute("SELECT text FROM comments"):
                     number = int(text.rsplit(" ", 1)[1])
                     seen.setdefault(number, time.monotonic())
                 if done.is_set() and time.monotonic() > deadline:
                     return
                 time.sleep(0.005)
+        finally:
+            store.close()
 
     deadline = time.monotonic() + count / 2 + 60
     watcher = threading.Thread(target=watch)
