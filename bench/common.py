@@ -59,7 +59,7 @@ class Databases:
         )
 
     def __enter__(self) -> Databases:
-        if "postgresql" in self.engines and not self.choice.startswith("postgres"):
+        if "postgresql" in self.engines and "://" not in self.choice:
             from tests.postgres import Server
 
             self.server = Server()
