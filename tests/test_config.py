@@ -166,3 +166,21 @@ def test_a_bad_group_url_template_is_refused(tmp_path, template, problem):
         load_config(
             write_config(tmp_path, f"group_url_template = {template}\n"), env={}
         )
+
+
+def test_a_postgresql_url_is_kept_whole_and_its_password_never_shown(tmp_path):
+    url = "postgresql://tb:s3cret@db.example:5432/trackbridge"
+    config = load_config(write_config(tmp_path), env={"TRACKBRIDGE_DATABASE_URL": url})
+    assert config.database == url
+    assert config.data_dir == tmp_path / "var"  # CA bundles: beside the config
+    shown = config.redacted()["host"]["database"]
+    assert shown == "postgresql://tb:***@db.example:5432/trackbridge"
+    sqlite = load_config(write_config(tmp_path), env={})
+    assert sqlite.data_dir == tmp_path  # the database's folder
+
+
+def test_a_postgresql_url_without_a_server_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="names its server"):
+        load_config(
+            write_config(tmp_path), env={"TRACKBRIDGE_DATABASE_URL": "postgresql:///x"}
+        )

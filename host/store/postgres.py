@@ -41,6 +41,8 @@ except ImportError:  # the optional extra is not installed
     psycopg = None
 
 CONNECT_TIMEOUT_SECONDS = 10
+#: The longest any statement may run (migrations: no limit).
+STATEMENT_TIMEOUT_SECONDS = 60
 
 
 def connect(url: str, write_timeout: float) -> Postgres:
@@ -121,8 +123,15 @@ class Postgres(Engine):
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 row_factory=_rows,
-                # Every lock wait (rows, advisory locks) ends in time.
-                options=f"-c lock_timeout={_milliseconds(self.write_timeout)}",
+                # Every lock wait (rows, advisory locks) ends in time, and so
+                # does a statement on a server in trouble (ours take
+                # milliseconds); a server gone silent is noticed by TCP.
+                options=f"-c lock_timeout={_milliseconds(self.write_timeout)}"
+                f" -c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}",
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
             )
         except psycopg.Error as ex:
             raise DatabaseUnavailable(
@@ -182,6 +191,16 @@ class Postgres(Engine):
             self._run_after_commit(committed=False)
             raise
         self._run_after_commit(committed=True)
+
+    @contextlib.contextmanager
+    def migrating(self) -> Iterator[None]:
+        with self.transaction():
+            # Rewriting a big table may take a while; waiting for another
+            # host's migrations too.
+            self.execute("SET LOCAL statement_timeout = 0")
+            self.execute("SET LOCAL lock_timeout = 0")
+            self.lock("migrations")
+            yield
 
     def lock(self, name: str) -> None:
         key = int.from_bytes(
