@@ -156,6 +156,23 @@ def test_two_schedulers_queue_each_due_pass_once(host, org, clock):
     assert len([j for j in jobs if j["kind"] == "integration.reconcile"]) == 20
 
 
+def test_two_organizations_installing_one_tracker_at_once_share_it(host):
+    hosts = [_host_like(host) for _ in range(2)]
+    organizations = [host.organizations.create(slug) for slug in ("one", "two")]
+    try:
+        installed = _together(
+            2, lambda n: install_tiny(hosts[n], organizations[n], "shared.example")
+        )
+    finally:
+        for other in hosts:
+            other.close()
+    assert installed[0].id == installed[1].id
+    for organization in organizations:
+        assert [i.id for i, _ in host.integrations.list(organization)] == [
+            installed[0].id
+        ]
+
+
 def _host_like(host):
     from host.core import Host
 

@@ -41,6 +41,7 @@ class IntegrationService:
         """
         self.host.provider(provider)
         with self.store.transaction():
+            self.store.integrations.hold(provider, spec.external_id)
             existing = self.store.integrations.get_by_external_id(
                 provider, spec.external_id
             )

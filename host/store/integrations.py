@@ -17,6 +17,11 @@ class IntegrationStore:
         self.db = db
         self.box = box  # seals what a copy of the database must not reveal
 
+    def hold(self, provider: str, external_id: str) -> None:
+        """Until this transaction ends, another install of the same tracker
+        waits here (looking it up, then creating it, is one step)."""
+        self.db.lock(f"integration:{provider}:{external_id}")
+
     def create(
         self, provider: str, external_id: str, name: str, metadata: Mapping[str, Any]
     ) -> int:
