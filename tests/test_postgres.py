@@ -177,3 +177,26 @@ def _host_like(host):
     from host.core import Host
 
     return Host(host.config, Store.for_config(host.config), host.pm, clock=host.clock)
+
+
+def test_a_lost_connection_is_a_503_once_then_opened_again(host, org, client, auth):
+    """The server restarted (or a proxy cut us off): the request that meets
+    the dead connection is told to retry, the next one gets a new one."""
+    database = host.config.database.rsplit("/", 1)[1]
+    import psycopg
+
+    from tests.postgres import USER
+
+    server_url = host.config.database.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server_url, user=USER, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )
+    answers = [
+        client.simulate_get("/api/0/organizations/acme", headers=auth) for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [503, 200]
+    assert answers[0].json["detail"].startswith("The database cannot be reached")
+    assert answers[0].headers["Retry-After"] == "2"
