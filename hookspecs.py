@@ -193,7 +193,10 @@ def build_integration(
     :param provider: The provider key; return ``None`` unless it is yours.
     :param state: The complete pipeline state.
     :returns: A :class:`host.types.IntegrationSpec` (external id, metadata,
-        credentials). Nothing is saved yet.
+        credentials). Nothing is saved yet. A ``webhook_status`` key in the
+        metadata (a few words for people: "waiting for first webhook") is
+        the one the host reads: its changes (``host.integrations.
+        update_metadata``) are ``integration.webhook_status_changed`` events.
 
     Called by: the setup pipeline after its last step.
     """

@@ -87,6 +87,7 @@ def create_app(host: Host | None = None) -> falcon.App:
         resources.IntegrationWebhookSecret(host),
     )
     app.add_route(f"{API}/deliveries", resources.Deliveries(host))
+    app.add_route(f"{API}/events", resources.Events(host))
     app.add_route(
         f"{API}/deliveries/{{delivery_id:id}}/reprocess",
         resources.DeliveryReprocess(host),

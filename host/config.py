@@ -103,6 +103,8 @@ class Config:
     job_retention_days: float = 7.0
     #: Days dead-lettered jobs are kept (listed and retryable until then).
     dead_letter_retention_days: float = 30.0
+    #: Days events stay in the change feed (an older cursor gets 410).
+    event_retention_days: float = 7.0
     #: Every section of the file, for plugins (``host.plugin_config(name)``).
     sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: Path | None = None
@@ -278,6 +280,7 @@ HOST_NUMBERS: Mapping[str, tuple[type, float, float]] = {
     "delivery_retention_days": (float, 0.01, 36500),
     "job_retention_days": (float, 0.01, 36500),
     "dead_letter_retention_days": (float, 0.01, 36500),
+    "event_retention_days": (float, 0.01, 36500),
 }
 #: Numeric ``[jobs]`` keys: (type, smallest, largest).
 JOBS_NUMBERS: Mapping[str, tuple[type, float, float]] = {

@@ -35,6 +35,7 @@ class Host:
     ) -> None:
         # Imported here: the services import types that name Host.
         from host.jobs import JobQueue
+        from host.services.events import EventService
         from host.services.groups import GroupService
         from host.services.inbound import InboundService
         from host.services.integrations import IntegrationService
@@ -57,6 +58,7 @@ class Host:
         self.providers = self._collect_providers()
         self.jobs = JobQueue(self)
         self.organizations = OrganizationService(self)
+        self.events = EventService(self)
         self.groups = GroupService(self)
         self.integrations = IntegrationService(self)
         self.inbound = InboundService(self)

@@ -62,6 +62,12 @@ class Unprocessable(TrackbridgeError):
     status = 422
 
 
+class Gone(TrackbridgeError):
+    """What was asked for existed once and is kept no longer."""
+
+    status = 410
+
+
 class PayloadTooLarge(TrackbridgeError):
     status = 413
 

@@ -62,6 +62,7 @@ class JobQueue:
             "delivery.process": lambda host, p, error: host.inbound.failed(
                 p["delivery_id"], error
             ),
+            "sync.outbound": lambda host, p, error: host.outbound.dead(p, error),
         }
 
     def enqueue(

@@ -100,11 +100,11 @@ def database(request):
     server = request.getfixturevalue("postgres_server")
     if server.template is None:
         server.template = _migrated_template(server)
-    url = server.fresh_database(template=server.template)
+    url = server.create_database(template=server.template)
     try:
         yield url
     finally:
-        server.discard(url)
+        server.drop_database(url)
 
 
 def _migrated_template(server) -> str:

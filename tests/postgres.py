@@ -11,9 +11,10 @@ its session.
 
 Each test gets a database of its own, copied from a template the first
 test migrated (``CREATE DATABASE ... TEMPLATE``: 70 ms, where migrating
-takes 140), and dropped after it (20 ms). A thread makes the next
-databases and drops the used ones while tests run, so a test waits for
-neither.
+takes 140), and dropped after it (20 ms). Not ahead of time in another
+thread: a transaction that writes, in any database of the server, holds
+back what the change feed may show (``host.store.events``), and tests read
+the feed.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import contextlib
 import glob
 import itertools
 import os
-import queue
 import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 USER = "tb"
-#: Databases made before a test asks for one.
-READY_AHEAD = 2
 
 
 class ServerUnavailable(Exception):
@@ -85,33 +82,6 @@ class Server:
             f" -k {self.folder} -c fsync=off -c synchronous_commit=off"
             " -c full_page_writes=off -c max_connections=300",
         )  # fmt: skip
-
-    def fresh_database(self, template: str) -> str:
-        """A copy of ``template`` made ahead of time (see the module)."""
-        if not hasattr(self, "_ready"):
-            self._ready: queue.Queue = queue.Queue(maxsize=READY_AHEAD)
-            self._used: queue.Queue = queue.Queue()
-            threading.Thread(
-                target=self._keep_ready, args=(template,), daemon=True
-            ).start()
-        url = self._ready.get(timeout=60)
-        if isinstance(url, Exception):
-            raise url
-        return url
-
-    def discard(self, url: str) -> None:
-        """Drop a test's database in the background."""
-        self._used.put(url)
-
-    def _keep_ready(self, template: str) -> None:
-        while True:
-            try:
-                while not self._used.empty():
-                    self.drop_database(self._used.get())
-                self._ready.put(self.create_database(template=template))
-            except Exception as ex:  # told to the test waiting for one
-                self._ready.put(ex)
-                return
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"

@@ -45,6 +45,7 @@ TABLE = {
     ("GET", "/tokens"): None,
     ("DELETE", "/tokens/{token_id:id}"): None,
     ("GET", "/deliveries"): None,
+    ("GET", "/events"): None,
     ("POST", "/deliveries/{delivery_id:id}/reprocess"): None,
     ("GET", "/jobs/dead"): None,
     ("POST", "/jobs/{job_id:id}/retry"): None,
@@ -136,6 +137,7 @@ def snapshot(api, ids) -> str:
         "/integrations",
         f"/integrations/{integration}/config",
         "/deliveries",
+        "/events",
         "/jobs/dead",
         "/tokens",
         f"/setup/{ids['pipeline_id']}",
@@ -170,6 +172,6 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         assert answer.status_code == 404, (method, route, answer.json)
         assert answer.json["detail"]
         tried += 1
-    assert tried == 56  # 33 rows, 23 of them naming an object of Acme's
+    assert tried == 57  # 34 rows, 23 of them naming an object of Acme's
     assert snapshot(api, victim) == before
     assert host.store.jobs.get(victim["job_id:id"])["state"] == "dead"

@@ -168,6 +168,7 @@ def test_retention_deletes_old_finished_work_in_batches(host, org, clock):
         "deliveries": 0,
         "jobs": 0,
         "dead_letters": 0,
+        "events": 0,
         "idempotency_keys": 0,
     }
     clock.now = time.time() + 15 * 86400
@@ -177,6 +178,7 @@ def test_retention_deletes_old_finished_work_in_batches(host, org, clock):
         "deliveries": 2,
         "jobs": 3,
         "dead_letters": 0,
+        "events": 1,  # the integration's install, 15 days ago
         "idempotency_keys": 0,
     }
     assert [d["status"] for d in host.store.deliveries.recent()] == ["received"]

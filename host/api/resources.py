@@ -328,6 +328,22 @@ class Deliveries(Resource):
         resp.media = self.host.inbound.recent(org, limit, before)
 
 
+class Events(Resource):
+    """``GET .../events[?after=&limit=&types=&wait=]``: the change feed, in
+    order, from the cursor ``after`` (the last answer's ``next``)."""
+
+    def on_get(self, req, resp, slug):
+        org = organization(req, slug)
+        types = [t for t in (req.get_param("types") or "").split(",") if t]
+        resp.media = self.host.events.page(
+            org,
+            req.get_param("after"),
+            limit=int_param(req, "limit", 100, 500),
+            types=types,
+            wait=int_param(req, "wait", 0, 30),
+        )
+
+
 class DeliveryReprocess(Resource):
     """``POST .../deliveries/{id}/reprocess``: apply a delivery again."""
 

@@ -8,64 +8,14 @@ from urllib.parse import urlencode
 
 from host.services.settings import SettingsForm
 from host.services.setup import PipelineStatus
-from host.types import (
-    ExternalIssue,
-    FormField,
-    Group,
-    Integration,
-    Member,
-    Organization,
-    OrganizationIntegration,
-)
+from host.shapes import comment, external_issue, group, member, organization
+from host.types import FormField, Integration, OrganizationIntegration
+
+__all__ = ["comment", "external_issue", "group", "member", "organization"]
 
 #: Integration metadata keys never shown (secrets live in credentials, but a
 #: provider may keep a derived secret in metadata, like a webhook secret).
 HIDDEN_METADATA = ("secret", "token", "password", "private")
-
-
-def organization(org: Organization) -> dict[str, Any]:
-    return {"id": org.id, "slug": org.slug, "name": org.name, "region": org.region}
-
-
-def member(m: Member) -> dict[str, Any]:
-    return {"id": m.id, "email": m.email, "name": m.name}
-
-
-def external_issue(issue: ExternalIssue) -> dict[str, Any]:
-    return {
-        "id": issue.id,
-        "integration_id": issue.integration_id,
-        "key": issue.key,
-        "external_id": issue.external_id,
-        "title": issue.title,
-        "description": issue.description,
-        "url": issue.url,
-    }
-
-
-def group(g: Group, timestamps: tuple[str, str] | None = None) -> dict[str, Any]:
-    data = {
-        "id": g.id,
-        "title": g.title,
-        "culprit": g.culprit,
-        "status": g.status,
-        "assignee": g.assignee_email,
-    }
-    if timestamps:
-        data["created_at"], data["updated_at"] = timestamps
-    return data
-
-
-def comment(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "text": row["text"],
-        "author": {"name": row["author_name"], "email": row["author_email"]},
-        "source": row["source"],
-        "source_integration_id": row["source_integration_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
 
 
 def integration(

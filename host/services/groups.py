@@ -2,16 +2,19 @@
 
 A change made through the host (not one that came from a tracker) is a
 domain event: it enqueues one outbound job per linked external issue whose
-organization enabled that sync, in the same transaction as the change.
+organization enabled that sync, in the same transaction as the change. Every
+change, wherever it came from, is also an event of the change feed
+(:mod:`host.services.events`), in that transaction too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from host import shapes
 from host.errors import NotFound, ValidationError
-from host.services import sync_flags
+from host.services import events, sync_flags
 from host.types import Group, Member, Organization
 
 if TYPE_CHECKING:
@@ -49,7 +52,9 @@ class GroupService:
     def create(self, organization: Organization, title: str, culprit: str) -> Group:
         with self.store.transaction():
             group_id = self.store.groups.create(organization.id, title, culprit)
-        return self.store.groups.get(organization.id, group_id)
+            group = self.store.groups.get(organization.id, group_id)
+            self.host.events.group_changed(group, "group.created")
+        return group
 
     def get(self, organization: Organization, group_id: int) -> Group:
         group = self.store.groups.get(organization.id, group_id)
@@ -72,6 +77,7 @@ class GroupService:
         group = self.get(organization, group_id)
         with self.store.transaction():
             self.store.groups.delete(group.id)
+            self.host.events.group_changed(group, "group.deleted")
 
     def set_status(
         self, group: Group, status: str, source: Source, data: dict | None = None
@@ -83,6 +89,12 @@ class GroupService:
         with self.store.transaction():
             self.store.groups.set_status(group.id, status)
             self._activity(group, f"set_{status}", data or {}, source)
+            self.host.events.group_changed(
+                replace(group, status=status),
+                "group.updated",
+                changes={"status": {"before": group.status, "after": status}},
+                source=events.source_shape(source),
+            )
             if status in ("resolved", "unresolved") and "resolved" in (
                 status,
                 group.status,
@@ -100,6 +112,17 @@ class GroupService:
             return False
         with self.store.transaction():
             self.store.groups.set_assignee(group.id, member.id if member else None)
+            self.host.events.group_changed(
+                replace(group, assignee_email=member.email if member else None),
+                "group.updated",
+                changes={
+                    "assignee": {
+                        "before": group.assignee_email,
+                        "after": member.email if member else None,
+                    }
+                },
+                source=events.source_shape(source),
+            )
             if member:
                 data = {"assignee_email": member.email, "assignee_name": member.name}
                 self._activity(group, "assigned", data, source)
@@ -136,7 +159,9 @@ class GroupService:
             )
             self._activity(group, "note", {"comment_id": comment_id}, source)
             self._fan_out(group, "comment", {"comment_id": comment_id}, source)
-        return self.store.groups.comment(group.id, comment_id)
+            comment = self.store.groups.comment(group.id, comment_id)
+            self._comment_event(group, "comment.created", comment, source)
+        return comment
 
     def edit_comment(
         self, group: Group, comment_id: int, text: str, source: Source
@@ -152,7 +177,9 @@ class GroupService:
             self.store.groups.update_comment(comment_id, text)
             self._activity(group, "note_edited", {"comment_id": comment_id}, source)
             self._fan_out(group, "comment", {"comment_id": comment_id}, source)
-        return self.store.groups.comment(group.id, comment_id)
+            comment = self.store.groups.comment(group.id, comment_id)
+            self._comment_event(group, "comment.updated", comment, source)
+        return comment
 
     def comments(self, group: Group) -> list[dict[str, Any]]:
         return self.store.groups.comments(group.id)
@@ -161,6 +188,18 @@ class GroupService:
         return self.store.groups.activity(group.id)
 
     # ---- internals ----
+
+    def _comment_event(self, group: Group, type: str, comment, source: Source) -> None:
+        self.host.events.record(
+            group.organization_id,
+            type,
+            {
+                "group_id": group.id,
+                "comment": shapes.comment(comment),
+                "source": events.source_shape(source),
+            },
+            group_id=group.id,
+        )
 
     def _activity(self, group: Group, type: str, data: dict, source: Source) -> None:
         self.store.groups.add_activity(

@@ -352,6 +352,9 @@ class InboundService:
         provider = self.host.providers[integration.provider].name
         with self.store.transaction():
             self.store.integrations.unlink(group.id, issue.id)
+            self.host.events.link_changed(
+                group, issue, "link.removed", reason="deleted_in_tracker"
+            )
             self._note(
                 group.id,
                 integration,
@@ -407,19 +410,33 @@ class InboundService:
         url = issue.url.replace(issue.key, new_key) if issue.key in issue.url else ""
         taken = self.store.integrations.external_issue(integration.id, key=new_key)
         with self.store.transaction():
-            if taken is not None and taken.id != issue.id:
-                # Already linked under the new key too: merge the links into it.
+            linked = [
+                group
                 for org_integration in self.store.integrations.org_integrations(
                     integration.id
-                ):
-                    for group_id in self.store.integrations.linked_group_ids(
-                        issue.id, org_integration.organization_id
-                    ):
-                        self.store.integrations.link(group_id, taken.id)
-                        self.store.integrations.unlink(group_id, issue.id)
-                return taken
-            self.store.integrations.rekey_external_issue(issue.id, new_key, url)
-        return self.store.integrations.external_issue_by_id(issue.id)
+                )
+                for group_id in self.store.integrations.linked_group_ids(
+                    issue.id, org_integration.organization_id
+                )
+                if (group := self.store.groups.get(
+                    org_integration.organization_id, group_id
+                ))
+            ]  # fmt: skip
+            if taken is not None and taken.id != issue.id:
+                # Already linked under the new key too: merge the links into it.
+                for group in linked:
+                    self.store.integrations.link(group.id, taken.id)
+                    self.store.integrations.unlink(group.id, issue.id)
+                moved = taken
+            else:
+                self.store.integrations.rekey_external_issue(issue.id, new_key, url)
+                moved = self.store.integrations.external_issue_by_id(issue.id)
+            for group in linked:  # the feed sees the old key go, the new come
+                self.host.events.link_changed(
+                    group, issue, "link.removed", reason="moved"
+                )
+                self.host.events.link_changed(group, moved, "link.created")
+        return moved
 
     def _is_echo(self, issue: ExternalIssue, event: IssueEvent) -> bool:
         """True when the event reports a write trackbridge itself made.

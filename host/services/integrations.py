@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from host.errors import NotFound, ValidationError
-from host.services import sync_flags
+from host.services import events, sync_flags
 from host.types import (
     Integration,
     IntegrationSpec,
@@ -71,7 +71,9 @@ class IntegrationService:
             self.host.routing.after_install_change(
                 organization, provider, spec.external_id
             )
-        return self.get(organization, integration_id)
+            installed = self.get(organization, integration_id)
+            self._event(organization.id, "integration.installed", installed[0])
+        return installed
 
     def list(
         self, organization: Organization
@@ -137,9 +139,17 @@ class IntegrationService:
         # Read first: the organization's own credentials go with its use.
         credentials = self.credentials(integration)
         with self.store.transaction():
-            remaining = self.store.integrations.remove_organization(
+            remaining, unlinked = self.store.integrations.remove_organization(
                 organization.id, integration_id
             )
+            for group_id, external_issue_id in unlinked:
+                self.host.events.link_changed(
+                    self.store.groups.get(organization.id, group_id),
+                    self.store.integrations.external_issue_by_id(external_issue_id),
+                    "link.removed",
+                    reason="integration_removed",
+                )
+            self._event(organization.id, "integration.removed", integration)
             self.host.routing.after_install_change(
                 organization, integration.provider, integration.external_id
             )
@@ -189,9 +199,27 @@ class IntegrationService:
     def update_metadata(
         self, integration: Integration, changes: Mapping[str, Any]
     ) -> None:
-        """Merge ``changes`` into the integration's (non-secret) metadata."""
+        """Merge ``changes`` into the integration's (non-secret) metadata.
+
+        ``webhook_status`` is the one key the host reads: a change of it is
+        an ``integration.webhook_status_changed`` event for every
+        organization using the integration.
+        """
         with self.store.transaction():
+            before = self.store.integrations.get(integration.id)
             self.store.integrations.update_metadata(integration.id, changes)
+            old = before.metadata.get("webhook_status") if before else None
+            new = changes.get("webhook_status", old)
+            if new != old:
+                for use in self.store.integrations.org_integrations(integration.id):
+                    self.host.events.record(
+                        use.organization_id,
+                        "integration.webhook_status_changed",
+                        {
+                            "integration": events.integration_shape(integration),
+                            "webhook_status": {"before": old, "after": new},
+                        },
+                    )
 
     def mark_needs_reauth(self, integration: Integration) -> None:
         """The tracker refused the credentials a call went out with: that
@@ -213,6 +241,19 @@ class IntegrationService:
             self.store.integrations.set_installation_status(
                 installation.id, "needs_reauth"
             )
+            if installation.status != "needs_reauth":  # said once, not per call
+                self._event(
+                    installation.organization_id,
+                    "integration.needs_reauth",
+                    integration,
+                )
+
+    def _event(self, organization_id: int, type: str, integration) -> None:
+        self.host.events.record(
+            organization_id,
+            type,
+            {"integration": events.integration_shape(integration)},
+        )
 
     def rotate_webhook_secret(self, integration: Integration) -> RotatedSecret:
         """Issue a new shared webhook secret: the old webhook URL stops

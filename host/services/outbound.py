@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from host.services import sync_flags
+from host.services import events, sync_flags
 from host.times import iso_time
 
 if TYPE_CHECKING:
@@ -27,6 +27,32 @@ class OutboundService:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.store = host.store
+
+    def dead(self, payload: Mapping[str, Any], error: str) -> None:
+        """The change's job was dead-lettered: say so in the change feed."""
+        group = self.store.groups.get(payload["organization_id"], payload["group_id"])
+        issue = self.store.integrations.external_issue_by_id(
+            payload["external_issue_id"]
+        )
+        if group is None or issue is None:
+            return
+        with self.store.transaction():
+            self._sync_event(group, issue, payload["action"], error, dead=True)
+
+    def _sync_event(self, group, issue, action, error, *, dead=False) -> None:
+        self.host.events.record(
+            group.organization_id,
+            "sync.failed" if error else "sync.applied",
+            {
+                "group_id": group.id,
+                "integration_id": issue.integration_id,
+                "action": action,
+                "issue": events.issue_shape(issue),
+                "error": error,
+                "dead_lettered": dead,
+            },
+            group_id=group.id,
+        )
 
     def run(self, payload: Mapping[str, Any]) -> None:
         store = self.store
@@ -109,8 +135,14 @@ class OutboundService:
             elif result.issue_gone:
                 kind = "unlinked"
                 store.integrations.unlink(group.id, issue.id)
+                self.host.events.link_changed(
+                    group, issue, "link.removed", reason="deleted_in_tracker"
+                )
             else:
                 kind = "sync_outbound_failed"
+            self._sync_event(
+                group, issue, action, None if result.applied else result.message
+            )
             store.groups.add_activity(
                 group.id,
                 kind,

@@ -3,7 +3,8 @@
 ``[host] delivery_retention_days`` (processed and ignored webhook
 deliveries), ``job_retention_days`` (finished jobs) and
 ``dead_letter_retention_days`` (dead-lettered jobs, listed and retryable
-until then), and idempotency keys after a day (:mod:`host.api.idempotency`).
+until then), ``event_retention_days`` (the change feed), and idempotency
+keys after a day (:mod:`host.api.idempotency`).
 Deletion runs in small batches, each its own transaction.
 """
 
@@ -45,6 +46,10 @@ class RetentionService:
             "dead_letters": (
                 config.dead_letter_retention_days,
                 lambda before: retention.delete_jobs("dead", before),
+            ),
+            "events": (
+                config.event_retention_days,
+                lambda before: self.host.store.events.delete_older(before, BATCH),
             ),
         }
         deleted = {}

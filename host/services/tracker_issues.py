@@ -161,6 +161,11 @@ class TrackerIssueService:
             integration.id, issue
         )
         self.store.integrations.link(group.id, external_issue_id)
+        self.host.events.link_changed(
+            group,
+            self.store.integrations.external_issue_by_id(external_issue_id),
+            "link.created",
+        )
         self.store.groups.add_activity(
             group.id,
             "linked",
@@ -178,6 +183,9 @@ class TrackerIssueService:
         with self.store.transaction():
             if issue is None or not self.store.integrations.unlink(group.id, issue.id):
                 raise NotFound("This group is not linked to that issue.")
+            self.host.events.link_changed(
+                group, issue, "link.removed", reason="unlinked"
+            )
             self.store.groups.add_activity(
                 group.id,
                 "unlinked",

@@ -18,6 +18,7 @@ from host.sealing import SecretBox
 from host.store.db import DEFAULT_WRITE_TIMEOUT_SECONDS
 from host.store.deliveries import DeliveryStore
 from host.store.engine import Engine, IntegrityError, connect, is_postgresql
+from host.store.events import EventStore
 from host.store.groups import GroupStore
 from host.store.idempotency import IdempotencyStore
 from host.store.integrations import IntegrationStore
@@ -59,6 +60,7 @@ class Store:
         self.retention = RetentionStore(db)
         self.tracker_health = TrackerHealthStore(db)
         self.idempotency = IdempotencyStore(db)
+        self.events = EventStore(db)
 
     @classmethod
     def open(

@@ -72,6 +72,12 @@ class Engine:
     skip_locked = ""
     #: The table that records which migrations ran.
     migrations_table = ""
+    #: The writing transaction's place in commit order, as SQL (rows that
+    #: must be read in the order they became visible store it).
+    transaction_order = "0"
+    #: Below this (SQL), every ``transaction_order`` belongs to a finished
+    #: transaction: rows under it can no longer be joined by earlier ones.
+    finished_before = "9223372036854775807"
     #: What names this database among the processes of one machine (job
     #: workers listen for wake-ups under it, :mod:`host.wakeup`); ``None``:
     #: no other process can share it.

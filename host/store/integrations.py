@@ -220,25 +220,30 @@ class IntegrationStore:
             [rows.dumps(dict(config)), org_integration_id],
         )
 
-    def remove_organization(self, organization_id: int, integration_id: int) -> int:
-        """Remove the organization's use and its links; return the uses left."""
-        self.db.execute(
+    def remove_organization(
+        self, organization_id: int, integration_id: int
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """Remove the organization's use and its links; the uses left, and
+        the links removed as (group id, external issue id)."""
+        removed = self.db.execute(
             "DELETE FROM group_links WHERE id IN (SELECT group_links.id FROM"
             " group_links JOIN groups ON groups.id = group_links.group_id"
             " JOIN external_issues ON external_issues.id ="
             " group_links.external_issue_id WHERE groups.organization_id = ?"
-            " AND external_issues.integration_id = ?)",
+            " AND external_issues.integration_id = ?)"
+            " RETURNING group_id, external_issue_id",
             [organization_id, integration_id],
-        )
+        ).fetchall()
         self.db.execute(
             "DELETE FROM organization_integrations"
             " WHERE organization_id = ? AND integration_id = ?",
             [organization_id, integration_id],
         )
-        return self.db.execute(
+        left = self.db.execute(
             "SELECT count(*) FROM organization_integrations WHERE integration_id = ?",
             [integration_id],
         ).fetchone()[0]
+        return left, [(row[0], row[1]) for row in removed]
 
     # ---- external issues and their links to groups ----
 

@@ -569,6 +569,36 @@ def m0019_reconcile_pass_lease(schema: Schema) -> None:
     schema.execute("ALTER TABLE reconcile_passes ADD COLUMN running_until REAL")
 
 
+@core.step
+def m0020_events(schema: Schema) -> None:
+    # Every change the host makes or records, written in the change's own
+    # transaction: the application's change feed (host.services.events).
+    # ``tx`` orders the feed where transactions commit out of id order
+    # (PostgreSQL: the writing transaction's id; SQLite, one writer: 0).
+    schema.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL
+                REFERENCES organizations(id) ON DELETE CASCADE,
+            tx INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            group_id INTEGER,
+            data TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    schema.execute("CREATE INDEX events_feed ON events (organization_id, tx, id)")
+    # Where the retention sweep has deleted up to: a cursor before it may
+    # have missed events (one row).
+    schema.execute(
+        """CREATE TABLE event_trims (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            tx INTEGER NOT NULL,
+            event_id INTEGER NOT NULL
+        )"""
+    )
+
+
 def _rebuild_with_autoincrement(schema: Schema, table: str) -> None:
     [(sql,)] = schema.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]

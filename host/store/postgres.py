@@ -97,6 +97,12 @@ class Postgres(Engine):
     for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
     migrations_table = "trackbridge_migrations"
+    # Transaction ids: a transaction still running has one at or above the
+    # oldest running one (the snapshot's xmin), so rows below xmin are final.
+    transaction_order = "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+    finished_before = (
+        "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"
+    )
 
     def __init__(self, url: str, write_timeout: float) -> None:
         super().__init__()
