@@ -368,6 +368,65 @@ def token_revoke(ctx: CliContext, token_id: int, slug: str) -> None:
 
 
 @cli.group()
+def hooks() -> None:
+    """Webhook subscriptions to the change feed (see the README)."""
+
+
+@hooks.command("create")
+@click.argument("url")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@click.option(
+    "--event", "events", multiple=True, help="An event type to send (default: all)."
+)
+@pass_ctx
+@_handle_errors
+def hooks_create(ctx: CliContext, url: str, slug: str, events: tuple[str, ...]):
+    """Send the organization's events to URL; prints the secret once."""
+    organization = ctx.host.organizations.get(slug)
+    made, secret = ctx.host.hooks.create(
+        organization, {"url": url, "events": list(events)}
+    )
+    click.echo(f"hook {made['id']}: {made['url']}")
+    click.echo(f"secret (shown once; verify each delivery with it): {secret}")
+
+
+@hooks.command("list")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def hooks_list(ctx: CliContext, slug: str) -> None:
+    """The organization's hooks (never their secrets)."""
+    click.echo("ID\tACTIVE\tEVENTS\tURL")
+    for found in ctx.host.hooks.list(ctx.host.organizations.get(slug)):
+        click.echo(
+            f"{found['id']}\t{'yes' if found['active'] else 'no'}"
+            f"\t{','.join(found['events']) or 'all'}\t{found['url']}"
+        )
+
+
+@hooks.command("delete")
+@click.argument("hook_id", type=ID)
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def hooks_delete(ctx: CliContext, hook_id: int, slug: str) -> None:
+    """Stop sending to a hook."""
+    ctx.host.hooks.delete(ctx.host.organizations.get(slug), hook_id)
+    click.echo(f"Deleted hook {hook_id}.")
+
+
+@hooks.command("rotate-secret")
+@click.argument("hook_id", type=ID)
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@pass_ctx
+@_handle_errors
+def hooks_rotate_secret(ctx: CliContext, hook_id: int, slug: str) -> None:
+    """A new secret for a hook, from its next delivery on; printed once."""
+    secret = ctx.host.hooks.rotate_secret(ctx.host.organizations.get(slug), hook_id)
+    click.echo(f"secret (shown once): {secret}")
+
+
+@cli.group()
 def integrations() -> None:
     """Inspect integrations and rotate their secrets."""
 

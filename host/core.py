@@ -37,6 +37,7 @@ class Host:
         from host.jobs import JobQueue
         from host.services.events import EventService
         from host.services.groups import GroupService
+        from host.services.hooks import HookService
         from host.services.inbound import InboundService
         from host.services.integrations import IntegrationService
         from host.services.organizations import OrganizationService
@@ -59,6 +60,7 @@ class Host:
         self.jobs = JobQueue(self)
         self.organizations = OrganizationService(self)
         self.events = EventService(self)
+        self.hooks = HookService(self)
         self.groups = GroupService(self)
         self.integrations = IntegrationService(self)
         self.inbound = InboundService(self)

@@ -56,6 +56,8 @@ class JobQueue:
             "integration.reconcile": lambda host, p: host.reconcile.run_queued(
                 p["integration_id"]
             ),
+            "hooks.deliver": lambda host, p: host.hooks.deliver(p),
+            "hooks.redeliver": lambda host, p: host.hooks.redeliver_job(p),
         }
         #: What to record, by kind, when a job is dead-lettered.
         self.on_dead: dict[str, Callable[[Host, Mapping[str, Any], str], None]] = {

@@ -46,6 +46,14 @@ TABLE = {
     ("DELETE", "/tokens/{token_id:id}"): None,
     ("GET", "/deliveries"): None,
     ("GET", "/events"): None,
+    ("GET", "/hooks"): None,
+    ("POST", "/hooks"): {"url": "https://mallory.example/hook"},
+    ("GET", "/hooks/{hook_id:id}"): None,
+    ("PUT", "/hooks/{hook_id:id}"): {"url": "https://mallory.example/hook"},
+    ("DELETE", "/hooks/{hook_id:id}"): None,
+    ("POST", "/hooks/{hook_id:id}/rotate-secret"): None,
+    ("GET", "/hooks/{hook_id:id}/deliveries"): None,
+    ("POST", "/hooks/{hook_id:id}/deliveries/{delivery_id:id}/redeliver"): None,
     ("POST", "/deliveries/{delivery_id:id}/reprocess"): None,
     ("GET", "/jobs/dead"): None,
     ("POST", "/jobs/{job_id:id}/retry"): None,
@@ -86,6 +94,7 @@ def victim(host, org, api, clock):
         json={"integration_id": integration.id, "key": "APP-1"},
     ).json
     pipeline = api("post", "/setup", json={"provider": "tiny"}).json["pipeline"]
+    hook = api("post", "/hooks", json={"url": "https://acme.example/hook"}).json
     with host.store.transaction():
         delivery = host.store.deliveries.add(integration.id, "tiny", {}, b"{}")
         job = host.jobs.enqueue("sync.outbound", {"organization_id": org.id})
@@ -99,6 +108,7 @@ def victim(host, org, api, clock):
         "delivery_id:id": delivery,
         "job_id:id": job,
         "pipeline_id": pipeline,
+        "hook_id:id": hook["id"],
         "token_id:id": host.store.organizations.tokens(org.id)[0]["id"],
     }
 
@@ -138,6 +148,7 @@ def snapshot(api, ids) -> str:
         f"/integrations/{integration}/config",
         "/deliveries",
         "/events",
+        "/hooks",
         "/jobs/dead",
         "/tokens",
         f"/setup/{ids['pipeline_id']}",
@@ -172,6 +183,6 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         assert answer.status_code == 404, (method, route, answer.json)
         assert answer.json["detail"]
         tried += 1
-    assert tried == 57  # 34 rows, 23 of them naming an object of Acme's
+    assert tried == 71  # 42 rows, 29 of them naming an object of Acme's
     assert snapshot(api, victim) == before
     assert host.store.jobs.get(victim["job_id:id"])["state"] == "dead"

@@ -67,6 +67,8 @@ ENDPOINTS = [
     ("put", "/integrations/{integration}/config"),
     ("post", "/setup"),
     ("post", "/setup/{pipeline}"),
+    ("post", "/hooks"),
+    ("put", "/hooks/{hook}"),
 ]
 
 
@@ -76,11 +78,13 @@ def ids(host, org, api):
     comment = api("post", f"/groups/{group.id}/comments", json={"text": "hi"}).json
     integration = install_tiny(host, org)
     pipeline = api("post", "/setup", json={"provider": "tiny"}).json["pipeline"]
+    hook = api("post", "/hooks", json={"url": "https://app.example/hook"}).json
     return {
         "group": group.id,
         "comment": comment["id"],
         "integration": integration.id,
         "pipeline": pipeline,
+        "hook": hook["id"],
     }
 
 
@@ -187,6 +191,7 @@ def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
         "job_id:id": 1,
         "token_id:id": 1,
         "pipeline_id": ids["pipeline"],
+        "hook_id:id": 1,
     }
     tried = 0
     for route in {route for _, route in served}:
@@ -199,7 +204,7 @@ def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
             answer = api(method.lower(), path, json={})
             assert answer.status_code == 405, (method, ORG_API + route)
             tried += 1
-    assert tried == 62
+    assert tried == 74
     # Found by this sweep: the group item route inherited the listing's POST
     # and answered 500.
     assert api("post", f"/groups/{ids['group']}", json={}).status_code == 405

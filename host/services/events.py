@@ -24,6 +24,8 @@ Every event has the same envelope, and one ``data`` shape per type::
   "action", "issue", "error", "dead_lettered"}``
 - ``integration.installed``, ``integration.needs_reauth``,
   ``integration.removed``: ``{"integration": {"id", "provider", "name"}}``
+- ``hook.disabled``: ``{"hook": {"id", "url"}, "reason"}`` (it failed for
+  days, :mod:`host.services.hooks`)
 - ``integration.webhook_status_changed``: ``{"integration", "webhook_status":
   {"before", "after"}}`` (the provider's words: ``created``, ``waiting for
   first webhook``, ``receiving``)
@@ -66,6 +68,7 @@ TYPES = (
     "integration.needs_reauth",
     "integration.webhook_status_changed",
     "integration.removed",
+    "hook.disabled",
 )
 #: Events one page holds at most.
 MAX_LIMIT = 500
@@ -121,6 +124,7 @@ class EventService:
         self.store.events.add(
             organization_id, type, data, group_id, iso_time(self.host.clock())
         )
+        self.host.hooks.wake(organization_id)
         self.store.db.after_commit(self._wake)
 
     def group_changed(self, group, type: str, **data: Any) -> None:
@@ -185,7 +189,7 @@ class EventService:
         events = found[:limit]
         last = (events[-1]["tx"], events[-1]["id"]) if events else position
         return {
-            "events": [_envelope(organization, row) for row in events],
+            "events": [envelope(organization, row) for row in events],
             "next": encode(last),
             "has_more": len(found) > limit,
         }
@@ -216,7 +220,7 @@ def decode(cursor: str) -> Position:
     return tx, event_id
 
 
-def _envelope(organization: Organization, row: dict) -> dict[str, Any]:
+def envelope(organization: Organization, row: dict) -> dict[str, Any]:
     return {
         "id": f"evt_{row['id']}",
         "type": row["type"],

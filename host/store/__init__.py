@@ -20,6 +20,7 @@ from host.store.deliveries import DeliveryStore
 from host.store.engine import Engine, IntegrityError, connect, is_postgresql
 from host.store.events import EventStore
 from host.store.groups import GroupStore
+from host.store.hooks import HookStore
 from host.store.idempotency import IdempotencyStore
 from host.store.integrations import IntegrationStore
 from host.store.jobs import JobStore
@@ -40,6 +41,7 @@ SEALED_COLUMNS = (
     ("installation_credentials", "organization_integration_id", "data"),
     ("setup_pipelines", "id_hash", "state"),
     ("forwards", "id", "path"),
+    ("hooks", "id", "secret"),
 )
 
 
@@ -61,6 +63,7 @@ class Store:
         self.tracker_health = TrackerHealthStore(db)
         self.idempotency = IdempotencyStore(db)
         self.events = EventStore(db)
+        self.hooks = HookStore(db, box)
 
     @classmethod
     def open(

@@ -68,6 +68,38 @@ class EventStore:
         )
         return [{**dict(row), "data": rows.loads(row["data"])} for row in cursor]
 
+    def last(self, organization_id: int) -> Position:
+        """The organization's newest event's position ((0, 0): none)."""
+        row = self.db.execute(
+            "SELECT tx, id FROM events WHERE organization_id = ?"
+            " ORDER BY tx DESC, id DESC LIMIT 1",
+            [organization_id],
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def pending_after(
+        self, organization_id: int, position: Position, types: Sequence[str] = ()
+    ) -> bool:
+        """Whether any event (of ``types``) follows ``position``, shown yet
+        or not."""
+        tx, event_id = position
+        where = f" AND type IN ({', '.join('?' for _ in types)})" if types else ""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM events WHERE organization_id = ?"
+                f" AND (tx > ? OR (tx = ? AND id > ?)){where} LIMIT 1",
+                [organization_id, tx, tx, event_id, *types],
+            ).fetchone()
+            is not None
+        )
+
+    def get(self, organization_id: int, event_id: int) -> dict | None:
+        row = self.db.execute(
+            "SELECT * FROM events WHERE organization_id = ? AND id = ?",
+            [organization_id, event_id],
+        ).fetchone()
+        return {**dict(row), "data": rows.loads(row["data"])} if row else None
+
     def trimmed(self) -> Position:
         """The last position the retention sweep deleted ((0, 0): none)."""
         row = self.db.execute("SELECT tx, event_id FROM event_trims").fetchone()

@@ -599,6 +599,46 @@ def m0020_events(schema: Schema) -> None:
     )
 
 
+@core.step
+def m0021_hooks(schema: Schema) -> None:
+    # An organization's webhook subscriptions: where each has got to in the
+    # change feed, and whether a job is on its way to send what follows.
+    schema.execute(
+        """CREATE TABLE hooks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL
+                REFERENCES organizations(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            secret TEXT NOT NULL,
+            position_tx INTEGER NOT NULL,
+            position_id INTEGER NOT NULL,
+            scheduled INTEGER NOT NULL DEFAULT 0,
+            failing_since REAL,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    schema.execute("CREATE INDEX hooks_organization ON hooks (organization_id)")
+    # Every attempt to deliver an event to a hook, kept with the events.
+    schema.execute(
+        """CREATE TABLE hook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hook_id INTEGER NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    schema.execute(
+        "CREATE INDEX hook_deliveries_hook ON hook_deliveries (hook_id, event_id)"
+    )
+
+
 def _rebuild_with_autoincrement(schema: Schema, table: str) -> None:
     [(sql,)] = schema.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
