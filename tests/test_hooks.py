@@ -322,3 +322,18 @@ def urllib_post(url: str, body: bytes, headers: dict) -> int:
             return r.status
     except urllib.error.HTTPError as ex:
         return ex.code
+
+
+def test_an_event_past_the_feeds_retention_cannot_be_sent_again(
+    host, org, api, run_jobs, subscribe
+):
+    hook = subscribe()
+    host.groups.create(org, "KeyError", "app.py")
+    run_jobs()
+    [attempt] = api("get", f"/hooks/{hook['id']}/deliveries").json
+    with host.store.transaction():  # the event expired before its attempt's log
+        host.store.events.delete_older("9999", 100)
+    path = f"/hooks/{hook['id']}/deliveries/{attempt['id']}/redeliver"
+    answer = api("post", path)
+    assert answer.status_code == 410
+    assert "older than the feed keeps" in answer.json["detail"]

@@ -169,6 +169,7 @@ def test_retention_deletes_old_finished_work_in_batches(host, org, clock):
         "jobs": 0,
         "dead_letters": 0,
         "events": 0,
+        "hook_deliveries": 0,
         "idempotency_keys": 0,
     }
     clock.now = time.time() + 15 * 86400
@@ -179,6 +180,7 @@ def test_retention_deletes_old_finished_work_in_batches(host, org, clock):
         "jobs": 3,
         "dead_letters": 0,
         "events": 1,  # the integration's install, 15 days ago
+        "hook_deliveries": 0,
         "idempotency_keys": 0,
     }
     assert [d["status"] for d in host.store.deliveries.recent()] == ["received"]

@@ -35,7 +35,7 @@ import requests
 import standardwebhooks
 
 from host.destinations import DestinationPolicy, DestinationRefused
-from host.errors import NotFound, ValidationError
+from host.errors import Gone, NotFound, ValidationError
 from host.services import events as feed
 from host.times import epoch_of, iso_time
 
@@ -129,6 +129,11 @@ class HookService:
         attempt = self.store.hooks.attempt(hook["id"], attempt_id)
         if attempt is None:
             raise NotFound("Delivery not found.")
+        if self.store.events.get(organization.id, attempt["event_id"]) is None:
+            raise Gone(
+                "That event is older than the feed keeps ([host]"
+                " event_retention_days); it cannot be sent again."
+            )
         with self.store.transaction():
             self.host.jobs.enqueue(
                 "hooks.redeliver",

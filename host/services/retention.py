@@ -3,8 +3,8 @@
 ``[host] delivery_retention_days`` (processed and ignored webhook
 deliveries), ``job_retention_days`` (finished jobs) and
 ``dead_letter_retention_days`` (dead-lettered jobs, listed and retryable
-until then), ``event_retention_days`` (the change feed), and idempotency
-keys after a day (:mod:`host.api.idempotency`).
+until then), ``event_retention_days`` (the change feed and the hooks'
+delivery logs), and idempotency keys after a day (:mod:`host.api.idempotency`).
 Deletion runs in small batches, each its own transaction.
 """
 
@@ -50,6 +50,12 @@ class RetentionService:
             "events": (
                 config.event_retention_days,
                 lambda before: self.host.store.events.delete_older(before, BATCH),
+            ),
+            "hook_deliveries": (
+                config.event_retention_days,
+                lambda before: self.host.store.hooks.delete_attempts_older(
+                    before, BATCH
+                ),
             ),
         }
         deleted = {}

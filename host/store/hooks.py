@@ -155,6 +155,14 @@ class HookStore:
         ).fetchone()
         return dict(row) if row else None
 
+    def delete_attempts_older(self, created_before: str, limit: int) -> int:
+        """Up to ``limit`` of the oldest attempts logged before the time."""
+        return self.db.execute(
+            "DELETE FROM hook_deliveries WHERE id IN (SELECT id FROM hook_deliveries"
+            " WHERE created_at < ? ORDER BY id LIMIT ?)",
+            [created_before, limit],
+        ).rowcount
+
 
 def _hook(row) -> dict:
     hook = dict(row)
