@@ -82,14 +82,20 @@ def test_each_change_is_one_event_in_order_with_its_shape(host, org, api, feed):
     assert events[8]["data"]["group"]["id"] == group_id
 
 
-def test_a_tracker_change_says_it_came_from_the_integration(
-    host, org, api, client, run_jobs, feed
-):
+def linked_tiny(host, org, api, **flags):
+    """A tiny integration with ``flags`` on and a group linked to APP-1."""
     integration = install_tiny(host, org)
     group = host.groups.create(org, "KeyError", "app.py")
     api("post", f"/groups/{group.id}/links",
         json={"integration_id": integration.id, "key": "APP-1"})  # fmt: skip
-    host.integrations.update_config(org, integration.id, {"sync_status_reverse": True})
+    host.integrations.update_config(org, integration.id, flags)
+    return integration, group
+
+
+def test_a_tracker_change_says_it_came_from_the_integration(
+    host, org, api, client, run_jobs, feed
+):
+    integration, _ = linked_tiny(host, org, api, sync_status_reverse=True)
     after = feed()["next"]
     client.simulate_post(
         "/extensions/tiny/hook/tiny.example",
@@ -104,11 +110,7 @@ def test_a_tracker_change_says_it_came_from_the_integration(
 
 
 def test_outbound_sync_outcomes_are_events(host, org, api, run_jobs, feed):
-    integration = install_tiny(host, org)
-    group = host.groups.create(org, "KeyError", "app.py")
-    api("post", f"/groups/{group.id}/links",
-        json={"integration_id": integration.id, "key": "APP-1"})  # fmt: skip
-    host.integrations.update_config(org, integration.id, {"sync_status_forward": True})
+    _, group = linked_tiny(host, org, api, sync_status_forward=True)
     after = feed()["next"]
     api("put", f"/groups/{group.id}", json={"status": "resolved"})
     run_jobs()
@@ -251,10 +253,7 @@ def test_a_webhook_status_change_is_an_event_for_each_organization(host, org, fe
 
 
 def test_removing_an_integration_says_which_links_went(host, org, api, feed):
-    integration = install_tiny(host, org)
-    group = host.groups.create(org, "KeyError", "app.py")
-    api("post", f"/groups/{group.id}/links",
-        json={"integration_id": integration.id, "key": "APP-1"})  # fmt: skip
+    integration, group = linked_tiny(host, org, api)
     after = feed()["next"]
     assert api("delete", f"/integrations/{integration.id}").status_code == 204
     events = feed(after=after)["events"]
