@@ -11,7 +11,7 @@ import logging
 
 import falcon
 
-from host.api import hooks, resources
+from host.api import hooks, resources, rules
 from host.api.middleware import RequestContext, SecurityHeaders
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
@@ -88,6 +88,8 @@ def create_app(host: Host | None = None) -> falcon.App:
     )
     app.add_route(f"{API}/deliveries", resources.Deliveries(host))
     app.add_route(f"{API}/events", resources.Events(host))
+    app.add_route(f"{API}/rules", rules.Rules(host))
+    app.add_route(f"{API}/rules/{{rule_id:id}}", rules.RuleItem(host))
     app.add_route(f"{API}/hooks", hooks.Hooks(host))
     app.add_route(f"{API}/hooks/{{hook_id:id}}", hooks.HookItem(host))
     app.add_route(f"{API}/hooks/{{hook_id:id}}/rotate-secret", hooks.HookSecret(host))

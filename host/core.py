@@ -45,6 +45,7 @@ class Host:
         from host.services.reconcile import ReconcileService
         from host.services.retention import RetentionService
         from host.services.routing import RoutingService
+        from host.services.rules import RuleService
         from host.services.settings import SettingsService
         from host.services.setup import SetupService
         from host.services.tracker_issues import TrackerIssueService
@@ -61,6 +62,7 @@ class Host:
         self.organizations = OrganizationService(self)
         self.events = EventService(self)
         self.hooks = HookService(self)
+        self.rules = RuleService(self)
         self.groups = GroupService(self)
         self.integrations = IntegrationService(self)
         self.inbound = InboundService(self)

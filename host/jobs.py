@@ -58,6 +58,7 @@ class JobQueue:
             ),
             "hooks.deliver": lambda host, p: host.hooks.deliver(p),
             "hooks.redeliver": lambda host, p: host.hooks.redeliver_job(p),
+            "rules.create": lambda host, p: host.rules.run(p),
         }
         #: What to record, by kind, when a job is dead-lettered.
         self.on_dead: dict[str, Callable[[Host, Mapping[str, Any], str], None]] = {
@@ -65,6 +66,7 @@ class JobQueue:
                 p["delivery_id"], error
             ),
             "sync.outbound": lambda host, p, error: host.outbound.dead(p, error),
+            "rules.create": lambda host, p, error: host.rules.failed(p, error),
         }
 
     def enqueue(

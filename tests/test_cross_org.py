@@ -46,6 +46,11 @@ TABLE = {
     ("DELETE", "/tokens/{token_id:id}"): None,
     ("GET", "/deliveries"): None,
     ("GET", "/events"): None,
+    ("GET", "/rules"): None,
+    ("POST", "/rules"): {"integration_id": 0, "when": {"event": "group.created"}},
+    ("GET", "/rules/{rule_id:id}"): None,
+    ("PUT", "/rules/{rule_id:id}"): {"active": False},
+    ("DELETE", "/rules/{rule_id:id}"): None,
     ("GET", "/hooks"): None,
     ("POST", "/hooks"): {"url": "https://mallory.example/hook"},
     ("GET", "/hooks/{hook_id:id}"): None,
@@ -95,6 +100,11 @@ def victim(host, org, api, clock):
     ).json
     pipeline = api("post", "/setup", json={"provider": "tiny"}).json["pipeline"]
     hook = api("post", "/hooks", json={"url": "https://acme.example/hook"}).json
+    rule = api(
+        "post",
+        "/rules",
+        json={"integration_id": integration.id, "when": {"event": "group.created"}},
+    ).json
     with host.store.transaction():
         delivery = host.store.deliveries.add(integration.id, "tiny", {}, b"{}")
         job = host.jobs.enqueue("sync.outbound", {"organization_id": org.id})
@@ -109,6 +119,7 @@ def victim(host, org, api, clock):
         "job_id:id": job,
         "pipeline_id": pipeline,
         "hook_id:id": hook["id"],
+        "rule_id:id": rule["id"],
         "token_id:id": host.store.organizations.tokens(org.id)[0]["id"],
     }
 
@@ -149,6 +160,7 @@ def snapshot(api, ids) -> str:
         "/deliveries",
         "/events",
         "/hooks",
+        "/rules",
         "/jobs/dead",
         "/tokens",
         f"/setup/{ids['pipeline_id']}",
@@ -183,6 +195,6 @@ def test_another_organization_gets_404_everywhere_and_changes_nothing(
         assert answer.status_code == 404, (method, route, answer.json)
         assert answer.json["detail"]
         tried += 1
-    assert tried == 71  # 42 rows, 29 of them naming an object of Acme's
+    assert tried == 79  # 47 rows, 32 of them naming an object of Acme's
     assert snapshot(api, victim) == before
     assert host.store.jobs.get(victim["job_id:id"])["state"] == "dead"

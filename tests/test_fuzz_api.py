@@ -69,6 +69,7 @@ ENDPOINTS = [
     ("post", "/setup/{pipeline}"),
     ("post", "/hooks"),
     ("put", "/hooks/{hook}"),
+    ("post", "/rules"),
 ]
 
 
@@ -192,6 +193,7 @@ def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
         "token_id:id": 1,
         "pipeline_id": ids["pipeline"],
         "hook_id:id": 1,
+        "rule_id:id": 1,
     }
     tried = 0
     for route in {route for _, route in served}:
@@ -204,7 +206,7 @@ def test_every_method_a_route_does_not_serve_is_405(api, ids, client):
             answer = api(method.lower(), path, json={})
             assert answer.status_code == 405, (method, ORG_API + route)
             tried += 1
-    assert tried == 74
+    assert tried == 77
     # Found by this sweep: the group item route inherited the listing's POST
     # and answered 500.
     assert api("post", f"/groups/{ids['group']}", json={}).status_code == 405

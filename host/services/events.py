@@ -24,6 +24,8 @@ Every event has the same envelope, and one ``data`` shape per type::
   "action", "issue", "error", "dead_lettered"}``
 - ``integration.installed``, ``integration.needs_reauth``,
   ``integration.removed``: ``{"integration": {"id", "provider", "name"}}``
+- ``rule.failed``: ``{"rule_id", "group_id", "error"}``: a ticket rule could
+  not make its issue (:mod:`host.services.rules`)
 - ``hook.disabled``: ``{"hook": {"id", "url"}, "reason"}`` (it failed for
   days, :mod:`host.services.hooks`)
 - ``integration.webhook_status_changed``: ``{"integration", "webhook_status":
@@ -69,6 +71,7 @@ TYPES = (
     "integration.webhook_status_changed",
     "integration.removed",
     "hook.disabled",
+    "rule.failed",
 )
 #: Events one page holds at most.
 MAX_LIMIT = 500

@@ -54,6 +54,7 @@ class GroupService:
             group_id = self.store.groups.create(organization.id, title, culprit)
             group = self.store.groups.get(organization.id, group_id)
             self.host.events.group_changed(group, "group.created")
+            self.host.rules.group_created(group)
         return group
 
     def get(self, organization: Organization, group_id: int) -> Group:

@@ -47,8 +47,20 @@ class TrackerIssueService:
         params: Mapping[str, str],
     ) -> list[FormField]:
         """The provider's create form for ``group``, given the choices so far."""
-        integration, org_integration, group = self._context(
-            organization, group_id, integration_id
+        group = self.host.groups.get(organization, group_id)
+        return self.form_for(organization, group, integration_id, params)
+
+    def form_for(
+        self,
+        organization: Organization,
+        group: Group,
+        integration_id: int,
+        params: Mapping[str, str],
+    ) -> list[FormField]:
+        """The create form for a group object (a ticket rule checks its
+        fields with a sample group no one has made)."""
+        integration, org_integration = self.host.integrations.get(
+            organization, integration_id
         )
         fields = self.host.hook.get_create_issue_config(
             host=self.host,

@@ -30,6 +30,7 @@ from host.store.organizations import OrganizationStore
 from host.store.passes import PassStore
 from host.store.pipelines import PipelineStore
 from host.store.retention import RetentionStore
+from host.store.rules import RuleStore
 from host.store.tracker_health import TrackerHealthStore
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Store:
         self.idempotency = IdempotencyStore(db)
         self.events = EventStore(db)
         self.hooks = HookStore(db, box)
+        self.rules = RuleStore(db)
 
     @classmethod
     def open(

@@ -639,6 +639,41 @@ def m0021_hooks(schema: Schema) -> None:
     )
 
 
+@core.step
+def m0022_ticket_rules(schema: Schema) -> None:
+    # Rules that create a tracker issue for new groups that match, and which
+    # group each rule has acted on (once per group, whatever retries).
+    schema.execute(
+        """CREATE TABLE ticket_rules (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL
+                REFERENCES organizations(id) ON DELETE CASCADE,
+            integration_id INTEGER NOT NULL
+                REFERENCES integrations(id) ON DELETE CASCADE,
+            title_matches TEXT,
+            culprit_matches TEXT,
+            fields TEXT NOT NULL DEFAULT '{}',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    schema.execute(
+        "CREATE INDEX ticket_rules_organization ON ticket_rules (organization_id)"
+    )
+    schema.execute(
+        """CREATE TABLE rule_runs (
+            rule_id INTEGER NOT NULL REFERENCES ticket_rules(id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            state TEXT NOT NULL,
+            external_issue_id INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (rule_id, group_id)
+        )"""
+    )
+
+
 def _rebuild_with_autoincrement(schema: Schema, table: str) -> None:
     [(sql,)] = schema.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
