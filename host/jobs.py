@@ -67,6 +67,7 @@ class JobQueue:
             ),
             "sync.outbound": lambda host, p, error: host.outbound.dead(p, error),
             "rules.create": lambda host, p, error: host.rules.failed(p, error),
+            "hooks.deliver": lambda host, p, error: host.hooks.dead(p, error),
         }
 
     def enqueue(

@@ -337,3 +337,22 @@ def test_an_event_past_the_feeds_retention_cannot_be_sent_again(
     answer = api("post", path)
     assert answer.status_code == 410
     assert "older than the feed keeps" in answer.json["detail"]
+
+
+def test_a_delivery_job_that_dies_leaves_the_hook_to_the_next_event(
+    host, org, run_jobs, receiver, subscribe, monkeypatch
+):
+    hook = subscribe()
+    monkeypatch.setattr(host.hooks, "_send", lambda *a: 1 / 0)  # a bug, say
+    host.groups.create(org, "KeyError", "app.py")
+    for _ in range(host.config.jobs.max_attempts):
+        host.clock.advance(3600)
+        run_jobs()
+    assert host.store.jobs.list(("dead",))[0]["kind"] == "hooks.deliver"
+    monkeypatch.undo()
+    host.groups.create(org, "TypeError", "app.py")
+    run_jobs()
+    assert [e["data"]["group"]["title"] for e in receiver.verified(hook["secret"])] == [
+        "KeyError",
+        "TypeError",
+    ]

@@ -199,6 +199,14 @@ class HookService:
             else:
                 self.store.hooks.unschedule(hook["id"])
 
+    def dead(self, payload: dict, error: str) -> None:
+        """A ``hooks.deliver`` job failed for good (not a refused delivery:
+        those are retried here, see the module): the next event schedules
+        the hook again, from the same position."""
+        log.warning("hook %s: its delivery job failed: %s", payload["hook_id"], error)
+        with self.store.transaction():
+            self.store.hooks.unschedule(payload["hook_id"])
+
     def redeliver_job(self, payload: dict) -> None:
         """The ``hooks.redeliver`` job: one event, once, position unchanged."""
         organization = self.store.organizations.get(payload["organization_id"])
