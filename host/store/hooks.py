@@ -62,11 +62,7 @@ class HookStore:
         ``disabled_reason``."""
         if "events" in changes:
             changes["events"] = json.dumps(changes["events"])
-        columns = ", ".join(f"{name} = :{name}" for name in changes)
-        self.db.execute(
-            f"UPDATE hooks SET {columns}, updated_at = :now WHERE id = :id",
-            {**changes, "now": utcnow(), "id": hook_id},
-        )
+        rows.update(self.db, "hooks", hook_id, changes)
 
     def delete(self, organization_id: int, hook_id: int) -> bool:
         return (

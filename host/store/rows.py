@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from host import types
+from host.times import utcnow
 
 
 def loads(text: str | None) -> dict:
@@ -17,6 +18,16 @@ def inserted_id(cursor) -> int | None:
     was inserted); read to the end, so the statement is done."""
     returned = cursor.fetchall()
     return returned[0][0] if returned else None
+
+
+def update(db, table: str, row_id: int, changes: dict) -> None:
+    """Set the columns ``changes`` names (the code's own names, never a
+    client's) and ``updated_at`` on one row of ``table``."""
+    columns = ", ".join(f"{name} = :{name}" for name in changes)
+    db.execute(
+        f"UPDATE {table} SET {columns}, updated_at = :now WHERE id = :id",
+        {**changes, "now": utcnow(), "id": row_id},
+    )
 
 
 def dumps(value) -> str:

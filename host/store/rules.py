@@ -32,11 +32,7 @@ class RuleStore:
         changes = dict(fields)
         if "fields" in changes:
             changes["fields"] = json.dumps(changes["fields"])
-        columns = ", ".join(f"{name} = :{name}" for name in changes)
-        self.db.execute(
-            f"UPDATE ticket_rules SET {columns}, updated_at = :now WHERE id = :id",
-            {**changes, "now": utcnow(), "id": rule_id},
-        )
+        rows.update(self.db, "ticket_rules", rule_id, changes)
 
     def get(self, organization_id: int, rule_id: int) -> dict | None:
         row = self.db.execute(
