@@ -170,15 +170,16 @@ class _CheckedAdapter(HTTPAdapter):
             raise  # the certificate, not the tracker's health
         except (requests.ConnectionError, requests.Timeout) as ex:
             if self.guard is not None:
-                self.guard.failed(where.netloc, _failure(ex))
+                self.guard.failed(where.netloc, failure_reason(ex))
             raise
         if self.guard is not None:
             self.guard.answered(where.netloc)
         return response
 
 
-def _failure(ex: Exception) -> str:
-    """A failed call in a few words, for the breaker's record."""
+def failure_reason(ex: Exception) -> str:
+    """A failed call in a few words, for the breaker's record (and a
+    hook's delivery log)."""
     if isinstance(ex, requests.Timeout):
         return "timed out"
     text = str(ex)

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import requests
 import standardwebhooks
 
-from host.destinations import DestinationPolicy, DestinationRefused
+from host.destinations import DestinationPolicy, DestinationRefused, failure_reason
 from host.errors import Gone, NotFound, ValidationError
 from host.services import events as feed
 from host.times import epoch_of, iso_time
@@ -101,7 +101,7 @@ class HookService:
             if fields:
                 self.store.hooks.update(hook["id"], **fields)
             if fields.get("active") and not hook["active"]:
-                self._schedule(organization.id)
+                self.wake(organization.id)
         return self.get(organization, hook_id)
 
     def delete(self, organization: Organization, hook_id: int) -> None:
@@ -144,9 +144,14 @@ class HookService:
     # ---- sending ----
 
     def wake(self, organization_id: int) -> None:
-        """An event was recorded (in this transaction): each active hook of
-        the organization with no job on its way gets one."""
-        self._schedule(organization_id)
+        """An event was recorded (in this transaction), or a hook was turned
+        on: each active hook of the organization with no job on its way
+        gets one."""
+        for hook_id in self.store.hooks.schedule(organization_id):
+            self.host.jobs.enqueue(
+                "hooks.deliver",
+                {"hook_id": hook_id, "organization_id": organization_id},
+            )
 
     def deliver(self, payload: dict) -> None:
         """The ``hooks.deliver`` job: send what follows the hook's position."""
@@ -158,14 +163,35 @@ class HookService:
             with self.store.transaction():
                 self.store.hooks.unschedule(hook["id"])
             return
+        found = self.store.events.after(
+            organization.id,
+            (hook["position_tx"], hook["position_id"]),
+            BATCH,
+            hook["events"],
+        )
+        with self.host.outbound_session() as session:
+            position = self._send_in_order(session, organization, hook, found, payload)
+        if position is None:
+            return  # the rest waits for a retry, or the hook was disabled
+        with self.store.transaction():
+            if len(found) == BATCH:
+                self._again(payload, 0)
+            elif self.store.events.pending_after(
+                organization.id, position, hook["events"]
+            ):
+                self._again(payload, 0.5)  # written, not shown yet
+            else:
+                self.store.hooks.unschedule(hook["id"])
+
+    def _send_in_order(self, session, organization, hook, found, payload):
+        """Send ``found``, one after another; the position reached, or
+        ``None`` when the rest must wait (a retry is queued) or the hook was
+        disabled."""
         position = (hook["position_tx"], hook["position_id"])
         secret = self.store.hooks.secret(hook["id"])
         failing_since = hook["failing_since"]
-        found = self.store.events.after(
-            organization.id, position, BATCH, hook["events"]
-        )
         for event in found:
-            status, error = self._send(hook, secret, organization, event)
+            status, error = self._send(session, hook, secret, organization, event)
             now = self.host.clock()
             with self.store.transaction():
                 self._log(hook, event, status, error, now)
@@ -177,11 +203,11 @@ class HookService:
                 self.store.hooks.update(hook["id"], failing_since=failing_since)
                 if now - failing_since >= DISABLE_AFTER_SECONDS:
                     self._disable(organization, hook, error, failing_since)
-                    return
+                    return None
                 tries, first = self.store.hooks.tries(hook["id"], event["id"])
                 if now - epoch_of(first) < GIVE_UP_SECONDS:
                     self._again(payload, _backoff(tries))
-                    return
+                    return None
                 log.warning(
                     "hook %s: gave up on %s after a day of failures (%s)",
                     hook["id"], _event_id(event), error,
@@ -189,15 +215,7 @@ class HookService:
                 position = (event["tx"], event["id"])
                 self.store.hooks.advance(hook["id"], position)
                 self.store.hooks.update(hook["id"], failing_since=failing_since)
-        with self.store.transaction():
-            if len(found) == BATCH:
-                self._again(payload, 0)
-            elif self.store.events.pending_after(
-                organization.id, position, hook["events"]
-            ):
-                self._again(payload, 0.5)  # written, not shown yet
-            else:
-                self.store.hooks.unschedule(hook["id"])
+        return position
 
     def dead(self, payload: dict, error: str) -> None:
         """A ``hooks.deliver`` job failed for good (not a refused delivery:
@@ -215,11 +233,14 @@ class HookService:
         if organization is None or hook is None or event is None:
             return  # gone since, or past the feed's retention
         secret = self.store.hooks.secret(hook["id"])
-        status, error = self._send(hook, secret, organization, event)
+        with self.host.outbound_session() as session:
+            status, error = self._send(session, hook, secret, organization, event)
         with self.store.transaction():
             self._log(hook, event, status, error, self.host.clock())
 
-    def _send(self, hook, secret, organization, event) -> tuple[int | None, str | None]:
+    def _send(
+        self, session, hook, secret, organization, event
+    ) -> tuple[int | None, str | None]:
         """POST the event, signed; its status and what went wrong, if anything."""
         body = json.dumps(feed.envelope(organization, event), separators=(",", ":"))
         sent_at = datetime.now(UTC)  # what receivers check against their clock
@@ -232,7 +253,6 @@ class HookService:
             "Content-Type": "application/json",
             "User-Agent": "trackbridge",
         }
-        session = self.host.outbound_session()
         try:
             answer = session.post(
                 hook["url"], data=body.encode(), headers=headers, allow_redirects=False
@@ -242,9 +262,7 @@ class HookService:
         except requests.Timeout:
             return None, "no answer in time"
         except requests.RequestException as ex:
-            return None, _reason(ex)
-        finally:
-            session.close()
+            return None, failure_reason(ex)
         if 200 <= answer.status_code < 300:
             return answer.status_code, None
         if 300 <= answer.status_code < 400:
@@ -276,13 +294,6 @@ class HookService:
             "hook.disabled",
             {"hook": {"id": hook["id"], "url": hook["url"]}, "reason": reason},
         )
-
-    def _schedule(self, organization_id: int) -> None:
-        for hook_id in self.store.hooks.schedule(organization_id):
-            self.host.jobs.enqueue(
-                "hooks.deliver",
-                {"hook_id": hook_id, "organization_id": organization_id},
-            )
 
     def _checked(self, data: Any, *, required: bool) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -352,12 +363,3 @@ def _event_id(event: dict) -> str:
 
 def _backoff(tries: int) -> float:
     return min(FIRST_RETRY_SECONDS * 2 ** max(tries - 1, 0), MAX_RETRY_SECONDS)
-
-
-def _reason(ex: Exception) -> str:
-    text = str(ex)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "NameResolutionError" in text:
-        return "host name not found"
-    return "connection failed"
