@@ -146,9 +146,8 @@ class RuleService:
     # ---- checking ----
 
     def _form(self, organization, rule, group) -> list[FormField]:
-        params = {k: str(v) for k, v in rule["fields"].items() if _is_scalar(v)}
         return self.host.tracker_issues.form_for(
-            organization, group, rule["integration_id"], params
+            organization, group, rule["integration_id"], _params(rule["fields"])
         )
 
     def _checked(
@@ -208,9 +207,8 @@ class RuleService:
             status="unresolved",
             assignee_email=None,
         )
-        params = {k: str(v) for k, v in fields.items() if _is_scalar(v)}
         form = self.host.tracker_issues.form_for(
-            organization, sample, integration_id, params
+            organization, sample, integration_id, _params(fields)
         )
         known = {field.name: field for field in form if field.type != "notice"}
         errors: dict[str, list[str]] = {}
@@ -259,8 +257,14 @@ def _defaults(form: list[FormField]) -> dict[str, Any]:
     }
 
 
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+def _params(fields: dict[str, Any]) -> dict[str, str]:
+    """The choices that shape a create form (project, issue type), as the
+    form's query parameters."""
+    return {
+        name: str(value)
+        for name, value in fields.items()
+        if isinstance(value, str | int) and not isinstance(value, bool)
+    }
 
 
 def _said(ex: TrackbridgeError) -> str:

@@ -271,18 +271,14 @@ def write(db: Database, timeout: float | None = None) -> Iterator[Database]:
         else:
             try:
                 db._check_fence()
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                db._run_after_commit(committed=False)
-                raise
-            try:
                 conn.execute("COMMIT")
-            except sqlite3.OperationalError as ex:
+            except BaseException as ex:  # the lease was lost, or COMMIT failed
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 db._run_after_commit(committed=False)
-                raise _translated(ex) from None
+                if isinstance(ex, sqlite3.OperationalError):
+                    raise _translated(ex) from None
+                raise
     db.committed()
     db._run_after_commit(committed=True)
 

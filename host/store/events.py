@@ -56,13 +56,10 @@ class EventStore:
         """Up to ``limit`` of the organization's events after ``position``
         that no transaction still running can precede, in feed order."""
         tx, event_id = position
-        where = ""
-        if types:
-            where = f" AND type IN ({', '.join('?' for _ in types)})"
         cursor = self.db.execute(
             "SELECT * FROM events WHERE organization_id = ?"
             " AND (tx > ? OR (tx = ? AND id > ?))"
-            f" AND tx < {self.db.finished_before}{where}"
+            f" AND tx < {self.db.finished_before}{_of_types(types)}"
             " ORDER BY tx, id LIMIT ?",
             [organization_id, tx, tx, event_id, *types, limit],
         )
@@ -83,11 +80,10 @@ class EventStore:
         """Whether any event (of ``types``) follows ``position``, shown yet
         or not."""
         tx, event_id = position
-        where = f" AND type IN ({', '.join('?' for _ in types)})" if types else ""
         return (
             self.db.execute(
                 "SELECT 1 FROM events WHERE organization_id = ?"
-                f" AND (tx > ? OR (tx = ? AND id > ?)){where} LIMIT 1",
+                f" AND (tx > ? OR (tx = ? AND id > ?)){_of_types(types)} LIMIT 1",
                 [organization_id, tx, tx, event_id, *types],
             ).fetchone()
             is not None
@@ -124,3 +120,8 @@ class EventStore:
                 [*last],
             )
         return len(deleted)
+
+
+def _of_types(types: Sequence[str]) -> str:
+    """The condition that keeps events of ``types`` (none: every type)."""
+    return f" AND type IN ({', '.join('?' for _ in types)})" if types else ""
