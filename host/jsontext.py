@@ -5,7 +5,8 @@ A body is refused, with a :class:`JsonRefused` whose message says what to
 fix, when it is nested deeper than ``max_depth`` (checked before either
 parser runs, so no parser ever recurses into it), is not UTF-8 (RFC 8259
 section 8.1), holds text that is not Unicode (a lone surrogate escape such
-as ``"\\ud800"``, which no database column can store), an integer outside
+as ``"\\ud800"``, which no database column can store) or holds U+0000
+(which PostgreSQL's text cannot), an integer outside
 the store's signed 64-bit range, or a number or constant that is not JSON
 (``NaN``, ``Infinity``, ``1e400``).
 
@@ -42,6 +43,10 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _BOM = b"\xef\xbb\xbf"
+#: The escape of U+0000 (JSON text cannot hold the byte itself), which a
+#: PostgreSQL text column cannot store: refused, on either engine.
+_NUL = b"\\u0000"
+NUL_REFUSED = "Text holds a NUL character (\\u0000), which cannot be stored."
 
 
 class JsonRefused(ValueError):
@@ -67,9 +72,9 @@ def loads(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     compact = raw.translate(None, _DROPPED)
     if compact.count(b"[") + compact.count(b"{") > max_depth:
         _check_depth(_without_strings(raw), max_depth)
-    if _LONG_DIGITS in raw.translate(_DIGITS_AS_ZERO):
-        # Maybe an integer orjson would make a float: json keeps it, the
-        # walk checks it.
+    if _LONG_DIGITS in raw.translate(_DIGITS_AS_ZERO) or _NUL in raw:
+        # Maybe an integer orjson would make a float (json keeps it), or a
+        # NUL: the walk checks both.
         return _checked(_strict_json(text))
     try:
         return orjson.loads(text)
@@ -141,6 +146,8 @@ def _checked(value: Any) -> Any:
             raise JsonRefused(
                 "Text holds a lone surrogate (such as \\ud800), which is not Unicode."
             )
+        elif isinstance(item, str) and "\x00" in item:
+            raise JsonRefused(NUL_REFUSED)
         elif isinstance(item, bool):
             continue
         elif isinstance(item, int) and not INT_MIN <= item <= INT_MAX:

@@ -9,16 +9,22 @@ from hypothesis import strategies as st
 from host import jsontext
 from host.jsontext import INT_MAX, INT_MIN, JsonRefused
 
-#: JSON documents the host takes: Unicode text, integers the store holds.
+#: JSON documents the host takes: Unicode text without NUL, integers the
+#: store holds.
+storable_text = st.text(st.characters(blacklist_characters="\x00"))
 documents = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(INT_MIN, INT_MAX)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
+    | storable_text,
     lambda children: (
         st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_characters="\x00"), max_size=8),
+            children,
+            max_size=4,
+        )
     ),
     max_leaves=20,
 )
@@ -89,11 +95,17 @@ def test_strings_cannot_hide_nesting():
         (b"", "not valid JSON"),
         (b"{", "not valid JSON"),
         (b'{"a": 1,}', "not valid JSON"),
+        (b'{"email": "a\\u0000@b.co"}', "NUL character"),
+        (b'{"\\u0000": 1}', "NUL character"),
     ],
 )
 def test_what_the_store_cannot_hold_is_refused_with_the_reason(body, message):
     with pytest.raises(JsonRefused, match=message):
         jsontext.loads(body)
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul():
+    assert jsontext.loads(b'{"path": "C:\\\\u0000"}') == {"path": "C:\\u0000"}
 
 
 def test_the_limits_edges_are_accepted():

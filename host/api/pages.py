@@ -80,7 +80,19 @@ def read_form(req: falcon.Request, max_bytes: int) -> dict[str, Any]:
         raise ValidationError(
             {}, "The form is not valid UTF-8 text; nothing was saved."
         ) from None
-    return falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
+    form = falcon.uri.parse_query_string(text, keep_blank=True, csv=False)
+    values = [
+        v
+        for value in form.values()
+        for v in (value if isinstance(value, list) else [value])
+    ]
+    if any("\x00" in v for v in values):
+        raise ValidationError(
+            {},
+            "A field holds a NUL character (%00), which cannot be stored;"
+            " nothing was saved.",
+        )
+    return form
 
 
 def booleans(data: dict[str, Any]) -> None:
