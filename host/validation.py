@@ -40,6 +40,8 @@ def check(data: Any, fields: Mapping[str, Field]) -> dict[str, Any]:
             if spec.required:
                 errors[name] = ["This field is required."]
             continue
+        if int in _kinds(spec) and (number := whole_number(data[name])) is not None:
+            data[name] = number
         message = _problem(data[name], spec)
         if message:
             errors[name] = [message]
@@ -48,10 +50,27 @@ def check(data: Any, fields: Mapping[str, Field]) -> dict[str, Any]:
     return data
 
 
+def whole_number(value: Any) -> int | None:
+    """``value`` as an integer if it is one: JSON does not tell ``3`` from
+    ``3.0`` (JSON Schema's ``integer`` takes both), so neither does the
+    host; ``True`` is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _kinds(spec: Field) -> tuple[type, ...]:
+    return spec.type if isinstance(spec.type, tuple) else (spec.type,)
+
+
 def _problem(value: Any, spec: Field) -> str | None:
     if value is None:
         return None if spec.nullable else "This field may not be null."
-    kinds = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    kinds = _kinds(spec)
     # bool is an int in Python; JSON true is not an integer.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         return f"Must be {' or '.join(TYPE_NAMES.get(k, k.__name__) for k in kinds)}."

@@ -49,9 +49,11 @@ class ProviderWebhook:
                 signature, signed_path(provider_slug, path), request.body
             )
         elif self.host.routing.is_control:
-            resp.status = falcon.code_to_http_status(self.host.routing.route(request))
+            status = self.host.routing.route(request)
+            resp.status = falcon.code_to_http_status(status)
             resp.content_type = falcon.MEDIA_JSON
-            resp.text = "{}"
+            # 202: kept here or for its regions; 200: nothing to keep.
+            resp.text = RECEIVED if status == 202 else NOT_STORED
             return
         delivery_id = self.host.inbound.receive(request)
         resp.status = falcon.HTTP_200

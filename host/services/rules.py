@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.errors import NotFound, TrackbridgeError, ValidationError
 from host.types import Group
+from host.validation import whole_number
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -158,8 +159,8 @@ class RuleService:
         errors: dict[str, list[str]] = {}
         for name in sorted(set(data) - {"integration_id", "when", "fields", "active"}):
             errors[name] = ["Unknown field (integration_id, when, fields, active)."]
-        integration_id = data.get("integration_id")
-        if not isinstance(integration_id, int) or isinstance(integration_id, bool):
+        integration_id = whole_number(data.get("integration_id"))
+        if integration_id is None:
             errors["integration_id"] = ["The id of one of your integrations."]
         when = data.get("when", {})
         if not isinstance(when, dict):

@@ -32,6 +32,9 @@ USER_FIELDS = ("assignee", "reporter")
 MAX_CHOICES = 50
 
 
+REQUIRED = "This parameter is required."
+
+
 class TrackerIssueService:
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -219,9 +222,13 @@ class TrackerIssueService:
         """Choices for a picker: issues, users, projects or a field's values."""
         integration, _ = self.host.integrations.get(organization, integration_id)
         if not field:
-            raise ValidationError({}, "field is a required parameter")
+            raise ValidationError(
+                {"field": [REQUIRED]}, "field is a required parameter"
+            )
         if not query or not query.strip():
-            raise ValidationError({}, "query is a required parameter")
+            raise ValidationError(
+                {"query": [REQUIRED]}, "query is a required parameter"
+            )
         try:
             found = self._choices(integration, field, query, project)
         except IntegrationError as ex:

@@ -95,10 +95,12 @@ def test_user_search_in_a_project(prj, api, jira_integration, jira):
 
 def test_search_needs_field_and_query(prj, api, jira_integration):
     assert search(api, jira_integration, query="x").json == {
-        "detail": "field is a required parameter"
+        "detail": "field is a required parameter",
+        "errors": {"field": ["This parameter is required."]},
     }
     assert search(api, jira_integration, field="externalIssue").json == {
-        "detail": "query is a required parameter"
+        "detail": "query is a required parameter",
+        "errors": {"query": ["This parameter is required."]},
     }
 
 
