@@ -326,6 +326,20 @@ def test_link_and_unlink_an_existing_issue(api, host, installed):
     assert api("delete", f"/groups/{group_id}/links/{issue_id}").status_code == 404
 
 
+def test_an_id_may_be_written_3_0_as_json_schema_allows_but_not_3_5(api, installed):
+    group_id = api("post", "/groups", json={"title": "x"}).json["id"]
+    path = f"/groups/{group_id}/links"
+    linked = api(
+        "post", path, json={"integration_id": installed.id + 0.0, "key": "A-1"}
+    )
+    assert linked.status_code == 201
+    assert linked.json["integration_id"] == installed.id
+    for wrong in (installed.id + 0.5, True, str(installed.id)):
+        refused = api("post", path, json={"integration_id": wrong, "key": "A-2"})
+        assert refused.status_code == 400
+        assert refused.json["errors"] == {"integration_id": ["Must be an integer."]}
+
+
 def test_linking_through_another_organizations_integration_is_404(api, host):
     other = host.organizations.create("other")
     integration = install_tiny(host, other, "t2")
