@@ -11,7 +11,7 @@ import logging
 
 import falcon
 
-from host.api import hooks, resources, rules
+from host.api import hooks, openapi, resources, rules
 from host.api.middleware import RequestContext, SecurityHeaders
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
@@ -46,6 +46,7 @@ def create_app(host: Host | None = None) -> falcon.App:
 
     app.add_route("/healthz", resources.Health(host))
     app.add_route("/metrics", resources.MetricsPage(host))
+    app.add_route(openapi.PATH, openapi.OpenApiDocument())
     app.add_route("/internal/replicate", Replica(host))
     app.add_route(API, resources.OrganizationItem(host))
     app.add_route(f"{API}/members", resources.Members(host))

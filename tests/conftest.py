@@ -12,13 +12,13 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from host.app import create_app
 from host.config import load_config
 from host.core import Host
 from host.plugins import get_plugin_manager
 from host.store import Store
 from host.types import IntegrationSpec, TrackerIssue
 from tests import tiny_tracker
+from tests.contract import checked_app, take_problems
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -223,7 +223,20 @@ def host(config, clock):
 
 @pytest.fixture
 def client(host):
-    return falcon.testing.TestClient(create_app(host))
+    """A test client whose every answer is checked against the OpenAPI
+    contract (see tests/contract.py)."""
+    return falcon.testing.TestClient(checked_app(host))
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_contract():
+    """Fail a test whose apps answered what the contract does not describe."""
+    take_problems()
+    yield
+    problems = take_problems()
+    assert not problems, "answers the contract does not describe:\n" + "\n".join(
+        problems
+    )
 
 
 @pytest.fixture

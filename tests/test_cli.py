@@ -10,11 +10,11 @@ import falcon.testing
 import pytest
 from click.testing import CliRunner
 
-from host.app import create_app
 from host.cli import CliContext, build_cli
 from host.plugins import get_plugin_manager
 from tests import tiny_tracker
 from tests.conftest import run_cli
+from tests.contract import checked_app
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_organizations_members_and_tokens(run, config, host):
 
     token = run("token", "create", "--org", "acme").output.strip()
     assert token.startswith("tb_")
-    client = falcon.testing.TestClient(create_app(host))
+    client = falcon.testing.TestClient(checked_app(host))
     response = client.simulate_get(
         "/api/0/organizations/acme/members",
         headers={"Authorization": f"Bearer {token}"},

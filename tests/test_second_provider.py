@@ -12,11 +12,11 @@ import sys
 import falcon.testing
 import pytest
 
-from host.app import create_app
 from host.core import Host
 from host.jobs import Worker
 from host.plugins import describe_plugins
 from tests.conftest import run_cli
+from tests.contract import checked_app
 from tests.distributions import install_tiny_distribution
 
 
@@ -49,7 +49,7 @@ def test_both_providers_load_from_their_entry_points(both):
 
 def test_webhooks_and_jobs_go_to_their_own_provider(both):
     host, tiny = both
-    client = falcon.testing.TestClient(create_app(host))
+    client = falcon.testing.TestClient(checked_app(host))
     org = host.organizations.create("acme")
     headers = {"Authorization": f"Bearer {host.organizations.create_token(org)}"}
     api = "/api/0/organizations/acme"

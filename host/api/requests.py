@@ -87,11 +87,15 @@ def int_param(req: falcon.Request, name: str, default: int, maximum: int) -> int
     return value
 
 
+#: The API's contract: the same for every organization, so no token.
+PUBLIC_DOCUMENT = "/api/0/openapi.json"
+
+
 class TokenAuth:
     """Middleware: ``Authorization: Bearer <token>`` names the organization.
 
-    Only ``/api/`` paths require it; webhooks authenticate through their
-    provider and ``/healthz`` is public.
+    Only ``/api/`` paths require it (but the contract); webhooks
+    authenticate through their provider and ``/healthz`` is public.
     """
 
     def __init__(self, host) -> None:
@@ -102,7 +106,7 @@ class TokenAuth:
         # under its route; a path no route matches is a 404 either way.
         req.context.organization = None
         req.context.token_id = None
-        if not req.path.startswith("/api/"):
+        if not req.path.startswith("/api/") or req.path == PUBLIC_DOCUMENT:
             return
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")

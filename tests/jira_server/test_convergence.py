@@ -21,11 +21,11 @@ import falcon.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host.app import create_app
 from host.config import load_config
 from host.core import Host
 from host.jobs import Worker
 from tests.conftest import linked_group, write_config
+from tests.contract import checked_app
 from tests.fake_jira import STATUSES, FakeJira, add_comment, add_issue, change
 from tests.fake_jira_create import add_project
 from tests.jira_server.conftest import install_svc, webhook_token
@@ -87,7 +87,7 @@ class World:
         config = load_config(write_config(directory, "log_level = warning\n"), env={})
         self.host = Host.from_config(config)
         self.host.clock = time.time
-        self.client = falcon.testing.TestClient(create_app(self.host))
+        self.client = falcon.testing.TestClient(checked_app(self.host))
         organization = self.host.organizations.create("acme")
         self.token = self.host.organizations.create_token(organization)
         integration = install_svc(self.host, organization, jira, IDENTITY)

@@ -11,7 +11,6 @@ import falcon.testing
 import pytest
 
 from host import signing
-from host.app import create_app
 from host.config import load_config
 from host.core import Host
 from host.plugins import get_plugin_manager
@@ -19,6 +18,7 @@ from host.store import Store
 from host.types import IntegrationSpec
 from plugins.jira_server import plugin
 from tests.conftest import shared_fixture, write_config
+from tests.contract import checked_app
 from tests.jira_server.conftest import (
     EXTERNAL_ID,
     WEBHOOK_SECRET,
@@ -74,7 +74,7 @@ def region(tmp_path, clock):
 
 
 def post(host, body, token=None, headers=None):
-    client = falcon.testing.TestClient(create_app(host))
+    client = falcon.testing.TestClient(checked_app(host))
     return client.simulate_post(
         f"/extensions/jira-server/issue-updated/{token or webhook_token()}/",
         body=body,
@@ -202,7 +202,7 @@ def test_a_region_refuses_a_bad_forwarding_signature(region, clock, problem):
 
 def replicate(host, message, when):
     body = json.dumps(message).encode()
-    client = falcon.testing.TestClient(create_app(host))
+    client = falcon.testing.TestClient(checked_app(host))
     headers = {
         signing.HEADER: signing.sign(
             ROUTING_SECRET, "POST", "/internal/replicate", body, when
@@ -230,7 +230,7 @@ def test_an_install_replica_creates_the_organization_and_integration(region, clo
 
 
 def test_replicas_need_the_shared_secret(region, clock):
-    client = falcon.testing.TestClient(create_app(region))
+    client = falcon.testing.TestClient(checked_app(region))
     response = client.simulate_post("/internal/replicate", body=b"{}")
     assert response.status_code == 401
     bad = replicate(region, {"organization": {}, "provider": "nope"}, clock())

@@ -17,6 +17,7 @@ from host.core import Host
 from host.plugins import get_plugin_manager
 from host.store import Store
 from tests.conftest import write_config
+from tests.contract import checked_app
 
 
 @pytest.fixture
@@ -183,7 +184,6 @@ def strict_client(tmp_path):
     """A host with the default outbound policy: loopback refused."""
     import falcon.testing
 
-    from host.app import create_app
     from plugins.jira_server import plugin
 
     path = write_config(tmp_path)
@@ -195,7 +195,7 @@ def strict_client(tmp_path):
     host.migrate()
     org = host.organizations.create("acme")
     headers = {"Authorization": f"Bearer {host.organizations.create_token(org)}"}
-    client = falcon.testing.TestClient(create_app(host))
+    client = falcon.testing.TestClient(checked_app(host))
 
     def call(method, path, **kwargs):
         return getattr(client, f"simulate_{method}")(

@@ -1,0 +1,100 @@
+"""The host API's OpenAPI 3.1 contract, served at ``/api/0/openapi.json``.
+
+Kept beside the code it describes (:mod:`.operations`, :mod:`.schemas`)
+and checked against it by ``tests/test_openapi.py``: every route the app
+serves is in it, and the answers the suite and schemathesis get match it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from host.api.openapi.operations import PAGES, ROUTES
+from host.api.openapi.schemas import ID, SCHEMAS
+from host.api.requests import PUBLIC_DOCUMENT
+
+__all__ = ["PAGES", "ROUTES", "OpenApiDocument", "document", "path_of"]
+
+PATH = PUBLIC_DOCUMENT
+_PARAMETER = re.compile(r"{(\w+)(?::(\w+))?}")
+
+
+def path_of(template: str) -> str:
+    """``/groups/{group_id:id}`` (Falcon's template) → ``/groups/{group_id}``."""
+    return _PARAMETER.sub(lambda m: "{" + m.group(1) + "}", template)
+
+
+@cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "trackbridge",
+            "version": _version(),
+            "description": "Keep an application's issues in two-way sync with"
+            " issue trackers. Every route under /api/0/organizations/{slug}"
+            " takes an organization's token (Authorization: Bearer ...); a"
+            " slug that is not the token's is a 404. Every JSON body is at"
+            " most [host] max_body_bytes, nested at most [host] max_json_depth"
+            " deep, with integers within 64 bits; a provider's forms (setup"
+            " steps, settings, the create form) are described by the form"
+            " endpoints, not here.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"token": []}],
+        "paths": {
+            path_of(template): {
+                "parameters": _path_parameters(template),
+                **methods,
+            }
+            if "{" in template
+            else methods
+            for template, methods in ROUTES.items()
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "token": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An organization's API token"
+                    " (``trackbridge token create``).",
+                }
+            },
+        },
+    }
+
+
+def _version() -> str:
+    try:
+        return version("trackbridge")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "0"
+
+
+def _path_parameters(template: str) -> list[dict]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": ID if converter == "id" else {"type": "string", "minLength": 1},
+        }
+        for name, converter in _PARAMETER.findall(template)
+    ]
+
+
+class OpenApiDocument:
+    """``GET /api/0/openapi.json``: the contract (public: no token, the
+    same for every organization)."""
+
+    def __init__(self) -> None:
+        self.text = json.dumps(document(), indent=1)
+
+    def on_get(self, req, resp):
+        resp.text = self.text
+        resp.content_type = "application/json"
