@@ -11,7 +11,8 @@ from host.jsontext import INT_MAX, INT_MIN, JsonRefused
 
 #: JSON documents the host takes: Unicode text without NUL, integers the
 #: store holds.
-storable_text = st.text(st.characters(blacklist_characters="\x00"))
+storable_characters = st.characters(codec="utf-8", exclude_characters="\x00")
+storable_text = st.text(storable_characters)
 documents = st.recursive(
     st.none()
     | st.booleans()
@@ -21,7 +22,7 @@ documents = st.recursive(
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
-            st.text(st.characters(blacklist_characters="\x00"), max_size=8),
+            st.text(storable_characters, max_size=8),
             children,
             max_size=4,
         )
