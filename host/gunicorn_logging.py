@@ -5,7 +5,7 @@ the error log when a worker fails or is killed in the middle of a request
 ("Error handling request /extensions/jira-server/issue-updated/<JWT>/").
 A webhook path carries its token and a one-time link carries its secret in
 the query, so this logger redacts both from every line it writes, before
-any handler sees it.
+any handler sees it. Its lines go out in the host's own log format.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import logging
 import re
 
 from gunicorn.glogging import Logger
+
+from host.config import load_config
+from host.logs import configure_logging
 
 REDACTED = "[redacted]"
 #: A path segment that is a JWT (three base64url parts), or a long opaque
@@ -54,6 +57,14 @@ class RedactingLogger(Logger):
         for log in (self.error_log, self.access_log):
             if not any(isinstance(f, RedactingFilter) for f in log.filters):
                 log.addFilter(RedactingFilter())
+        # gunicorn's own lines ("Booting worker", "Worker timeout") in the
+        # host's format (JSON too), through the root logger the host sets
+        # up, rather than gunicorn's handler and format beside it.
+        config = load_config()
+        configure_logging(config.log_level, config.log_format)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
 
     def atoms(self, resp, req, environ, request_time):
         found = super().atoms(resp, req, environ, request_time)

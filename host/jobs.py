@@ -317,7 +317,13 @@ class Worker:
                 self._taken_over(job)
             return
         if job["attempts"] >= job["max_attempts"]:
-            log.warning("job %s dead after %s attempts", job["id"], job["attempts"])
+            log.warning(
+                "job %s (%s) dead after %s attempts: %s",
+                job["id"],
+                job["kind"],
+                job["attempts"],
+                error,
+            )
             if not jobs.bury(job["id"], self.name, attempt, error):
                 self._taken_over(job)
                 return

@@ -110,6 +110,36 @@ def test_log_lines_carry_the_request_id_and_the_job_id(
     assert logged()[-1]["request_id"] == "-"
 
 
+def test_each_request_has_one_access_line_without_its_secrets(
+    client, host, integration, logged
+):
+    client.simulate_get("/healthz", headers={"X-Request-Id": "req-2"})
+    token = "t" * 48  # as a webhook path carries its token
+    client.simulate_post(f"/extensions/tiny/{token}/", body="{}")
+    client.simulate_get("/extensions/jira-server/setup/?link=one-time-secret")
+    access = [e for e in logged() if e["logger"] == "trackbridge.access"]
+    assert [e["message"].rsplit(" ", 1)[0] for e in access] == [
+        "GET /healthz 200",
+        "POST /extensions/tiny/[redacted] 400",
+        "GET /extensions/jira-server/setup 404",
+    ]
+    assert access[0]["request_id"] == "req-2"
+    assert all(e["message"].endswith("ms") for e in access)
+    text = json.dumps(access)
+    assert token not in text and "one-time-secret" not in text
+
+
+def test_a_dead_job_is_logged_with_its_error(host, logged, run_jobs):
+    host.jobs.handlers["broken"] = lambda host, payload: 1 / 0
+    with host.store.transaction():
+        job_id = host.jobs.enqueue("broken", {})
+        host.store.db.execute("UPDATE jobs SET max_attempts = 1 WHERE id = ?", [job_id])
+    run_jobs()
+    [dead] = [e for e in logged() if "dead after" in e["message"]]
+    assert dead["message"].startswith(f"job {job_id} (broken) dead after 1 attempts:")
+    assert "ZeroDivisionError" in dead["message"]
+
+
 def test_the_log_format_is_checked(tmp_path):
     assert load_config(write_config(tmp_path), env={}).log_format == "text"
     path = write_config(tmp_path, "log_format = json\n")

@@ -1,26 +1,35 @@
-"""Middleware every request passes: its id, its count, the metrics flush."""
+"""Middleware every request passes: its id, its count, its access log line,
+the metrics flush."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
+import time
 
 import falcon
 
+from host.gunicorn_logging import redact
 from host.logs import current_request_id, request_id_from
+
+#: One line per answered request: method, path, status, time (and, as every
+#: line, the request id), in the host's log format.
+access_log = logging.getLogger("trackbridge.access")
 
 HEADER = "X-Request-Id"
 
 
 class RequestContext:
     """Names each request (``X-Request-Id``, echoed back, in every log line
-    written while answering it) and counts it once answered."""
+    written while answering it), counts it and logs it once answered."""
 
     def __init__(self, host) -> None:
         self.host = host
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
         req.context.request_id = request_id_from(req.get_header(HEADER))
         req.context.log_token = current_request_id.set(req.context.request_id)
         resp.set_header(HEADER, req.context.request_id)
@@ -35,6 +44,17 @@ class RequestContext:
             status=str(resp.status_code),
         )
         self.host.metrics.flush(self.host.store)
+        started = getattr(req.context, "started", None)
+        if started is not None:
+            # The path without its query (one-time links carry secrets
+            # there) and with webhook tokens replaced.
+            access_log.info(
+                "%s %s %d %.1fms",
+                req.method,
+                redact(req.path),
+                resp.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
         token = getattr(req.context, "log_token", None)
         if token is not None:
             current_request_id.reset(token)

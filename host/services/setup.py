@@ -9,15 +9,18 @@ written until every step, and the provider's post-install work, succeeded.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from host.errors import NotFound, PluginError, ValidationError
+from host.errors import NotFound, PluginError, SetupError, ValidationError
 from host.services import links
 from host.services.links import hash_secret
 from host.types import Organization, SetupStep, StepView
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -100,13 +103,25 @@ class SetupService:
         pipeline = self._load(organization, pipeline_id)
         provider, index = pipeline["provider"], pipeline["step_index"]
         steps = self._steps(provider, pipeline["state"])
-        result = self.host.hook.setup_step_submit(
-            host=self.host,
-            provider=provider,
-            step=steps[index].name,
-            state=pipeline["state"],
-            data=data,
-        )
+        try:
+            result = self.host.hook.setup_step_submit(
+                host=self.host,
+                provider=provider,
+                step=steps[index].name,
+                state=pipeline["state"],
+                data=data,
+            )
+        except SetupError as ex:
+            # Its message is the provider's (never a secret): why the
+            # tracker refused or could not be reached.
+            log.warning(
+                "setup of %s for %s: step %s failed: %s",
+                provider,
+                organization.slug,
+                steps[index].name,
+                ex.detail,
+            )
+            raise
         if result is None:
             raise PluginError(f"No plugin handles setup of {provider!r}")
         state = {**pipeline["state"], **result.state}
@@ -123,6 +138,9 @@ class SetupService:
                 step=None,
                 step_index=index,
                 total_steps=len(steps),
+                # The last step's view: what to copy into the tracker is
+                # shown again on the page that ends the install.
+                view=self._status(pipeline_id, provider, steps, index - 1, state).view,
                 integration_id=integration_id,
             )
         with self.store.transaction():
