@@ -58,7 +58,12 @@ class Config:
 
     #: A SQLite file, or a PostgreSQL URL (text).
     database: Path | str = Path("var/trackbridge.db")
+    #: Where Jira and browsers reach this host. Unset, it follows ``bind``
+    #: (and ``serve --bind``): see :func:`url_for_bind`.
     public_url: str = "http://127.0.0.1:8000"
+    #: Whether ``public_url`` was set ([host] public_url or
+    #: ``TRACKBRIDGE_PUBLIC_URL``), not derived from the bind.
+    public_url_set: bool = False
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     #: Threads per web worker that run requests (bodies are read before a
@@ -216,6 +221,15 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
         for name, bounds in HOST_NUMBERS.items()
     }
     numbers["workers"] = capped_workers(numbers["workers"], warnings)
+    if not (env.get("TRACKBRIDGE_PUBLIC_URL") or host.get("public_url")) and (
+        host.get("bind", "").startswith(("0.0.0.0:", "[::]:"))
+    ):
+        warnings.append(
+            f"[host] bind {host['bind']} serves other machines, but public_url is"
+            " unset, so webhook and setup links point at this machine's"
+            f" loopback ({url_for_bind(host['bind'].strip())}): set [host]"
+            " public_url to the address Jira and browsers use."
+        )
     defaults = JobsConfig()
     jobs_config = JobsConfig(
         **{
@@ -238,10 +252,13 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
         raise ConfigError(
             "[jobs] reconcile_interval_seconds must be 0 (off) or at least 1"
         )
+    bind = check_bind(host.get("bind") or Config.bind, "[host] bind")
+    public_url = env.get("TRACKBRIDGE_PUBLIC_URL") or host.get("public_url")
     return Config(
         database=database_path,
-        public_url=_public_url(host.get("public_url") or Config.public_url),
-        bind=check_bind(host.get("bind") or Config.bind, "[host] bind"),
+        public_url=_public_url(public_url) if public_url else url_for_bind(bind),
+        public_url_set=bool(public_url),
+        bind=bind,
         **numbers,
         log_level=_choice(host, "log_level", Config.log_level, LOG_LEVELS),
         log_format=_choice(host, "log_format", Config.log_format, FORMATS),
@@ -338,6 +355,36 @@ def check_bind(value: str, name: str = "--bind") -> str:
     if found:
         raise ConfigError(f"{name}: port {found['port']} is not between 1 and 65535")
     raise ConfigError(f"{name} must be host:port (e.g. 127.0.0.1:8000), not {value!r}")
+
+
+def url_for_bind(bind: str) -> str:
+    """The URL a browser on this machine reaches ``bind`` at: what
+    ``public_url`` is when it is not set (a wildcard address is reached on
+    loopback)."""
+    address, _, port = bind.rpartition(":")
+    address = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(address, address)
+    return f"http://{address}:{port}"
+
+
+def public_url_problem(config: Config, bind: str) -> str | None:
+    """Why ``public_url`` cannot be where ``bind`` serves, if it cannot: it
+    names this machine (loopback, or the bind's own address) on another
+    port. A public URL elsewhere is a proxy's, which says nothing wrong."""
+    parts = urlsplit(config.public_url)
+    address, _, port = bind.rpartition(":")
+    served = address.strip("[]")
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1", served) or (
+        parts.hostname or ""
+    ).startswith("127.")
+    public_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if local and public_port != int(port):
+        return (
+            f"[host] public_url is {config.public_url}, but this host serves"
+            f" {bind}: links and Jira's webhooks would go to port {public_port}."
+            " Set public_url to where Jira and browsers reach this host (or"
+            " leave it unset: it then follows the bind)."
+        )
+    return None
 
 
 def _public_url(value: str) -> str:

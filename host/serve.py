@@ -82,6 +82,8 @@ def serve(config: Config, *, bind: str, workers: int, job_workers: int = 1) -> i
     env = dict(
         os.environ,
         TRACKBRIDGE_DATABASE=str(config.database),
+        # As resolved here: it may follow --bind.
+        TRACKBRIDGE_PUBLIC_URL=config.public_url,
         TRACKBRIDGE_CONFIG_CHECKED="1",  # its warnings were shown here
     )
     if config.source is not None:
