@@ -10,6 +10,8 @@ from the pipeline id; secrets are never echoed back into a page.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import falcon
 
 from host.api.pages import (
@@ -28,6 +30,7 @@ from host.errors import (
     TrackbridgeError,
     ValidationError,
 )
+from host.services import sync_flags
 from host.services.setup import PipelineStatus
 from host.types import FormField, Provider
 
@@ -42,6 +45,7 @@ class SetupPage:
 
     def on_get(self, req, resp, provider_slug):
         provider = self._provider(provider_slug)
+        resp.context.address_warning = self._address_warning(req)
         link = req.get_param("link")
         if link:
             try:
@@ -71,7 +75,7 @@ class SetupPage:
             organization = self.host.setup.organization_of(pipeline_id)
             if callback:
                 status = self.host.setup.submit(organization, pipeline_id, callback)
-                return self._after_submit(resp, provider, status)
+                return self._after_submit(resp, provider, organization, status)
             status = self.host.setup.status(organization, pipeline_id)
         except NotFound as ex:
             resp.unset_cookie(COOKIE, path="/extensions/")
@@ -85,6 +89,7 @@ class SetupPage:
 
     def on_post(self, req, resp, provider_slug):
         provider = self._provider(provider_slug)
+        resp.context.address_warning = self._address_warning(req)
         same_origin(req, self.host.config.public_url)
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "start":
@@ -111,7 +116,7 @@ class SetupPage:
             return self._render_step(
                 resp, provider, status, error=ex.detail, values=data
             )
-        return self._after_submit(resp, provider, status)
+        return self._after_submit(resp, provider, organization, status)
 
     # ---- helpers ----
 
@@ -149,19 +154,56 @@ class SetupPage:
         )
         raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup/")
 
-    def _after_submit(self, resp, provider, status: PipelineStatus):
+    def _after_submit(self, resp, provider, organization, status: PipelineStatus):
         if status.complete:
             resp.unset_cookie(COOKIE, path="/extensions/")
-            integration = self.host.store.integrations.get(status.integration_id)
-            return self._render(
-                resp,
-                provider,
-                title="Installed",
-                done=f"{provider.name} “{integration.name}” is installed and ready.",
-            )
+            return self._render_installed(resp, provider, organization, status)
         if status.redirect_url:
             raise falcon.HTTPSeeOther(status.redirect_url)
         raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup/")
+
+    def _render_installed(self, resp, provider, organization, status) -> None:
+        """Where the install ends: what was installed, what syncs (nothing
+        until turned on), whether Jira's webhooks arrive yet, and the way to
+        the settings."""
+        integration, org_integration = self.host.integrations.get(
+            organization, status.integration_id
+        )
+        webhook = integration.metadata.get("webhook_status")
+        waiting = webhook == "waiting for first webhook"
+        settings = (
+            f"/settings/{organization.slug}/integrations/{integration.id}?link="
+            + self.host.settings.create_link(organization, integration.id)
+        )
+        toggles = [
+            (label, sync_flags.enabled(org_integration.config, flag))
+            for flag, label in sync_flags.LABELS.items()
+        ]
+        self._render(
+            resp,
+            provider,
+            title="Installed",
+            done=f"{provider.name} “{integration.name}” is installed"
+            + (
+                ": waiting for its first webhook."
+                if waiting
+                else f" (webhook: {webhook})."
+                if webhook
+                else "."
+            ),
+            installed={
+                "name": integration.name,
+                "id": integration.id,
+                "host": integration.metadata.get("domain_name")
+                or integration.external_id,
+                "toggles": toggles,
+                "nothing_syncs": not any(on for _, on in toggles),
+                "settings_url": settings,
+                "waiting": waiting,
+            },
+            # In manual mode, what the tracker's administrator enters, again.
+            instructions=status.view.instructions if waiting and status.view else (),
+        )
 
     def _render_start(self, resp, provider, slug: str, error: str | None = None):
         self._render(
@@ -218,8 +260,25 @@ class SetupPage:
             error=error,
         )
 
+    def _address_warning(self, req) -> str | None:
+        """What to say when this page was opened at another address than
+        ``public_url``: the URLs the install gives Jira are public_url's."""
+        public = urlsplit(self.host.config.public_url)
+        opened = req.get_header("X-Forwarded-Host") or req.netloc
+        if opened.lower() == public.netloc.lower():
+            return None
+        return (
+            f"You opened this page at {opened}, but this host's public_url is"
+            f" {self.host.config.public_url}: the webhook and sign-in URLs Jira"
+            " gets point there. If Jira cannot reach that address, set [host]"
+            " public_url (or TRACKBRIDGE_PUBLIC_URL) to where it reaches this"
+            " host, restart, and start again."
+        )
+
     def _render(self, resp, provider, **context):
         defaults = {
+            "address_warning": resp.context.get("address_warning"),
+            "installed": None,
             "provider": provider,
             "intro": "",
             "instructions": (),

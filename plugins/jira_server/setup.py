@@ -332,8 +332,17 @@ def webhook_view(host, state: Mapping[str, Any]) -> StepView:
         instructions=(
             ("Webhook URL", install.webhook_url(host.config.public_url, token)),
             ("Events", ", ".join(install.WEBHOOK_EVENTS)),
+            ("In Jira", ADMIN_STEPS),
         ),
     )
+
+
+#: What a Jira administrator does with the webhook URL in manual mode.
+ADMIN_STEPS = (
+    "System → WebHooks → Create a WebHook: paste the URL, tick the events"
+    " above (Issue: created, updated, deleted; Comment: created, updated),"
+    " leave “Exclude body” unticked and the JQL filter empty, and save."
+)
 
 
 def submit_webhook(data: Mapping[str, Any]) -> StepResult:
@@ -371,18 +380,17 @@ def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
             access_token=state["access_token"],
             access_token_secret=state["access_token_secret"],
         )
-        name = state["consumer_key"]
     else:
         credentials["personal_access_token"] = state["personal_access_token"]
-        name = state["jira_user"]
     client = client_for(host, state)
-    version = None
+    info: dict = {}
     with contextlib.suppress(JiraError):
-        version = client.request("GET", "/rest/api/2/serverInfo").get("version")
-        version = version if isinstance(version, str) else None
+        found = client.request("GET", "/rest/api/2/serverInfo")
+        info = found if isinstance(found, dict) else {}
+    version = info.get("version") if isinstance(info.get("version"), str) else None
     return IntegrationSpec(
         external_id=integration_external_id(state),
-        name=name,
+        name=integration_name(info.get("serverTitle"), state["url"]),
         metadata={
             "base_url": state["url"],
             "domain_name": urlsplit(state["url"]).netloc,
@@ -419,6 +427,15 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
         client, install.webhook_url(host.config.public_url, token)
     )
     return {**created, "webhook_status": "created"}
+
+
+def integration_name(server_title, url: str) -> str:
+    """What people see an integration as: Jira's own title for itself and
+    its host ("Acme Jira (jira.acme.com)"), never the account it uses."""
+    netloc = urlsplit(url).netloc
+    if isinstance(server_title, str) and server_title.strip():
+        return f"{server_title.strip()[:100]} ({netloc})"
+    return netloc
 
 
 def client_for(

@@ -108,7 +108,17 @@ def test_the_full_browser_flow_installs(browser, jira, key_pair, jira_host):
     assert "Webhook URL" in browser.get(PAGE).text
     done = browser.post(PAGE, {"webhook_mode": "automatic"})
     assert done.status_code == 200
-    assert "is installed and ready" in done.text
+    assert "is installed (webhook: created)." in done.text
+    # Where it ends: what syncs (nothing yet) and the way to the settings.
+    assert "Nothing syncs yet" in done.text
+    assert "Off: Send comments to the tracker" in done.text
+    settings = re.search(
+        r'href="(/settings/acme/integrations/1\?link=[^"]+)"', done.text
+    )
+    assert (
+        settings and browser.get(settings[1].replace("&amp;", "&")).status_code == 303
+    )
+    assert "Webhook URL" not in done.text  # Jira has it already
     assert "tb_setup" not in browser.cookies
     assert len(jira.webhooks) == 1
     assert jira_host.store.integrations.get(1).provider == "jira_server"
@@ -142,6 +152,34 @@ def test_setup_errors_are_shown_on_the_page(browser, jira, key_pair):
     assert page.status_code == 400
     assert "Setup error." in page.text
     assert "Could not fetch a request token from Jira." in page.text
+
+
+def test_a_manual_webhook_install_ends_waiting_with_the_url_again(
+    browser, jira, jira_host
+):
+    jira.personal_tokens["pat-9"] = "svc"
+    sent = browser.post(
+        PAGE,
+        {
+            "url": jira.url,
+            "auth_mode": "token",
+            "personal_access_token": "pat-9",
+            "verify_ssl": "true",
+        },
+    )
+    assert sent.status_code == 303
+    done = browser.post(PAGE, {"webhook_mode": "manual"})
+    assert done.status_code == 200
+    host_port = jira.url.removeprefix("http://")
+    assert (
+        f"“Fake Jira ({host_port})” is installed: waiting for its first webhook."
+        in (done.text)
+    )
+    # What the administrator enters, shown again where the install ends.
+    assert "Webhook URL" in done.text
+    assert "http://tb.example/extensions/jira-server/" in done.text
+    assert "leave “Exclude body” unticked" in done.text
+    assert jira.webhooks == {}
 
 
 def test_posts_without_the_csrf_token_are_refused(browser):
