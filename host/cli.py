@@ -8,6 +8,7 @@ Plugins add their own commands through the ``register_commands`` hook.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -19,11 +20,27 @@ import click
 import pluggy
 
 from host import validation
-from host.config import Config, capped_workers, check_bind, load_config
-from host.errors import ConfigError, TrackbridgeError, Unavailable, ValidationError
+from host.api import serialize
+from host.cli_output import show
+from host.config import (
+    Config,
+    capped_workers,
+    check_bind,
+    load_config,
+    public_url_problem,
+    url_for_bind,
+)
+from host.errors import (
+    ConfigError,
+    NotFound,
+    TrackbridgeError,
+    Unavailable,
+    ValidationError,
+)
 from host.jsontext import INT_MAX, is_unicode
 from host.logs import configure_logging
 from host.plugins import describe_plugins, get_plugin_manager
+from host.services import sync_flags
 from host.store.db import DatabaseUnavailable
 from host.store.engine import redacted
 
@@ -111,7 +128,11 @@ def _handle_errors(fn):
 pass_ctx = click.make_pass_decorator(CliContext)
 
 
-@click.group()
+#: Wide enough that no command's summary is cut short in --help.
+HELP_WIDTH = {"terminal_width": 120, "max_content_width": 120}
+
+
+@click.group(context_settings=HELP_WIDTH)
 @click.option(
     "--config",
     "config_path",
@@ -132,6 +153,11 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     if not os.environ.get("TRACKBRIDGE_CONFIG_CHECKED"):
         for warning in ctx.obj.config.warnings:
             log.warning("%s", warning)
+
+
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Every field, as JSON."
+)
 
 
 def _bind(ctx, param, value: str | None) -> str | None:
@@ -170,10 +196,23 @@ def serve(
         for warning in warnings:
             log.warning("%s", warning)
     ctx.host.close()  # migrations applied once here, before any worker starts
+    bind = bind or ctx.config.bind
+    config = ctx.config
+    if not config.public_url_set and bind != config.bind:
+        config = dataclasses.replace(config, public_url=url_for_bind(bind))
+        log.warning(
+            "public_url follows --bind: %s. Links other trackbridge commands"
+            " print use [host] bind's %s; set [host] public_url to make them"
+            " agree.",
+            config.public_url,
+            ctx.config.public_url,
+        )
+    elif problem := public_url_problem(config, bind):
+        log.warning("%s", problem)
     try:
         status = run(
-            ctx.config,
-            bind=bind or ctx.config.bind,
+            config,
+            bind=bind,
             workers=workers or ctx.config.workers,
             job_workers=job_workers or ctx.config.jobs.workers,
         )
@@ -275,13 +314,16 @@ def org_create(
 
 
 @org.command("list")
+@JSON_OPTION
 @pass_ctx
 @_handle_errors
-def org_list(ctx: CliContext) -> None:
+def org_list(ctx: CliContext, as_json: bool) -> None:
     """List organizations."""
-    for organization in ctx.host.organizations.list():
-        region = organization.region or "-"
-        click.echo(f"{organization.slug}\t{organization.name}\t{region}")
+    show(
+        (dataclasses.asdict(o) for o in ctx.host.organizations.list()),
+        [("SLUG", "slug"), ("NAME", "name"), ("REGION", "region"), ("ID", "id")],
+        as_json=as_json,
+    )
 
 
 @cli.group()
@@ -305,13 +347,17 @@ def member_add(ctx: CliContext, slug: str, email: str, name: str) -> None:
 
 @member.command("list")
 @click.option("--org", "slug", required=True, help="Organization slug.")
+@JSON_OPTION
 @pass_ctx
 @_handle_errors
-def member_list(ctx: CliContext, slug: str) -> None:
+def member_list(ctx: CliContext, slug: str, as_json: bool) -> None:
     """List an organization's members."""
     organization = ctx.host.organizations.get(slug)
-    for m in ctx.host.organizations.members(organization):
-        click.echo(f"{m.email}\t{m.name}")
+    show(
+        (dataclasses.asdict(m) for m in ctx.host.organizations.members(organization)),
+        [("EMAIL", "email"), ("NAME", "name"), ("ID", "id")],
+        as_json=as_json,
+    )
 
 
 @cli.group()
@@ -338,22 +384,24 @@ def token_create(ctx: CliContext, slug: str, label: str, expires: str | None) ->
 
 @token.command("list")
 @click.option("--org", "slug", required=True, help="Organization slug.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@JSON_OPTION
 @pass_ctx
 @_handle_errors
 def token_list(ctx: CliContext, slug: str, as_json: bool) -> None:
     """List an organization's tokens: id, label, prefix, created, last used,
     expiry (never the token itself)."""
-    tokens = ctx.host.organizations.tokens(ctx.host.organizations.get(slug))
-    if as_json:
-        click.echo(json.dumps(tokens, indent=2))
-        return
-    for t in tokens:
-        click.echo(
-            f"{t['id']}\t{t['prefix']}…\t{t['label'] or '-'}\tcreated"
-            f" {t['created_at']}\tlast used {t['last_used_at'] or 'never'}"
-            f"\texpires {t['expires_at'] or 'never'}"
-        )
+    show(
+        ctx.host.organizations.tokens(ctx.host.organizations.get(slug)),
+        [
+            ("ID", "id"),
+            ("PREFIX", lambda t: f"{t['prefix']}…"),
+            ("LABEL", "label"),
+            ("CREATED", "created_at"),
+            ("LAST USED", lambda t: t["last_used_at"] or "never"),
+            ("EXPIRES", lambda t: t["expires_at"] or "never"),
+        ],
+        as_json=as_json,
+    )
 
 
 @token.command("revoke")
@@ -392,16 +440,22 @@ def hooks_create(ctx: CliContext, url: str, slug: str, events: tuple[str, ...]):
 
 @hooks.command("list")
 @click.option("--org", "slug", required=True, help="Organization slug.")
+@JSON_OPTION
 @pass_ctx
 @_handle_errors
-def hooks_list(ctx: CliContext, slug: str) -> None:
+def hooks_list(ctx: CliContext, slug: str, as_json: bool) -> None:
     """The organization's hooks (never their secrets)."""
-    click.echo("ID\tACTIVE\tEVENTS\tURL")
-    for found in ctx.host.hooks.list(ctx.host.organizations.get(slug)):
-        click.echo(
-            f"{found['id']}\t{'yes' if found['active'] else 'no'}"
-            f"\t{','.join(found['events']) or 'all'}\t{found['url']}"
-        )
+    show(
+        ctx.host.hooks.list(ctx.host.organizations.get(slug)),
+        [
+            ("ID", "id"),
+            ("ACTIVE", "active"),
+            ("EVENTS", lambda h: ",".join(h["events"]) or "all"),
+            ("URL", "url"),
+            ("FAILING SINCE", "failing_since"),
+        ],
+        as_json=as_json,
+    )
 
 
 @hooks.command("delete")
@@ -431,6 +485,111 @@ def integrations() -> None:
     """Inspect integrations and rotate their secrets."""
 
 
+def _integration_rows(host, organization) -> list[dict]:
+    """The organization's integrations as the API shows them (no secret)."""
+    rows = []
+    for integration, org_integration in host.integrations.list(organization):
+        provider = host.providers.get(integration.provider)
+        rows.append(
+            serialize.integration(
+                integration,
+                org_integration,
+                provider.name if provider else integration.provider,
+                host.breakers.status(integration),
+            )
+        )
+    return rows
+
+
+INTEGRATION_COLUMNS = [
+    ("ID", "id"),
+    ("PROVIDER", lambda i: i["provider"]["key"]),
+    ("NAME", "name"),
+    ("TRACKER", "external_id"),
+    ("STATUS", "status"),
+    ("WEBHOOK", lambda i: i["metadata"].get("webhook_status")),
+    ("TRACKER TROUBLE", lambda i: (i["tracker_trouble"] or {}).get("state")),
+]
+
+
+@integrations.command("list")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@JSON_OPTION
+@pass_ctx
+@_handle_errors
+def integrations_list(ctx: CliContext, slug: str, as_json: bool) -> None:
+    """The organization's integrations: the ID that settings, reconcile and
+    show take, their status and the webhook's."""
+    rows = _integration_rows(ctx.host, ctx.host.organizations.get(slug))
+    show(rows, INTEGRATION_COLUMNS, as_json=as_json, empty="(no integrations)")
+
+
+@integrations.command("show")
+@click.argument("integration_id", type=ID)
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@JSON_OPTION
+@pass_ctx
+@_handle_errors
+def integrations_show(
+    ctx: CliContext, integration_id: int, slug: str, as_json: bool
+) -> None:
+    """One integration: what it is, its settings and how its tracker answers."""
+    organization = ctx.host.organizations.get(slug)
+    found = next(
+        (
+            row
+            for row in _integration_rows(ctx.host, organization)
+            if row["id"] == integration_id
+        ),
+        None,
+    )
+    if found is None:
+        raise NotFound(f"Integration {integration_id} not found in {slug}.")
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for heading, value in INTEGRATION_COLUMNS[1:]:
+        shown = value(found) if callable(value) else found[value]
+        click.echo(f"{heading.lower():16}{shown if shown not in (None, '') else '-'}")
+    for key, value in sorted(found["config"].items()):
+        click.echo(f"{'config':16}{key} = {json.dumps(value)}")
+    click.echo(f"\nSettings: trackbridge settings {integration_id} --org {slug}")
+
+
+@cli.group()
+def deliveries() -> None:
+    """The tracker webhook delivery log."""
+
+
+@deliveries.command("list")
+@click.option("--org", "slug", required=True, help="Organization slug.")
+@click.option("--failed", is_flag=True, help="Only deliveries that failed.")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@JSON_OPTION
+@pass_ctx
+@_handle_errors
+def deliveries_list(
+    ctx: CliContext, slug: str, failed: bool, limit: int, as_json: bool
+) -> None:
+    """Recent webhook deliveries to the organization's integrations, newest
+    first, with their outcome and why one failed."""
+    rows = ctx.host.inbound.recent(
+        ctx.host.organizations.get(slug), limit, status="failed" if failed else None
+    )
+    show(
+        rows,
+        [
+            ("ID", "id"),
+            ("INTEGRATION", "integration_id"),
+            ("RECEIVED", "received_at"),
+            ("STATUS", "status"),
+            ("ERROR", "error"),
+        ],
+        as_json=as_json,
+        empty="(no deliveries)",
+    )
+
+
 @integrations.command("rotate-webhook-secret")
 @click.argument("integration_id", type=ID)
 @click.option(
@@ -446,8 +605,6 @@ def integrations_rotate_webhook_secret(
 ) -> None:
     """Issue a new webhook secret: the old webhook URL stops working, and the
     tracker's webhook is re-registered (or the new URL is printed)."""
-    from host.errors import NotFound
-
     host = ctx.host
     if slug:
         integration, _ = host.integrations.get(
@@ -476,6 +633,12 @@ def integrations_rotate_webhook_secret(
     metavar="NAME=VALUE",
     help="With --terminal: answer a field (NAME=@PATH reads a file).",
 )
+@click.option(
+    "--no-input",
+    is_flag=True,
+    help="With --terminal: ask nothing (optional fields take their defaults);"
+    " stop at the first refusal.",
+)
 @pass_ctx
 @_handle_errors
 def install(
@@ -484,11 +647,13 @@ def install(
     slug: str,
     terminal: bool,
     assignments: tuple[str, ...],
+    no_input: bool,
 ) -> None:
     """Install PROVIDER for an organization.
 
     Prints a one-time link that opens the setup page, or with --terminal runs
-    the same steps here.
+    the same steps here. Exit status: 0 installed, 1 the setup stopped (the
+    reason is printed), 2 a usage error.
     """
     host = ctx.host
     organization = host.organizations.get(slug)
@@ -496,9 +661,34 @@ def install(
         from host import setup_terminal
 
         given = setup_terminal.parse_assignments(assignments)
-        integration_id = setup_terminal.run(host, organization, provider, given)
-        integration = host.store.integrations.get(integration_id)
+        integration_id = setup_terminal.run(
+            host, organization, provider, given, prompt=not no_input
+        )
+        integration, org_integration = host.integrations.get(
+            organization, integration_id
+        )
         click.echo(f"\nInstalled {integration.name} (integration {integration_id}).")
+        webhook = integration.metadata.get("webhook_status")
+        if webhook == "waiting for first webhook":
+            click.echo(
+                "Webhook: waiting for the first one; a tracker administrator adds"
+                " the webhook shown above."
+            )
+        elif webhook:
+            click.echo(f"Webhook: {webhook}.")
+        on = [
+            label
+            for flag, label in sync_flags.LABELS.items()
+            if sync_flags.enabled(org_integration.config, flag)
+        ]
+        click.echo(
+            f"Syncing: {'; '.join(on)}."
+            if on
+            else "Nothing syncs yet: every direction starts off."
+        )
+        click.echo(
+            f"Choose what syncs: trackbridge settings {integration_id} --org {slug}"
+        )
         return
     token = host.setup.create_link(organization, provider)
     minutes = host.config.setup_ttl_seconds // 60
@@ -531,21 +721,23 @@ def jobs() -> None:
 @jobs.command("list")
 @click.option("--failed", is_flag=True, help="Only dead-lettered jobs.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@JSON_OPTION
 @pass_ctx
 @_handle_errors
 def jobs_list(ctx: CliContext, failed: bool, limit: int, as_json: bool) -> None:
     """List recent jobs, newest first."""
-    rows = ctx.host.store.jobs.list(("dead",) if failed else (), limit)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for job in rows:
-        error = f"  {job['last_error']}" if job["last_error"] else ""
-        click.echo(
-            f"{job['id']}\t{job['kind']}\t{job['state']}"
-            f"\tattempts={job['attempts']}/{job['max_attempts']}{error}"
-        )
+    show(
+        ctx.host.store.jobs.list(("dead",) if failed else (), limit),
+        [
+            ("ID", "id"),
+            ("KIND", "kind"),
+            ("STATE", "state"),
+            ("ATTEMPTS", lambda j: f"{j['attempts']}/{j['max_attempts']}"),
+            ("RUN AT", "run_at"),
+            ("LAST ERROR", "last_error"),
+        ],
+        as_json=as_json,
+    )
 
 
 @jobs.command("retry")
@@ -608,8 +800,9 @@ def reconcile(ctx: CliContext, integration_id: int | None, verbose: bool) -> Non
 @pass_ctx
 @_handle_errors
 def copy_db(ctx: CliContext, target: str) -> None:
-    """Copy this (stopped) SQLite installation into an empty PostgreSQL
-    database, then say what to change in the config.
+    """Copy this (stopped) SQLite installation into an empty PostgreSQL database.
+
+    Then it says what to change in the config.
 
     Every table is copied with its rows and ids; sealed secrets as they are
     (the hosts on PostgreSQL seal with the same key, given as
@@ -726,6 +919,7 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
         callback=cli.callback,
         params=cli.params,
         help=cli.help,
+        context_settings=HELP_WIDTH,
     )
     pm.hook.register_commands(cli=group)
     return group

@@ -152,7 +152,8 @@ class Host:
         try:
             return self.providers[key]
         except KeyError:
-            raise NotFound(f"Unknown provider: {key}") from None
+            installed = ", ".join(sorted(self.providers)) or "none"
+            raise NotFound(f"Unknown provider {key}; installed: {installed}.") from None
 
     def provider_by_slug(self, slug: str) -> Provider | None:
         return next((p for p in self.providers.values() if p.slug == slug), None)

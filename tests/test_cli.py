@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from host.cli import CliContext, build_cli
 from host.plugins import get_plugin_manager
 from tests import tiny_tracker
-from tests.conftest import run_cli
+from tests.conftest import install_tiny, run_cli
 from tests.contract import checked_app
 
 
@@ -57,7 +57,12 @@ def test_organizations_members_and_tokens(run, config, host):
     )
     bad = run("org", "create", "Not A Slug")
     assert bad.exit_code == 1 and "slug: Use 1-50 lowercase letters" in bad.output
-    assert run("org", "list").output == "acme\tAcme Inc\t-\n"
+    assert run("org", "list").output == (
+        "SLUG  NAME      REGION  ID\nacme  Acme Inc  -       1\n"
+    )
+    assert json.loads(run("org", "list", "--json").output) == [
+        {"id": 1, "slug": "acme", "name": "Acme Inc", "region": None}
+    ]
 
     assert (
         run(
@@ -65,7 +70,9 @@ def test_organizations_members_and_tokens(run, config, host):
         ).exit_code
         == 0
     )
-    assert run("member", "list", "--org", "acme").output == "ann@example.com\tAnn\n"
+    assert run("member", "list", "--org", "acme").output == (
+        "EMAIL            NAME  ID\nann@example.com  Ann   1\n"
+    )
     missing = run("member", "add", "--org", "nope", "x@example.com")
     assert missing.output == "Error: Organization 'nope' not found.\n"
 
@@ -88,12 +95,25 @@ def test_jobs_list_and_retry(run, host, clock):
     for _ in range(host.config.jobs.max_attempts):
         host.store.jobs.claim("w", now=clock(), lease_seconds=1)
         host.store.jobs.bury(job_id, "w", 1, "ZeroDivisionError: division by zero")
-    listed = run("jobs", "list", "--failed").output
-    assert listed.startswith(f"{job_id}\tbroken\tdead")
-    assert "ZeroDivisionError" in listed
-    assert "delivery.process" not in listed
+    heading, row = run("jobs", "list", "--failed").output.splitlines()
+    assert heading.split() == [
+        "ID",
+        "KIND",
+        "STATE",
+        "ATTEMPTS",
+        "RUN",
+        "AT",
+        "LAST",
+        "ERROR",
+    ]
+    assert row.split()[:3] == [str(job_id), "broken", "dead"]
+    assert row.endswith("ZeroDivisionError: division by zero")
     as_json = json.loads(run("jobs", "list", "--json").output)
     assert {j["kind"] for j in as_json} == {"broken", "delivery.process"}
+    # Times as ISO 8601 text, not Unix times.
+    assert all(
+        isinstance(j["run_at"], str) and j["run_at"].endswith("Z") for j in as_json
+    )
     assert run("jobs", "retry", str(job_id)).output == f"job {job_id} queued again\n"
     again = run("jobs", "retry", str(job_id))
     assert (again.exit_code, again.output) == (
@@ -172,5 +192,50 @@ def test_install_prints_a_one_time_setup_link(run, host, org):
     unknown = run("install", "gitlab", "--org", "acme")
     assert (unknown.exit_code, unknown.output) == (
         1,
-        "Error: Unknown provider: gitlab\n",
+        "Error: Unknown provider gitlab; installed: jira_server, tiny.\n",
+    )
+
+
+def test_integrations_and_deliveries_are_listed_with_headers(run, host, org):
+    installed = install_tiny(host, org)
+    listed = run("integrations", "list", "--org", "acme").output.splitlines()
+    assert listed[0].split()[:5] == ["ID", "PROVIDER", "NAME", "TRACKER", "STATUS"]
+    assert listed[1].split()[:4] == [
+        str(installed.id),
+        "tiny",
+        "tiny.example",
+        "tiny.example",
+    ]
+    (as_json,) = json.loads(
+        run("integrations", "list", "--org", "acme", "--json").output
+    )
+    assert as_json["id"] == installed.id and "credentials" not in as_json
+    shown = run("integrations", "show", str(installed.id), "--org", "acme").output
+    assert "status          active" in shown
+    assert f"trackbridge settings {installed.id} --org acme" in shown
+    other = host.organizations.create("other")
+    assert run("integrations", "list", "--org", "other").output == "(no integrations)\n"
+    hidden = run("integrations", "show", str(installed.id), "--org", other.slug)
+    assert hidden.exit_code == 1 and "not found in other" in hidden.output
+
+    assert run("deliveries", "list", "--org", "acme").output == "(no deliveries)\n"
+    with host.store.transaction():
+        ok = host.store.deliveries.add(installed.id, "tiny", {}, b'{"n": 1}')
+        bad = host.store.deliveries.add(installed.id, "tiny", {}, b'{"n": 2}')
+        host.store.deliveries.mark(bad, "failed", "Not a tiny document.")
+    failed = run("deliveries", "list", "--org", "acme", "--failed").output.splitlines()
+    assert failed[0].split() == ["ID", "INTEGRATION", "RECEIVED", "STATUS", "ERROR"]
+    assert [line.split()[0] for line in failed[1:]] == [str(bad)]
+    assert failed[1].endswith("failed  Not a tiny document.")
+    everything = json.loads(run("deliveries", "list", "--org", "acme", "--json").output)
+    assert [d["id"] for d in everything] == [bad, ok]
+
+
+def test_help_names_every_command_without_cutting_it_short(run):
+    listing = run("--help").output
+    commands = listing.split("Commands:")[1].splitlines()
+    assert commands and not [line for line in commands if line.endswith("...")]
+    assert (
+        "Copy this (stopped) SQLite installation into an empty PostgreSQL database."
+        in listing
     )

@@ -97,7 +97,7 @@ def test_unknown_providers_are_404(api):
     response = api("post", "/setup", json={"provider": "gitlab"})
     assert (response.status_code, response.json) == (
         404,
-        {"detail": "Unknown provider: gitlab"},
+        {"detail": "Unknown provider gitlab; installed: tiny."},
     )
 
 

@@ -319,13 +319,14 @@ class SetupPipelineItem(Resource):
 
 
 class Deliveries(Resource):
-    """``GET .../deliveries[?limit=&before=]``: the webhook delivery log."""
+    """``GET .../deliveries[?limit=&before=&status=]``: the webhook delivery log."""
 
     def on_get(self, req, resp, slug):
         org = organization(req, slug)
         limit = int_param(req, "limit", 50, 500)
         before = int_param(req, "before", 0, 2**62) or None
-        resp.media = self.host.inbound.recent(org, limit, before)
+        status = req.get_param("status")
+        resp.media = self.host.inbound.recent(org, limit, before, status)
 
 
 class Events(Resource):

@@ -19,6 +19,7 @@ from host.errors import (
     NotFound,
     RetryLater,
     Unavailable,
+    ValidationError,
     WebhookRejected,
 )
 from host.services import sync_flags
@@ -51,6 +52,10 @@ CHANGE_TYPES = {
 
 #: Request headers never stored with a delivery.
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+#: What a delivery's ``status`` can be, in the order a delivery goes.
+DELIVERY_STATUSES = ("received", "processed", "ignored", "failed")
 
 
 class InboundService:
@@ -138,11 +143,25 @@ class InboundService:
         return delivery_id
 
     def recent(
-        self, organization: Organization, limit: int, before_id: int | None = None
+        self,
+        organization: Organization,
+        limit: int,
+        before_id: int | None = None,
+        status: str | None = None,
     ) -> list[dict]:
         """The delivery log: recent deliveries to the organization's integrations,
-        with their outcome (``received``, ``processed``, ``ignored``, ``failed``)."""
-        return self.store.deliveries.for_organization(organization.id, limit, before_id)
+        with their outcome (``received``, ``processed``, ``ignored``, ``failed``;
+        only ``status``, if given).
+
+        :raises ValidationError: ``status`` is not one of those.
+        """
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise ValidationError(
+                {"status": [f"Must be one of: {', '.join(DELIVERY_STATUSES)}."]}
+            )
+        return self.store.deliveries.for_organization(
+            organization.id, limit, before_id, status
+        )
 
     def reprocess(self, organization: Organization, delivery_id: int) -> dict:
         """Apply a delivery again (its job is queued anew); return it.

@@ -81,15 +81,27 @@ class DeliveryStore:
         return [dict(row) for row in cursor]
 
     def for_organization(
-        self, organization_id: int, limit: int, before_id: int | None = None
+        self,
+        organization_id: int,
+        limit: int,
+        before_id: int | None = None,
+        status: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Recent deliveries to the integrations ``organization_id`` uses."""
+        """Recent deliveries to the integrations ``organization_id`` uses
+        (only those with ``status``, if given)."""
+        only = " AND d.status = ?" if status else ""
         cursor = self.db.execute(
             f"SELECT {LOG_COLUMNS} FROM organization_integrations oi"
             " CROSS JOIN webhook_deliveries d"
             " WHERE d.integration_id = oi.integration_id"
-            " AND oi.organization_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?",
-            [organization_id, before_id or 2**63 - 1, limit],
+            f" AND oi.organization_id = ? AND d.id < ?{only}"
+            " ORDER BY d.id DESC LIMIT ?",
+            [
+                organization_id,
+                before_id or 2**63 - 1,
+                *([status] if status else []),
+                limit,
+            ],
         )
         return [dict(row) for row in cursor]
 

@@ -16,6 +16,7 @@ from host.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from host.api.openapi.schemas import OPEN, TEXT, array, body, closed, ref
 from host.services.events import MAX_LIMIT, MAX_WAIT_SECONDS, TYPES
 from host.services.groups import STATUSES
+from host.services.inbound import DELIVERY_STATUSES
 from host.signing import HEADER as SIGNATURE_HEADER
 
 ORG = "/api/0/organizations/{slug}"
@@ -457,7 +458,14 @@ ROUTES: dict[str, dict[str, dict]] = {
             "Tracker webhook deliveries and their outcome, newest first.",
             "deliveries",
             {200: array(ref("Delivery"))},
-            parameters=PAGE,
+            parameters=[
+                *PAGE,
+                query_text(
+                    "status",
+                    "Only deliveries with this outcome.",
+                    enum=list(DELIVERY_STATUSES),
+                ),
+            ],
         )
     },
     f"{ORG}/deliveries/{{delivery_id:id}}/reprocess": {

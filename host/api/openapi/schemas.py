@@ -16,6 +16,7 @@ from typing import Any
 from host.jsontext import INT_MAX
 from host.services.events import TYPES
 from host.services.groups import STATUSES
+from host.services.inbound import DELIVERY_STATUSES
 from host.validation import TYPE_NAMES, Field
 
 #: Text the store can hold (no U+0000), and such text that is not blank.
@@ -233,7 +234,7 @@ SCHEMAS: dict[str, dict] = {
             "integration_id": nullable(ID),
             "provider": TEXT,
             "received_at": TIME,
-            "status": {"enum": ["received", "processed", "ignored", "failed"]},
+            "status": {"enum": list(DELIVERY_STATUSES)},
             "error": nullable(TEXT),
             "processed_at": nullable(TIME),
         }
