@@ -241,3 +241,24 @@ def test_a_worker_flushes_what_its_jobs_counted(host, config, integration, clien
     )
     processed = json.dumps({"outcome": "processed", "provider": "tiny"})
     assert series[("trackbridge_deliveries_total", processed)] == 1
+
+
+@pytest.mark.e2e
+def test_serve_writes_every_line_in_one_json_format(tmp_path):
+    """gunicorn's lines too ("Booting worker"), not a second format beside."""
+    import requests
+
+    from tests.servers import free_port, serving
+
+    port = free_port()
+    path = tmp_path / "config.ini"
+    path.write_text(f"[host]\ndatabase = {tmp_path / 'tb.db'}\nlog_format = json\n")
+    with serving({"TRACKBRIDGE_CONFIG": str(path)}, port) as process:
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).ok
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    loggers = {e["logger"] for e in entries}
+    assert "gunicorn.error" in loggers
+    assert any(e["message"].startswith("Booting worker") for e in entries)
+    assert any(e["message"].startswith("GET /healthz 200") for e in entries)
