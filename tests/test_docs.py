@@ -42,7 +42,7 @@ def test_every_cli_command_is_documented():
 
 
 def test_every_config_key_is_documented():
-    internal = {"jobs", "sections", "source", "warnings"}
+    internal = {"jobs", "sections", "source", "warnings", "public_url_set"}
     file_names = {"disabled_plugins": "disabled", "routing_secret": "secret"}
     keys = [
         file_names.get(key, key)
@@ -74,6 +74,7 @@ def test_config_ini_shows_every_key_with_the_code_default_and_the_readme_agrees(
         "host": {
             **{f.name: f.default for f in dataclasses.fields(Config)},
             "database": "var/trackbridge.db",
+            "public_url": "",  # unset: it follows the bind
         },
         "jobs": {f.name: f.default for f in dataclasses.fields(JobsConfig)},
         "plugins": {"disabled": ""},

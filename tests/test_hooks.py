@@ -238,12 +238,15 @@ def test_the_command_line_manages_hooks(run, org, receiver):  # noqa: F811
     assert made.exit_code == 0, made.output
     assert "whsec_" in made.output
     listed = run("hooks", "list", "--org", "acme")
-    assert listed.output.splitlines()[0] == "ID\tACTIVE\tEVENTS\tURL"
-    assert f"1\tyes\tgroup.created\t{receiver.url}" in listed.output
+    heading, row = listed.output.splitlines()
+    assert heading.split() == ["ID", "ACTIVE", "EVENTS", "URL", "FAILING", "SINCE"]
+    assert row.split() == ["1", "yes", "group.created", receiver.url, "-"]
     assert "whsec_" not in listed.output
+    (as_json,) = json.loads(run("hooks", "list", "--org", "acme", "--json").output)
+    assert as_json["url"] == receiver.url and "secret" not in as_json
     assert "whsec_" in run("hooks", "rotate-secret", "1", "--org", "acme").output
     assert run("hooks", "delete", "1", "--org", "acme").exit_code == 0
-    assert "1\t" not in run("hooks", "list", "--org", "acme").output
+    assert run("hooks", "list", "--org", "acme").output == "(none)\n"
 
 
 def test_the_readmes_receiver_verifies_handles_and_catches_up(

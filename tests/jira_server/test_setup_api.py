@@ -86,7 +86,8 @@ def test_full_oauth_install_on_jira_9(setup, jira, key_pair, jira_host, api):
     netloc = urlsplit(jira.url).netloc
     # the identity: the consumer key and the Jira user who approved it
     assert integration["external_id"] == f"{netloc}#oauth:trackbridge:admin"
-    assert integration["name"] == "trackbridge"
+    # named by Jira's title for itself and its host, not the consumer key
+    assert integration["name"] == f"Fake Jira ({netloc})"
     assert integration["metadata"]["base_url"] == jira.url  # trailing slash gone
     assert integration["metadata"]["webhook_api"] == "/rest/webhooks/1.0/webhook"
     assert integration["metadata"]["server_version"] == "9.12.2"
