@@ -13,7 +13,15 @@ from typing import Any
 
 from host.errors import ValidationError
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: What an email address may not hold: @, spaces and control characters,
+#: written out rather than as \s, so that the OpenAPI contract's regex
+#: dialect (ECMA 262) reads the same pattern the same way.
+_NOT_IN_EMAIL = (
+    "@\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
+EMAIL_PATTERN = f"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\\.[^{_NOT_IN_EMAIL}]+$"
+EMAIL = re.compile(EMAIL_PATTERN)
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 
 TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}

@@ -16,8 +16,17 @@ from typing import Any
 from host.api.openapi.operations import PAGES, ROUTES
 from host.api.openapi.schemas import ID, SCHEMAS
 from host.api.requests import PUBLIC_DOCUMENT
+from host.errors import ValidationError
 
-__all__ = ["PAGES", "ROUTES", "OpenApiDocument", "document", "path_of"]
+__all__ = [
+    "PAGES",
+    "ROUTES",
+    "OpenApiDocument",
+    "QueryCheck",
+    "document",
+    "path_of",
+    "query_names",
+]
 
 PATH = PUBLIC_DOCUMENT
 _PARAMETER = re.compile(r"{(\w+)(?::(\w+))?}")
@@ -86,6 +95,37 @@ def _path_parameters(template: str) -> list[dict]:
         }
         for name, converter in _PARAMETER.findall(template)
     ]
+
+
+def query_names(template: str, method: str) -> frozenset[str] | None:
+    """The query parameters the contract names for that operation; None
+    when it takes any (a form's values) or the contract does not describe it."""
+    operation = ROUTES.get(template, {}).get(method.lower())
+    if operation is None:
+        return None
+    query = [p for p in operation.get("parameters", ()) if p["in"] == "query"]
+    if any(p["schema"].get("type") == "object" for p in query):
+        return None
+    return frozenset(p["name"] for p in query)
+
+
+class QueryCheck:
+    """Middleware: an API request with a query parameter its operation does
+    not take is a 400 naming it (``?staus=resolved`` would otherwise list
+    every group, silently unfiltered)."""
+
+    def process_resource(self, req, resp, resource, params) -> None:
+        if not req.path.startswith("/api/") or not req.params:
+            return
+        allowed = query_names(req.uri_template or "", req.method)
+        unknown = sorted(set(req.params) - allowed) if allowed is not None else []
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise ValidationError(
+                {name: ["Unknown query parameter."] for name in unknown},
+                f"Unknown query parameter(s): {', '.join(unknown)}"
+                f" (this endpoint takes: {takes}).",
+            )
 
 
 class OpenApiDocument:
