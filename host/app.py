@@ -11,7 +11,7 @@ import logging
 
 import falcon
 
-from host.api import hooks, openapi, resources, rules
+from host.api import console_page, hooks, openapi, resources, rules
 from host.api.middleware import RequestContext, SecurityHeaders
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
@@ -34,7 +34,12 @@ def create_app(host: Host | None = None) -> falcon.App:
         configure_logging(config.log_level, config.log_format)
         host = Host.from_config(config)
     app = falcon.App(
-        middleware=[RequestContext(host), SecurityHeaders(), TokenAuth(host)]
+        middleware=[
+            RequestContext(host),
+            SecurityHeaders(),
+            TokenAuth(host),
+            openapi.QueryCheck(),
+        ]
     )
     # {name:id}: an integer the store can hold; any other is no route (404).
     app.router_options.converters["id"] = StoreId
@@ -114,6 +119,15 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route(
         "/settings/{slug}/integrations/{integration_id:id}", SettingsPage(host)
     )
+    app.add_route("/console/{slug}", console_page.Overview(host))
+    app.add_route(
+        "/console/{slug}/integrations/{integration_id:id}/settings",
+        console_page.IntegrationSettings(host),
+    )
+    app.add_route("/console/{slug}/groups", console_page.Groups(host))
+    app.add_route("/console/{slug}/groups/{group_id:id}", console_page.GroupPage(host))
+    app.add_route("/console/{slug}/deliveries", console_page.Deliveries(host))
+    app.add_route("/console/{slug}/jobs", console_page.DeadJobs(host))
     # Last, so that plugins' own pages under /extensions/ take precedence.
     app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
     return app

@@ -21,6 +21,7 @@ import pluggy
 
 from host import validation
 from host.api import serialize
+from host.api.hooks import hook as hook_shape
 from host.cli_output import show
 from host.config import (
     Config,
@@ -155,6 +156,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
             log.warning("%s", warning)
 
 
+ORG_OPTION = click.option("--org", "slug", required=True, help="Organization slug.")
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Every field, as JSON."
 )
@@ -332,7 +334,7 @@ def member() -> None:
 
 
 @member.command("add")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 @pass_ctx
@@ -346,7 +348,7 @@ def member_add(ctx: CliContext, slug: str, email: str, name: str) -> None:
 
 
 @member.command("list")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @JSON_OPTION
 @pass_ctx
 @_handle_errors
@@ -366,7 +368,7 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @click.option("--label", default="", help="A note to recognise the token by.")
 @click.option(
     "--expires",
@@ -383,7 +385,7 @@ def token_create(ctx: CliContext, slug: str, label: str, expires: str | None) ->
 
 
 @token.command("list")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @JSON_OPTION
 @pass_ctx
 @_handle_errors
@@ -406,7 +408,7 @@ def token_list(ctx: CliContext, slug: str, as_json: bool) -> None:
 
 @token.command("revoke")
 @click.argument("token_id", type=ID)
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @pass_ctx
 @_handle_errors
 def token_revoke(ctx: CliContext, token_id: int, slug: str) -> None:
@@ -422,7 +424,7 @@ def hooks() -> None:
 
 @hooks.command("create")
 @click.argument("url")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @click.option(
     "--event", "events", multiple=True, help="An event type to send (default: all)."
 )
@@ -439,14 +441,15 @@ def hooks_create(ctx: CliContext, url: str, slug: str, events: tuple[str, ...]):
 
 
 @hooks.command("list")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @JSON_OPTION
 @pass_ctx
 @_handle_errors
 def hooks_list(ctx: CliContext, slug: str, as_json: bool) -> None:
     """The organization's hooks (never their secrets)."""
     show(
-        ctx.host.hooks.list(ctx.host.organizations.get(slug)),
+        # As the API shows a hook (the store's delivery position is internal).
+        [hook_shape(h) for h in ctx.host.hooks.list(ctx.host.organizations.get(slug))],
         [
             ("ID", "id"),
             ("ACTIVE", "active"),
@@ -460,7 +463,7 @@ def hooks_list(ctx: CliContext, slug: str, as_json: bool) -> None:
 
 @hooks.command("delete")
 @click.argument("hook_id", type=ID)
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @pass_ctx
 @_handle_errors
 def hooks_delete(ctx: CliContext, hook_id: int, slug: str) -> None:
@@ -471,7 +474,7 @@ def hooks_delete(ctx: CliContext, hook_id: int, slug: str) -> None:
 
 @hooks.command("rotate-secret")
 @click.argument("hook_id", type=ID)
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @pass_ctx
 @_handle_errors
 def hooks_rotate_secret(ctx: CliContext, hook_id: int, slug: str) -> None:
@@ -513,7 +516,7 @@ INTEGRATION_COLUMNS = [
 
 
 @integrations.command("list")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @JSON_OPTION
 @pass_ctx
 @_handle_errors
@@ -526,7 +529,7 @@ def integrations_list(ctx: CliContext, slug: str, as_json: bool) -> None:
 
 @integrations.command("show")
 @click.argument("integration_id", type=ID)
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @JSON_OPTION
 @pass_ctx
 @_handle_errors
@@ -562,7 +565,7 @@ def deliveries() -> None:
 
 
 @deliveries.command("list")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @click.option("--failed", is_flag=True, help="Only deliveries that failed.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @JSON_OPTION
@@ -622,7 +625,7 @@ def integrations_rotate_webhook_secret(
 
 @cli.command()
 @click.argument("provider")
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @click.option(
     "--terminal", is_flag=True, help="Run the setup here, prompting for each field."
 )
@@ -698,8 +701,25 @@ def install(
 
 
 @cli.command()
+@ORG_OPTION
+@pass_ctx
+@_handle_errors
+def console(ctx: CliContext, slug: str) -> None:
+    """Print a one-time link to the organization's console.
+
+    The console shows its integrations, groups, deliveries and dead letters.
+    """
+    host = ctx.host
+    organization = host.organizations.get(slug)
+    token = host.console.create_link(organization)
+    minutes = host.config.setup_ttl_seconds // 60
+    click.echo(f"Open this link within {minutes} minutes to open the console:")
+    click.echo(f"{host.config.public_url}/console/{slug}?link={token}")
+
+
+@cli.command()
 @click.argument("integration_id", type=ID)
-@click.option("--org", "slug", required=True, help="Organization slug.")
+@ORG_OPTION
 @pass_ctx
 @_handle_errors
 def settings(ctx: CliContext, integration_id: int, slug: str) -> None:

@@ -35,6 +35,7 @@ class Host:
     ) -> None:
         # Imported here: the services import types that name Host.
         from host.jobs import JobQueue
+        from host.services.console import ConsoleService
         from host.services.events import EventService
         from host.services.groups import GroupService
         from host.services.hooks import HookService
@@ -72,6 +73,7 @@ class Host:
         self.setup = SetupService(self)
         self.tracker_issues = TrackerIssueService(self)
         self.settings = SettingsService(self)
+        self.console = ConsoleService(self)
         self.retention = RetentionService(self)
 
     @classmethod
@@ -144,7 +146,7 @@ class Host:
             "group_id": group.id,
         }
         template = self.config.group_url_template or (
-            "{public_url}/api/0/organizations/{organization}/groups/{group_id}"
+            "{public_url}/console/{organization}/groups/{group_id}"
         )
         return template.format(**fields)
 

@@ -167,7 +167,8 @@ def install_tiny(host, organization, external_id="tiny.example", **metadata):
 
 def link_issue(host, group_id, integration_id, key, external_id, url=""):
     """Link the tracker issue ``key`` (the tracker's id ``external_id``) to
-    a group directly, as if it had been linked through the tracker."""
+    a group directly, as if it had been linked through the tracker; the
+    external issue."""
     with host.store.transaction():
         issue = host.store.integrations.upsert_external_issue(
             integration_id,
@@ -175,6 +176,7 @@ def link_issue(host, group_id, integration_id, key, external_id, url=""):
                          description="", url=url),
         )  # fmt: skip
         host.store.integrations.link(group_id, issue)
+    return issue
 
 
 def linked_group(host, organization, integration_id, key, external_id, *,

@@ -458,3 +458,18 @@ def test_the_settings_form_lists_toggles_provider_fields_and_choices(api, host, 
     assert refused.json["errors"] == {
         "done": ["Must be an object of project -> statuses."]
     }
+
+
+def test_a_query_parameter_the_endpoint_does_not_take_is_named(api):
+    """``?staus=resolved`` would otherwise list every group, unfiltered."""
+    api("post", "/groups", json={"title": "x"})
+    typo = api("get", "/groups", params={"staus": "resolved"})
+    assert typo.status_code == 400
+    assert typo.json == {
+        "detail": "Unknown query parameter(s): staus"
+        " (this endpoint takes: limit, offset, q, status).",
+        "errors": {"staus": ["Unknown query parameter."]},
+    }
+    assert api("get", "/groups", params={"status": "resolved"}).json == []
+    # An endpoint that takes none says so.
+    assert "takes: none" in api("get", "/members", params={"x": "1"}).json["detail"]

@@ -22,6 +22,17 @@ POST_ROUTES = {
     "/settings/{slug}/integrations/{integration_id:id}": "form: same origin, CSRF",
     "/extensions/{provider_slug}/{path:path}": "webhook: the provider's auth",
     "/internal/replicate": "the control node's signature",
+    **dict.fromkeys(
+        (
+            "/console/{slug}",
+            "/console/{slug}/groups",
+            "/console/{slug}/groups/{group_id:id}",
+            "/console/{slug}/deliveries",
+            "/console/{slug}/jobs",
+            "/console/{slug}/integrations/{integration_id:id}/settings",
+        ),
+        "form: same origin, CSRF (and the sign-in form: same origin)",
+    ),
 }
 
 
@@ -133,3 +144,44 @@ def test_the_settings_form(post, host, org, token, integration):
     )
     assert saved.status_code == 303
     assert host.integrations.get(org, integration.id)[1].config["sync_comments"]
+
+
+def test_every_console_form(post, host, org, token, integration):
+    """Each console form, forged three ways: 403 and nothing changed; then
+    made properly: done."""
+    signed_in = post("/console/acme", {"_action": "signin", "token": token})
+    session = signed_in.cookies["tb_console"].value
+    cookie = f"tb_console={session}"
+    group = host.groups.create(org, "KeyError", "")
+    forms = {
+        f"/console/acme/groups/{group.id}": {"_action": "comment", "text": "x"},
+        "/console/acme/jobs": {"job": "1"},
+        f"/console/acme/integrations/{integration.id}/settings": {},
+    }
+    for path, form in forms.items():
+        forged = [
+            ({**form, "_csrf": csrf_token(session)}, EVIL[0]),
+            ({**form, "_csrf": csrf_token(session)}, EVIL[1]),
+            (form, {}),
+            ({**form, "_csrf": csrf_token("another session")}, {}),
+        ]
+        for data, headers in forged:
+            assert post(path, data, cookie, **headers).status_code == 403, path
+    assert host.groups.comments(group) == []
+    links = host.store.db.execute("SELECT count(*) FROM setup_links").fetchone()[0]
+    done = post(
+        f"/console/acme/groups/{group.id}",
+        {"_action": "comment", "text": "x", "_csrf": csrf_token(session)},
+        cookie,
+    )
+    assert done.status_code == 303
+    assert [c["text"] for c in host.groups.comments(group)] == ["x"]
+    # Only the proper post made a settings link.
+    settings = post(
+        f"/console/acme/integrations/{integration.id}/settings",
+        {"_csrf": csrf_token(session)},
+        cookie,
+    )
+    assert settings.status_code == 303
+    after = host.store.db.execute("SELECT count(*) FROM setup_links").fetchone()[0]
+    assert after == links + 1

@@ -10,6 +10,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import falcon
 import jinja2
+from markupsafe import Markup
 
 from host.api.requests import read_body
 from host.errors import UnsupportedMediaType, ValidationError
@@ -24,6 +25,18 @@ templates = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+
+
+def when(iso: str | None) -> Markup:
+    """A stored time for people: ``2026-12-01 18:44 UTC`` in a ``<time>``
+    that keeps the exact one."""
+    if not iso:
+        return Markup("-")
+    shown = f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
+    return Markup('<time datetime="{}">{}</time>').format(iso, shown)
+
+
+templates.filters["when"] = when
 
 
 def csrf_token(session_id: str) -> str:

@@ -135,6 +135,7 @@ class Groups(GroupResource):
             status=req.get_param("status"),
             limit=int_param(req, "limit", 100, 1000),
             offset=int_param(req, "offset", 0, 2**31),
+            title_contains=req.get_param("q"),
         )
         resp.media = [serialize.group(g) for g in groups]
 

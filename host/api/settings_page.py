@@ -148,6 +148,7 @@ class SettingsPage:
         resp.content_type = falcon.MEDIA_HTML
         resp.text = templates.get_template("signin.html").render(
             title="Sign in to change settings",
+            command="trackbridge settings",
             slug=slug,
             error=error,
             field=FormField(name="token", label="API token", type="password"),

@@ -69,10 +69,14 @@ class GroupService:
         status: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        title_contains: str | None = None,
     ) -> list[Group]:
+        """Its groups, oldest first (``title_contains``: in any case)."""
         if status is not None:
             _check_status(status)
-        return self.store.groups.list(organization.id, status, limit, offset)
+        return self.store.groups.list(
+            organization.id, status, limit, offset, title_contains
+        )
 
     def delete(self, organization: Organization, group_id: int) -> None:
         group = self.get(organization, group_id)

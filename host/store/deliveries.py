@@ -105,6 +105,15 @@ class DeliveryStore:
         )
         return [dict(row) for row in cursor]
 
+    def latest(self, integration_id: int) -> dict[str, Any] | None:
+        """The newest delivery to an integration, as the log shows it."""
+        row = self.db.execute(
+            f"SELECT {LOG_COLUMNS} FROM webhook_deliveries d"
+            " WHERE d.integration_id = ? ORDER BY d.id DESC LIMIT 1",
+            [integration_id],
+        ).fetchone()
+        return dict(row) if row else None
+
     def requeue(self, delivery_id: int) -> None:
         """Make a delivery pending again, for its job to apply once more."""
         self.db.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from host import types
@@ -44,12 +45,22 @@ class GroupStore:
         return row["created_at"], row["updated_at"]
 
     def list(
-        self, organization_id: int, status: str | None, limit: int, offset: int
+        self,
+        organization_id: int,
+        status: str | None,
+        limit: int,
+        offset: int,
+        title_contains: str | None = None,
     ) -> list[types.Group]:
         where, params = "groups.organization_id = ?", [organization_id]
         if status:
             where += " AND groups.status = ?"
             params.append(status)
+        if title_contains:
+            # Any case, and % _ \ as themselves (LIKE's own characters).
+            escaped = re.sub(r"([%_\\])", r"\\\1", title_contains.lower())
+            where += " AND lower(groups.title) LIKE ? ESCAPE '\\'"
+            params.append(f"%{escaped}%")
         cursor = self.db.execute(
             GROUP_SELECT + f" WHERE {where} ORDER BY groups.id LIMIT ? OFFSET ?",
             [*params, limit, offset],

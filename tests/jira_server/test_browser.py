@@ -176,3 +176,76 @@ def test_change_settings_in_a_browser(tmp_path, jira):
         "10000": {"on_resolve": "5", "on_unresolve": "3"}
     }
     assert config["user_mappings"] == {"ann@example.com": "ann.k"}
+
+
+#: Where a test saves what it saw, for a person to look at (CI keeps it).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def test_the_console_in_a_browser_at_desktop_and_phone_width(tmp_path, jira):
+    from playwright.sync_api import expect
+
+    jira.personal_tokens["pat-9"] = "svc"
+    port, env = host_with_acme(tmp_path)
+    run_cli(
+        env,
+        *("install", "jira_server", "--org", "acme", "--terminal", "--no-input"),
+        *("--set", f"url={jira.url}", "--set", "auth_mode=token"),
+        *("--set", "personal_access_token=pat-9", "--set", "webhook_mode=manual"),
+    )
+    token = run_cli(env, "token", "create", "--org", "acme").strip()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    with serving(env, port), chromium() as browser:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/0/organizations/acme/groups",
+            data=json.dumps({"title": "KeyError in checkout"}).encode(),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            group_id = json.load(response)["id"]
+        for width, height, name in ((1280, 900, "desktop"), (390, 844, "phone")):
+            link = run_cli(env, "console", "--org", "acme").splitlines()[1]
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(link)
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "acme: integrations"
+            )
+            expect(page.locator("section.card")).to_contain_text(
+                "waiting for first webhook"
+            )
+            expect(page.locator("section.card")).to_contain_text("nothing yet")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth"
+                " - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name}: the page is wider than the screen"
+            page.screenshot(path=str(SCREENSHOTS / f"console-{name}.png"))
+
+            page.get_by_role("link", name="Groups").click()
+            page.get_by_role("link", name="KeyError in checkout").click()
+            page.get_by_role("button", name="Comment").click()  # untouched
+            expect(page.get_by_role("alert")).to_contain_text("not added")
+            expect(page.get_by_label("Add a comment")).to_have_attribute(
+                "aria-invalid", "true"
+            )
+            page.get_by_label("Add a comment").fill(f"Seen on {name}.")
+            page.get_by_role("button", name="Comment").click()
+            expect(page.get_by_role("status")).to_have_text("Comment added.")
+            expect(page.locator("section.card").last).to_contain_text(
+                f"Seen on {name}."
+            )
+            assert page.url.startswith(
+                f"http://127.0.0.1:{port}/console/acme/groups/{group_id}"
+            )
+            page.screenshot(path=str(SCREENSHOTS / f"console-group-{name}.png"))
+
+            page.get_by_role("link", name="Integrations").click()
+            page.get_by_role("button", name="Settings").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "Jira Server settings"
+            )
+            page.close()

@@ -73,7 +73,7 @@ def test_the_form_follows_the_create_metadata(projects, api, create_url, group):
     assert project["updates_form"] and fields["issuetype"]["updates_form"]
     assert fields["title"]["default"] == "KeyError: 'cart'"
     assert fields["description"]["default"] == (
-        f"trackbridge group: [#{group.id}|http://tb.example/api/0/organizations/acme"
+        f"trackbridge group: [#{group.id}|http://tb.example/console/acme"
         f"/groups/{group.id}]\n\n{{code}}\nshop/cart.py in total\n{{code}}"
     )
     assert fields["issuetype"]["default"] == "10002"
@@ -197,7 +197,7 @@ def test_creating_sends_each_field_as_jira_expects(
         "issuetype": {"id": "10002"},
         "summary": "x" * 255,
         "description": f"It broke.\n\ntrackbridge group: [#{group.id}|http://tb."
-        f"example/api/0/organizations/acme/groups/{group.id}]",
+        f"example/console/acme/groups/{group.id}]",
         "priority": {"id": "3"},
         "labels": ["fuzzy", "bunnies"],
         "fixVersions": [{"id": "10000"}],

@@ -18,10 +18,9 @@ from host.services.events import MAX_LIMIT, MAX_WAIT_SECONDS, TYPES
 from host.services.groups import STATUSES
 from host.services.inbound import DELIVERY_STATUSES
 from host.signing import HEADER as SIGNATURE_HEADER
+from host.validation import EMAIL_PATTERN
 
 ORG = "/api/0/organizations/{slug}"
-#: What host.validation.EMAIL takes, as text the store can hold.
-EMAIL_TEXT = "^[^@\\s\\u0000]+@[^@\\s\\u0000]+\\.[^@\\s\\u0000]+$"
 #: An answer with no body (204, or 202 with nothing to say).
 EMPTY = None
 JSON = "application/json"
@@ -100,13 +99,14 @@ def op(
     idempotent: bool = False,
     content: str = JSON,
 ) -> dict:
-    """One operation; the errors every organization route can answer (401,
-    404, 503), a body's (400, 413, 415) and an idempotent POST's (409,
+    """One operation; the errors every organization route can answer (400,
+    401, 404, 503), a body's (400, 413, 415) and an idempotent POST's (409,
     422) are added here, once."""
     codes = {500, *errors}
     parameters = list(parameters)
     if organization:
-        codes |= {401, 404, 503}
+        # 400: a query parameter the operation does not take, too.
+        codes |= {400, 401, 404, 503}
     if request is not None:
         codes |= {400, 413, 415}
     if any(p["in"] == "query" for p in parameters):
@@ -228,7 +228,7 @@ ROUTES: dict[str, dict[str, dict]] = {
             "Add a member (200 with the one there if the email is a member).",
             "organization",
             {200: ref("Member"), 201: ref("Member")},
-            request=body(resources.MEMBER_FIELDS, patterns={"email": EMAIL_TEXT}),
+            request=body(resources.MEMBER_FIELDS, patterns={"email": EMAIL_PATTERN}),
         ),
     },
     f"{ORG}/tokens": {
@@ -250,7 +250,7 @@ ROUTES: dict[str, dict[str, dict]] = {
     f"{ORG}/groups": {
         "get": op(
             "listGroups",
-            "Its groups, newest first.",
+            "Its groups, oldest first.",
             "groups",
             {200: array(ref("Group"))},
             parameters=[
@@ -259,6 +259,10 @@ ROUTES: dict[str, dict[str, dict]] = {
                 ),
                 query_int("limit", 0, 1000, "At most this many (default 100)."),
                 query_int("offset", 0, 2**31, "Skip this many."),
+                query_text(
+                    "q",
+                    "Only groups whose title holds this text, in any case.",
+                ),
             ],
         ),
         "post": op(
@@ -628,4 +632,10 @@ ROUTES: dict[str, dict[str, dict]] = {
 PAGES = (
     "/extensions/{provider_slug}/setup",
     "/settings/{slug}/integrations/{integration_id:id}",
+    "/console/{slug}",
+    "/console/{slug}/integrations/{integration_id:id}/settings",
+    "/console/{slug}/groups",
+    "/console/{slug}/groups/{group_id:id}",
+    "/console/{slug}/deliveries",
+    "/console/{slug}/jobs",
 )

@@ -1,0 +1,388 @@
+"""The console: an organization's integrations, groups, deliveries and dead
+letters, as HTML pages for people (server-rendered, no script needed).
+
+``/console/{org}`` is opened with a one-time link (``trackbridge console``)
+or signed in with the organization's API token; after that the browser
+holds only an HttpOnly session cookie (SameSite=Lax, so the link a Jira
+issue carries back to its group opens signed in), and every form carries
+a CSRF token bound to it and must come from this host. Each page shows
+only the signed-in organization's objects: another organization's URL is
+the sign-in page, another organization's object a 404.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import falcon
+
+from host.api.pages import csrf_ok, csrf_token, read_form, same_origin, templates
+from host.errors import NotAuthenticated, NotFound, TrackbridgeError
+from host.services.groups import STATUSES, Source
+from host.services.inbound import DELIVERY_STATUSES
+from host.services.settings import SESSION_SECONDS
+from host.types import Organization
+
+COOKIE = "tb_console"
+COOKIE_PATH = "/console/"
+#: How many rows a list page shows.
+PAGE_ROWS = 100
+
+
+def console_path(slug: str, rest: str = "") -> str:
+    return f"/console/{slug}{rest}"
+
+
+class ConsolePage:
+    """Signing in, the session and CSRF, which every console page shares
+    (not the responders: a route gets only the methods its class defines)."""
+
+    #: The page's name in the navigation.
+    section = ""
+
+    def __init__(self, host) -> None:
+        self.host = host
+
+    # ---- who is signed in ----
+
+    def _signed_in(self, req, resp, slug) -> tuple[Organization, str] | None:
+        """The organization and session, or None with the sign-in page (or
+        the link's redirect) already in ``resp``."""
+        link = req.get_param("link")
+        if link:
+            try:
+                organization = self.host.console.redeem_link(link)
+            except NotFound as ex:
+                resp.status = falcon.HTTP_404
+                self._render_sign_in(resp, slug, error=ex.detail)
+                return None
+            self._sign_in(resp, organization, slug, req.path)
+        session_id = req.cookies.get(COOKIE)
+        organization = (
+            self.host.settings.session_organization(session_id) if session_id else None
+        )
+        if organization is None or organization.slug != slug:
+            resp.status = falcon.HTTP_401
+            self._render_sign_in(resp, slug)
+            return None
+        return organization, session_id
+
+    def _form(self, req, resp, slug) -> tuple[Organization, str, dict] | None:
+        """A posted form of a signed-in session, or None with the answer
+        (signed in by token: a redirect; refused: the sign-in page) in ``resp``.
+
+        :raises falcon.HTTPForbidden: from another site, or without the token.
+        """
+        same_origin(req, self.host.config.public_url)
+        data = read_form(req, self.host.config.max_body_bytes)
+        if data.get("_action") == "signin":
+            try:
+                organization, _ = self.host.organizations.authenticate(
+                    str(data.get("token", ""))
+                )
+            except NotAuthenticated as ex:
+                resp.status = falcon.HTTP_401
+                self._render_sign_in(resp, slug, error=ex.detail)
+                return None
+            if organization.slug != slug:
+                resp.status = falcon.HTTP_401
+                self._render_sign_in(
+                    resp, slug, error="That token belongs to another organization."
+                )
+                return None
+            self._sign_in(resp, organization, slug, req.path)
+        session_id = req.cookies.get(COOKIE)
+        organization = (
+            self.host.settings.session_organization(session_id) if session_id else None
+        )
+        if organization is None or organization.slug != slug:
+            resp.status = falcon.HTTP_401
+            self._render_sign_in(resp, slug)
+            return None
+        if not csrf_ok(data, session_id):
+            raise falcon.HTTPForbidden(
+                description="This form has expired or did not come from this page:"
+                " open the page again."
+            )
+        return organization, session_id, data
+
+    def _sign_in(self, resp, organization, slug, path) -> None:
+        if organization.slug != slug:
+            raise NotFound(f"Organization {slug!r} not found.")
+        resp.set_cookie(
+            COOKIE,
+            self.host.settings.start_session(organization),
+            max_age=SESSION_SECONDS,
+            path=COOKIE_PATH,
+            secure=self.host.config.public_url.startswith("https://"),
+            http_only=True,
+            same_site="Lax",
+        )
+        raise falcon.HTTPSeeOther(path)  # the link's token leaves the URL
+
+    # ---- rendering ----
+
+    def _render_sign_in(self, resp, slug, error=None) -> None:
+        from host.types import FormField
+
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = templates.get_template("signin.html").render(
+            title="Sign in to the console",
+            command=f"trackbridge console --org {slug}",
+            slug=slug,
+            error=error,
+            field=FormField(name="token", label="API token", type="password"),
+        )
+
+    def _render(self, resp, template, organization, session_id, **context) -> None:
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = templates.get_template(f"console/{template}").render(
+            organization=organization,
+            section=self.section,
+            csrf=csrf_token(session_id),
+            home=console_path(organization.slug),
+            **{"notice": None, "error": None, **context},
+        )
+
+    def _sign_in_form(self, req, resp, slug) -> None:
+        """A page whose only form is the sign-in: signed in, show it."""
+        if self._form(req, resp, slug) is not None:
+            raise falcon.HTTPSeeOther(req.path)
+
+    @staticmethod
+    def _done(req, notice: str) -> None:
+        """Back to the page, saying what was done (post, redirect, get)."""
+        raise falcon.HTTPSeeOther(f"{req.path}?{urlencode({'done': notice})}")
+
+
+class Overview(ConsolePage):
+    """``/console/{org}``: each integration's health and the way to act on it."""
+
+    section = "overview"
+
+    def on_get(self, req, resp, slug):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        organization, session_id = signed
+        self._render(
+            resp,
+            "overview.html",
+            organization,
+            session_id,
+            title=f"{organization.name}: integrations",
+            integrations=self.host.console.overview(organization),
+            notice=req.get_param("done"),
+        )
+
+    def on_post(self, req, resp, slug):
+        self._sign_in_form(req, resp, slug)
+
+
+class IntegrationSettings(ConsolePage):
+    """``POST /console/{org}/integrations/{id}/settings``: open its settings
+    page, signed in (a one-time link made on the click, never on a list)."""
+
+    def on_post(self, req, resp, slug, integration_id):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, _, _ = form
+        link = self.host.settings.create_link(organization, integration_id)
+        raise falcon.HTTPSeeOther(
+            f"/settings/{slug}/integrations/{integration_id}?link={link}"
+        )
+
+
+class Groups(ConsolePage):
+    """``/console/{org}/groups[?status=&q=]``: groups and their linked issues."""
+
+    section = "groups"
+
+    def on_get(self, req, resp, slug):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        organization, session_id = signed
+        status = req.get_param("status") or None
+        query = (req.get_param("q") or "").strip()
+        if status not in (None, *STATUSES):
+            status = None  # an old bookmark: show them all
+        groups = self.host.groups.list(
+            organization, status=status, limit=PAGE_ROWS, title_contains=query or None
+        )
+        issues = {
+            group.id: self.host.store.integrations.issues_for_group(group.id)
+            for group in groups
+        }
+        self._render(
+            resp,
+            "groups.html",
+            organization,
+            session_id,
+            title=f"{organization.name}: groups",
+            groups=groups,
+            issues=issues,
+            status=status,
+            statuses=STATUSES,
+            query=query,
+            limit=PAGE_ROWS,
+        )
+
+    def on_post(self, req, resp, slug):
+        self._sign_in_form(req, resp, slug)
+
+
+class GroupPage(ConsolePage):
+    """``/console/{org}/groups/{id}``: a group's links, comments and
+    activity; comment on it, unlink an issue. The back-link in tracker
+    issues points here (``[host] group_url_template``'s default)."""
+
+    section = "groups"
+
+    def on_get(self, req, resp, slug, group_id):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        self._render_group(req, resp, *signed, group_id)
+
+    def on_post(self, req, resp, slug, group_id):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        group = self.host.groups.get(organization, group_id)
+        action = data.get("_action")
+        try:
+            if action == "comment":
+                text = str(data.get("text", "")).strip()
+                if not text:
+                    resp.status = falcon.HTTP_400
+                    return self._render_group(
+                        req,
+                        resp,
+                        organization,
+                        session_id,
+                        group_id,
+                        errors={"text": ["Write a comment first."]},
+                    )
+                self.host.groups.add_comment(group, text, Source(user=True))
+                self._done(req, "Comment added.")
+            if action == "unlink":
+                issue_id = _id(data.get("issue"))
+                self.host.tracker_issues.unlink(organization, group.id, issue_id)
+                self._done(req, "Issue unlinked.")
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_group(
+                req, resp, organization, session_id, group_id, error=ex.detail
+            )
+        raise falcon.HTTPBadRequest(description=f"Unknown action: {action!r}.")
+
+    def _render_group(self, req, resp, organization, session_id, group_id, **context):
+        group = self.host.groups.get(organization, group_id)
+        self._render(
+            resp,
+            "group.html",
+            organization,
+            session_id,
+            title=group.title,
+            group=group,
+            issues=self.host.store.integrations.issues_for_group(group.id),
+            comments=self.host.groups.comments(group),
+            activity=list(reversed(self.host.groups.activity(group))),
+            notice=req.get_param("done"),
+            **{"errors": {}, **context},
+        )
+
+
+class Deliveries(ConsolePage):
+    """``/console/{org}/deliveries[?status=]``: the webhook delivery log;
+    apply one again."""
+
+    section = "deliveries"
+
+    def on_get(self, req, resp, slug):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        self._render_log(req, resp, *signed)
+
+    def on_post(self, req, resp, slug):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        try:
+            self.host.inbound.reprocess(organization, _id(data.get("delivery")))
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_log(
+                req, resp, organization, session_id, error=ex.detail
+            )
+        self._done(req, "Queued to be applied again.")
+
+    def _render_log(self, req, resp, organization, session_id, **context):
+        status = req.get_param("status") or None
+        if status not in (None, *DELIVERY_STATUSES):
+            status = None
+        self._render(
+            resp,
+            "deliveries.html",
+            organization,
+            session_id,
+            title=f"{organization.name}: deliveries",
+            deliveries=self.host.inbound.recent(organization, PAGE_ROWS, status=status),
+            names={i.id: i.name for i, _ in self.host.integrations.list(organization)},
+            status=status,
+            statuses=DELIVERY_STATUSES,
+            notice=req.get_param("done"),
+            **context,
+        )
+
+
+class DeadJobs(ConsolePage):
+    """``/console/{org}/jobs``: dead letters, and retrying one."""
+
+    section = "jobs"
+
+    def on_get(self, req, resp, slug):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        self._render_jobs(req, resp, *signed)
+
+    def on_post(self, req, resp, slug):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        try:
+            self.host.jobs.retry_for(organization, _id(data.get("job")))
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_jobs(
+                req, resp, organization, session_id, error=ex.detail
+            )
+        self._done(req, "Queued again.")
+
+    def _render_jobs(self, req, resp, organization, session_id, **context):
+        self._render(
+            resp,
+            "jobs.html",
+            organization,
+            session_id,
+            title=f"{organization.name}: dead letters",
+            jobs=self.host.jobs.dead_letters(organization, PAGE_ROWS),
+            notice=req.get_param("done"),
+            **context,
+        )
+
+
+def _id(value) -> int:
+    """A posted object id; a 404 for anything that is not one (a form
+    cannot name another organization's object either way)."""
+    text = str(value or "")
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
+        raise NotFound("No such object.")
+    return int(text)

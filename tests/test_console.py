@@ -1,0 +1,242 @@
+"""The console pages over falcon.testing: signing in, what each page shows,
+its forms (CSRF, same origin, untouched and wrong input), and another
+organization's reach."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from host.api.pages import csrf_token
+from host.services.groups import Source
+from tests.conftest import install_tiny, link_issue
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class Browser:
+    """A cookie jar and form posts, enough to use the console."""
+
+    def __init__(self, client):
+        self.client = client
+        self.cookies: dict[str, str] = {}
+
+    def _headers(self, extra=None):
+        jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return {**({"Cookie": jar} if jar else {}), **(extra or {})}
+
+    def _keep(self, answer):
+        for name, cookie in answer.cookies.items():
+            self.cookies[name] = cookie.value
+        return answer
+
+    def get(self, path, **params):
+        return self._keep(
+            self.client.simulate_get(path, params=params, headers=self._headers())
+        )
+
+    def post(self, path, data, csrf=True, headers=None):
+        if csrf:
+            data = {"_csrf": csrf_token(self.cookies["tb_console"]), **data}
+        return self._keep(
+            self.client.simulate_post(
+                path,
+                body=urlencode(data),
+                headers=self._headers({**FORM, **(headers or {})}),
+            )
+        )
+
+
+@pytest.fixture
+def world(host, org):
+    """An organization with an integration, a linked group, a delivery that
+    failed and a dead job."""
+    integration = install_tiny(host, org)
+    group = host.groups.create(org, "KeyError in checkout", "app.checkout")
+    host.groups.add_comment(group, "Seen twice today.", Source(user=True))
+    issue = link_issue(
+        host, group.id, integration.id, "TINY-7", "7", "https://tiny.example/TINY-7"
+    )
+    host.groups.create(org, "TimeoutError in search", "app.search")
+    with host.store.transaction():
+        delivery = host.store.deliveries.add(integration.id, "tiny", {}, b'{"n": 1}')
+        host.store.deliveries.mark(delivery, "failed", "Not a tiny document.")
+    return {
+        "integration": integration,
+        "group": group,
+        "issue": issue,
+        "delivery": delivery,
+    }
+
+
+@pytest.fixture
+def browser(client, host, org, world):
+    browser = Browser(client)
+    opened = browser.get("/console/acme", link=host.console.create_link(org))
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/console/acme"  # the token leaves the URL
+    cookie = opened.cookies["tb_console"]
+    assert cookie.http_only and cookie.same_site == "Lax" and cookie.path == "/console/"
+    return browser
+
+
+def test_without_a_session_every_page_is_the_sign_in(client, world):
+    for path in ("", "/groups", f"/groups/{world['group'].id}", "/deliveries", "/jobs"):
+        page = client.simulate_get(f"/console/acme{path}")
+        assert page.status_code == 401
+        assert "Sign in to the console" in page.text
+        assert "KeyError" not in page.text
+        assert "trackbridge console --org acme" in page.text
+
+
+def test_a_link_works_once(client, host, org):
+    link = host.console.create_link(org)
+    assert (
+        client.simulate_get("/console/acme", params={"link": link}).status_code == 303
+    )
+    again = client.simulate_get("/console/acme", params={"link": link})
+    assert again.status_code == 404
+    assert "expired or was already used" in again.text
+
+
+def test_signing_in_with_the_token(client, auth, world):
+    browser = Browser(client)
+    token = auth["Authorization"].removeprefix("Bearer ")
+    wrong = browser.post(
+        "/console/acme", {"_action": "signin", "token": "tb_nope"}, csrf=False
+    )
+    assert wrong.status_code == 401 and "tb_console" not in browser.cookies
+    signed = browser.post(
+        "/console/acme", {"_action": "signin", "token": token}, csrf=False
+    )
+    assert signed.status_code == 303 and "tb_console" in browser.cookies
+    assert "KeyError in checkout" in browser.get("/console/acme/groups").text
+
+
+def test_the_overview_shows_each_integrations_health(browser, world):
+    page = browser.get("/console/acme")
+    assert page.status_code == 200
+    assert "tiny.example" in page.text
+    assert "Not a tiny document." in page.text  # the last delivery failed
+    assert "nothing yet: every direction is off" in page.text
+    to_settings = browser.post(
+        f"/console/acme/integrations/{world['integration'].id}/settings", {}
+    )
+    assert to_settings.status_code == 303
+    assert re.match(
+        rf"/settings/acme/integrations/{world['integration'].id}\?link=\S+$",
+        to_settings.headers["location"],
+    )
+
+
+def test_groups_are_listed_filtered_and_searched(browser, world):
+    page = browser.get("/console/acme/groups")
+    assert "KeyError in checkout" in page.text and "TimeoutError in search" in page.text
+    assert '<a href="https://tiny.example/TINY-7">TINY-7</a>' in page.text
+    found = browser.get("/console/acme/groups", q="keyerror")
+    assert "KeyError in checkout" in found.text and "TimeoutError" not in found.text
+    # LIKE's own characters are themselves: "100%" and "_" are no wildcards.
+    assert "No group matches." in browser.get("/console/acme/groups", q="100%").text
+    assert "No group matches." in browser.get("/console/acme/groups", q="_").text
+    none = browser.get("/console/acme/groups", status="resolved")
+    assert "No group matches." in none.text
+    # An unknown status (an old bookmark) shows them all rather than failing.
+    assert "KeyError" in browser.get("/console/acme/groups", status="nonsense").text
+
+
+def test_a_groups_page_comments_and_unlinks(browser, host, world):
+    path = f"/console/acme/groups/{world['group'].id}"
+    page = browser.get(path)
+    assert "Seen twice today." in page.text and "TINY-7" in page.text
+    untouched = browser.post(path, {"_action": "comment", "text": "  "})
+    assert untouched.status_code == 400
+    assert 'role="alert" id="error-summary"' in untouched.text
+    assert 'aria-invalid="true" aria-describedby="e-text"' in untouched.text
+    added = browser.post(path, {"_action": "comment", "text": "On it."})
+    assert added.status_code == 303
+    assert "Comment added." in browser.get(added.headers["location"]).text
+    assert [c["text"] for c in host.groups.comments(world["group"])][-1] == "On it."
+    unlinked = browser.post(path, {"_action": "unlink", "issue": str(world["issue"])})
+    assert unlinked.status_code == 303
+    assert host.store.integrations.issues_for_group(world["group"].id) == []
+    gone = browser.post(path, {"_action": "unlink", "issue": "nonsense"})
+    assert gone.status_code == 404
+
+
+def test_deliveries_are_reprocessed_and_dead_jobs_retried(browser, host, world, clock):
+    log = browser.get("/console/acme/deliveries", status="failed")
+    assert "Not a tiny document." in log.text
+    again = browser.post(
+        "/console/acme/deliveries", {"delivery": str(world["delivery"])}
+    )
+    assert again.status_code == 303
+    assert host.store.deliveries.get(world["delivery"]).status == "received"
+    host.jobs.handlers["broken"] = lambda host, payload: 1 / 0
+    job_id = host.jobs.enqueue("broken", {"integration_id": world["integration"].id})
+    for _ in range(host.config.jobs.max_attempts):
+        host.store.jobs.claim("w", now=clock(), lease_seconds=1)
+        host.store.jobs.bury(job_id, "w", 1, "ZeroDivisionError: division by zero")
+    jobs = browser.get("/console/acme/jobs")
+    assert "ZeroDivisionError" in jobs.text
+    retried = browser.post("/console/acme/jobs", {"job": str(job_id)})
+    assert retried.status_code == 303
+    assert host.store.jobs.get(job_id)["state"] == "queued"
+    twice = browser.post("/console/acme/jobs", {"job": str(job_id)})
+    assert twice.status_code == 409 and 'role="alert"' in twice.text
+
+
+def test_forms_need_their_token_and_this_host(browser, world):
+    path = f"/console/acme/groups/{world['group'].id}"
+    forged = browser.post(path, {"_action": "comment", "text": "x"}, csrf=False)
+    assert forged.status_code == 403
+    cross = browser.post(
+        path,
+        {"_action": "comment", "text": "x"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403
+
+
+def test_another_organization_reaches_nothing(client, host, world):
+    other = host.organizations.create("other")
+    theirs = Browser(client)
+    theirs.get("/console/other", link=host.console.create_link(other))
+    # Their session on our URLs: the sign-in page, never our data.
+    for path in ("", "/groups", f"/groups/{world['group'].id}", "/deliveries", "/jobs"):
+        page = theirs.get(f"/console/acme{path}")
+        assert page.status_code == 401, path
+        assert "KeyError" not in page.text and "tiny.example" not in page.text
+    # Our objects under their URL: 404, and nothing changed.
+    assert theirs.get(f"/console/other/groups/{world['group'].id}").status_code == 404
+    posted = theirs.post(
+        f"/console/other/groups/{world['group'].id}",
+        {"_action": "comment", "text": "x"},
+    )
+    assert posted.status_code == 404
+    assert (
+        theirs.post(
+            "/console/other/deliveries", {"delivery": str(world["delivery"])}
+        ).status_code
+        == 404
+    )
+    assert len(host.groups.comments(world["group"])) == 1
+    assert "tiny.example" not in theirs.get("/console/other").text
+
+
+def test_the_console_command_prints_a_working_link(client, host, org, config):
+    from click.testing import CliRunner
+
+    from host.cli import CliContext, build_cli
+
+    context = CliContext(config, host.pm)
+    context._host = host
+    printed = CliRunner().invoke(
+        build_cli(host.pm), ["console", "--org", "acme"], obj=context
+    )
+    assert printed.exit_code == 0, printed.output
+    url = printed.output.splitlines()[-1]
+    assert url.startswith("http://tb.example/console/acme?link=")
+    opened = client.simulate_get("/console/acme", query_string=url.split("?", 1)[1])
+    assert opened.status_code == 303
