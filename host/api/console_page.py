@@ -16,11 +16,17 @@ from urllib.parse import urlencode
 
 import falcon
 
-from host.api.pages import csrf_ok, csrf_token, read_form, same_origin, templates
+from host.api.pages import (
+    csrf_ok,
+    csrf_token,
+    read_form,
+    same_origin,
+    start_session,
+    templates,
+)
 from host.errors import NotAuthenticated, NotFound, TrackbridgeError
 from host.services.groups import STATUSES, Source
 from host.services.inbound import DELIVERY_STATUSES
-from host.services.settings import SESSION_SECONDS
 from host.types import Organization
 
 COOKIE = "tb_console"
@@ -57,6 +63,11 @@ class ConsolePage:
                 self._render_sign_in(resp, slug, error=ex.detail)
                 return None
             self._sign_in(resp, organization, slug, req.path)
+        return self._session(req, resp, slug)
+
+    def _session(self, req, resp, slug) -> tuple[Organization, str] | None:
+        """The session's organization if it is ``slug``'s; else None, with
+        the sign-in page in ``resp``."""
         session_id = req.cookies.get(COOKIE)
         organization = (
             self.host.settings.session_organization(session_id) if session_id else None
@@ -91,14 +102,10 @@ class ConsolePage:
                 )
                 return None
             self._sign_in(resp, organization, slug, req.path)
-        session_id = req.cookies.get(COOKIE)
-        organization = (
-            self.host.settings.session_organization(session_id) if session_id else None
-        )
-        if organization is None or organization.slug != slug:
-            resp.status = falcon.HTTP_401
-            self._render_sign_in(resp, slug)
+        signed = self._session(req, resp, slug)
+        if signed is None:
             return None
+        organization, session_id = signed
         if not csrf_ok(data, session_id):
             raise falcon.HTTPForbidden(
                 description="This form has expired or did not come from this page:"
@@ -109,13 +116,12 @@ class ConsolePage:
     def _sign_in(self, resp, organization, slug, path) -> None:
         if organization.slug != slug:
             raise NotFound(f"Organization {slug!r} not found.")
-        resp.set_cookie(
-            COOKIE,
-            self.host.settings.start_session(organization),
-            max_age=SESSION_SECONDS,
+        start_session(
+            resp,
+            self.host,
+            organization,
+            cookie=COOKIE,
             path=COOKIE_PATH,
-            secure=self.host.config.public_url.startswith("https://"),
-            http_only=True,
             same_site="Lax",
         )
         raise falcon.HTTPSeeOther(path)  # the link's token leaves the URL
@@ -296,87 +302,97 @@ class GroupPage(ConsolePage):
         )
 
 
-class Deliveries(ConsolePage):
+class ListWithAction(ConsolePage):
+    """A list page whose rows each have one button (reprocess, retry): the
+    button posts the row's id as ``field``; done, the page says ``done``."""
+
+    template = ""
+    field = ""
+    done = ""
+
+    def on_get(self, req, resp, slug):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        self._render_list(req, resp, *signed)
+
+    def on_post(self, req, resp, slug):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        try:
+            self.act(organization, _id(data.get(self.field)))
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_list(
+                req, resp, organization, session_id, error=ex.detail
+            )
+        self._done(req, self.done)
+
+    def act(self, organization: Organization, object_id: int) -> None:
+        raise NotImplementedError
+
+    def rows(self, req, organization: Organization) -> dict:
+        """What the template shows besides the common parts."""
+        raise NotImplementedError
+
+    def _render_list(self, req, resp, organization, session_id, **context):
+        self._render(
+            resp,
+            self.template,
+            organization,
+            session_id,
+            notice=req.get_param("done"),
+            **self.rows(req, organization),
+            **context,
+        )
+
+
+class Deliveries(ListWithAction):
     """``/console/{org}/deliveries[?status=]``: the webhook delivery log;
     apply one again."""
 
     section = "deliveries"
+    template = "deliveries.html"
+    field = "delivery"
+    done = "Queued to be applied again."
 
-    def on_get(self, req, resp, slug):
-        signed = self._signed_in(req, resp, slug)
-        if signed is None:
-            return
-        self._render_log(req, resp, *signed)
+    def act(self, organization, object_id):
+        self.host.inbound.reprocess(organization, object_id)
 
-    def on_post(self, req, resp, slug):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, session_id, data = form
-        try:
-            self.host.inbound.reprocess(organization, _id(data.get("delivery")))
-        except TrackbridgeError as ex:
-            resp.status = falcon.code_to_http_status(ex.status)
-            return self._render_log(
-                req, resp, organization, session_id, error=ex.detail
-            )
-        self._done(req, "Queued to be applied again.")
-
-    def _render_log(self, req, resp, organization, session_id, **context):
+    def rows(self, req, organization):
         status = req.get_param("status") or None
         if status not in (None, *DELIVERY_STATUSES):
             status = None
-        self._render(
-            resp,
-            "deliveries.html",
-            organization,
-            session_id,
-            title=f"{organization.name}: deliveries",
-            deliveries=self.host.inbound.recent(organization, PAGE_ROWS, status=status),
-            names={i.id: i.name for i, _ in self.host.integrations.list(organization)},
-            status=status,
-            statuses=DELIVERY_STATUSES,
-            notice=req.get_param("done"),
-            **context,
-        )
+        integrations = self.host.integrations.list(organization)
+        return {
+            "title": f"{organization.name}: deliveries",
+            "deliveries": self.host.inbound.recent(
+                organization, PAGE_ROWS, status=status
+            ),
+            "names": {i.id: i.name for i, _ in integrations},
+            "status": status,
+            "statuses": DELIVERY_STATUSES,
+        }
 
 
-class DeadJobs(ConsolePage):
+class DeadJobs(ListWithAction):
     """``/console/{org}/jobs``: dead letters, and retrying one."""
 
     section = "jobs"
+    template = "jobs.html"
+    field = "job"
+    done = "Queued again."
 
-    def on_get(self, req, resp, slug):
-        signed = self._signed_in(req, resp, slug)
-        if signed is None:
-            return
-        self._render_jobs(req, resp, *signed)
+    def act(self, organization, object_id):
+        self.host.jobs.retry_for(organization, object_id)
 
-    def on_post(self, req, resp, slug):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, session_id, data = form
-        try:
-            self.host.jobs.retry_for(organization, _id(data.get("job")))
-        except TrackbridgeError as ex:
-            resp.status = falcon.code_to_http_status(ex.status)
-            return self._render_jobs(
-                req, resp, organization, session_id, error=ex.detail
-            )
-        self._done(req, "Queued again.")
-
-    def _render_jobs(self, req, resp, organization, session_id, **context):
-        self._render(
-            resp,
-            "jobs.html",
-            organization,
-            session_id,
-            title=f"{organization.name}: dead letters",
-            jobs=self.host.jobs.dead_letters(organization, PAGE_ROWS),
-            notice=req.get_param("done"),
-            **context,
-        )
+    def rows(self, req, organization):
+        return {
+            "title": f"{organization.name}: dead letters",
+            "jobs": self.host.jobs.dead_letters(organization, PAGE_ROWS),
+        }
 
 
 def _id(value) -> int:

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from host.api.requests import read_body
 from host.errors import UnsupportedMediaType, ValidationError
+from host.services.settings import SESSION_SECONDS
 
 FORM = "application/x-www-form-urlencoded"
 #: Hidden field naming the checkboxes, so an unchecked one reads as False.
@@ -37,6 +38,20 @@ def when(iso: str | None) -> Markup:
 
 
 templates.filters["when"] = when
+
+
+def start_session(resp, host, organization, *, cookie: str, path: str, same_site):
+    """Sign the browser in to ``organization``: a new session whose id only
+    an HttpOnly cookie holds (Secure when public_url is https)."""
+    resp.set_cookie(
+        cookie,
+        host.settings.start_session(organization),
+        max_age=SESSION_SECONDS,
+        path=path,
+        secure=host.config.public_url.startswith("https://"),
+        http_only=True,
+        same_site=same_site,
+    )
 
 
 def csrf_token(session_id: str) -> str:

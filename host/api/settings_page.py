@@ -23,10 +23,11 @@ from host.api.pages import (
     csrf_token,
     read_form,
     same_origin,
+    start_session,
     templates,
 )
 from host.errors import NotAuthenticated, NotFound, ValidationError
-from host.services.settings import SESSION_SECONDS, SettingsForm
+from host.services.settings import SettingsForm
 from host.types import FormField, Organization
 
 COOKIE = "tb_session"
@@ -133,13 +134,12 @@ class SettingsPage:
     def _sign_in(self, resp, organization, slug, integration_id):
         if organization.slug != slug:
             raise NotFound(f"Organization {slug!r} not found.")
-        resp.set_cookie(
-            COOKIE,
-            self.host.settings.start_session(organization),
-            max_age=SESSION_SECONDS,
+        start_session(
+            resp,
+            self.host,
+            organization,
+            cookie=COOKIE,
             path=COOKIE_PATH,
-            secure=self.host.config.public_url.startswith("https://"),
-            http_only=True,
             same_site="Strict",
         )
         raise falcon.HTTPSeeOther(_path(slug, integration_id))
