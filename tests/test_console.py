@@ -187,6 +187,44 @@ def test_deliveries_are_reprocessed_and_dead_jobs_retried(browser, host, world, 
     assert twice.status_code == 409 and 'role="alert"' in twice.text
 
 
+def test_tokens_are_made_shown_once_and_revoked(browser, host, org, client):
+    page = browser.get("/console/acme/tokens")
+    assert page.status_code == 200 and "Make a token" in page.text
+    wrong = browser.post(
+        "/console/acme/tokens", {"_action": "create", "label": "ci", "expires": "soon"}
+    )
+    assert wrong.status_code == 400
+    assert 'id="error-summary"' in wrong.text and 'aria-invalid="true"' in wrong.text
+    assert 'value="soon"' in wrong.text  # what was typed stays
+    untouched = browser.post("/console/acme/tokens", {"_action": "create"})
+    assert untouched.status_code == 200
+    made = re.search(r"<pre>(tb_[^<]+)</pre>", untouched.text)[1]
+    answer = client.simulate_get(
+        "/api/0/organizations/acme", headers={"Authorization": f"Bearer {made}"}
+    )
+    assert answer.status_code == 200
+    listed = browser.get("/console/acme/tokens")
+    assert made not in listed.text and f"{made[:8]}…" in listed.text  # once only
+    (token_id,) = [
+        t["id"] for t in host.organizations.tokens(org) if t["prefix"] == made[:8]
+    ]
+    revoked = browser.post("/console/acme/tokens", {"token": str(token_id)})
+    assert revoked.status_code == 303
+    answer = client.simulate_get(
+        "/api/0/organizations/acme", headers={"Authorization": f"Bearer {made}"}
+    )
+    assert answer.status_code == 401
+    expiring = browser.post(
+        "/console/acme/tokens", {"_action": "create", "label": "ci", "expires": "12h"}
+    )
+    assert expiring.status_code == 200
+    assert [
+        t["expires_at"] is not None
+        for t in host.organizations.tokens(org)
+        if t["label"] == "ci"
+    ] == [True]
+
+
 def test_forms_need_their_token_and_this_host(browser, world):
     path = f"/console/acme/groups/{world['group'].id}"
     forged = browser.post(path, {"_action": "comment", "text": "x"}, csrf=False)
@@ -204,7 +242,14 @@ def test_another_organization_reaches_nothing(client, host, world):
     theirs = Browser(client)
     theirs.get("/console/other", link=host.console.create_link(other))
     # Their session on our URLs: the sign-in page, never our data.
-    for path in ("", "/groups", f"/groups/{world['group'].id}", "/deliveries", "/jobs"):
+    for path in (
+        "",
+        "/groups",
+        f"/groups/{world['group'].id}",
+        "/deliveries",
+        "/jobs",
+        "/tokens",
+    ):
         page = theirs.get(f"/console/acme{path}")
         assert page.status_code == 401, path
         assert "KeyError" not in page.text and "tiny.example" not in page.text

@@ -29,6 +29,7 @@ POST_ROUTES = {
             "/console/{slug}/groups/{group_id:id}",
             "/console/{slug}/deliveries",
             "/console/{slug}/jobs",
+            "/console/{slug}/tokens",
             "/console/{slug}/integrations/{integration_id:id}/settings",
         ),
         "form: same origin, CSRF (and the sign-in form: same origin)",
@@ -156,6 +157,7 @@ def test_every_console_form(post, host, org, token, integration):
     forms = {
         f"/console/acme/groups/{group.id}": {"_action": "comment", "text": "x"},
         "/console/acme/jobs": {"job": "1"},
+        "/console/acme/tokens": {"_action": "create", "label": "forged"},
         f"/console/acme/integrations/{integration.id}/settings": {},
     }
     for path, form in forms.items():
@@ -168,6 +170,7 @@ def test_every_console_form(post, host, org, token, integration):
         for data, headers in forged:
             assert post(path, data, cookie, **headers).status_code == 403, path
     assert host.groups.comments(group) == []
+    assert [t["label"] for t in host.organizations.tokens(org)] == [""]
     links = host.store.db.execute("SELECT count(*) FROM setup_links").fetchone()[0]
     done = post(
         f"/console/acme/groups/{group.id}",

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import falcon
 
+from host import validation
 from host.api.pages import (
     csrf_ok,
     csrf_token,
@@ -24,7 +25,7 @@ from host.api.pages import (
     start_session,
     templates,
 )
-from host.errors import NotAuthenticated, NotFound, TrackbridgeError
+from host.errors import NotAuthenticated, NotFound, TrackbridgeError, ValidationError
 from host.services.groups import STATUSES, Source
 from host.services.inbound import DELIVERY_STATUSES
 from host.types import Organization
@@ -33,6 +34,8 @@ COOKIE = "tb_console"
 COOKIE_PATH = "/console/"
 #: How many rows a list page shows.
 PAGE_ROWS = 100
+#: The longest token label the console takes.
+LABEL_LENGTH = 100
 
 
 def console_path(slug: str, rest: str = "") -> str:
@@ -320,7 +323,9 @@ class ListWithAction(ConsolePage):
         form = self._form(req, resp, slug)
         if form is None:
             return
-        organization, session_id, data = form
+        self._act(req, resp, *form)
+
+    def _act(self, req, resp, organization, session_id, data):
         try:
             self.act(organization, _id(data.get(self.field)))
         except TrackbridgeError as ex:
@@ -344,8 +349,7 @@ class ListWithAction(ConsolePage):
             organization,
             session_id,
             notice=req.get_param("done"),
-            **self.rows(req, organization),
-            **context,
+            **{**self.rows(req, organization), **context},
         )
 
 
@@ -392,6 +396,52 @@ class DeadJobs(ListWithAction):
         return {
             "title": f"{organization.name}: dead letters",
             "jobs": self.host.jobs.dead_letters(organization, PAGE_ROWS),
+        }
+
+
+class Tokens(ListWithAction):
+    """``/console/{org}/tokens``: the organization's API tokens; make one
+    (shown on that answer only) or revoke one."""
+
+    section = "tokens"
+    template = "tokens.html"
+    field = "token"
+    done = "Revoked: it is refused from the next request on."
+
+    def on_post(self, req, resp, slug):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        if data.get("_action") != "create":
+            return self._act(req, resp, organization, session_id, data)
+        label = str(data.get("label", "")).strip()
+        expires = str(data.get("expires", "")).strip()
+        errors = {}
+        if len(label) > LABEL_LENGTH:
+            errors["label"] = [f"At most {LABEL_LENGTH} characters."]
+        try:
+            seconds = validation.duration(expires, "expires") if expires else None
+        except ValidationError as ex:
+            errors.update(ex.errors)
+        if errors:
+            resp.status = falcon.HTTP_400
+            return self._render_list(
+                req, resp, organization, session_id, errors=errors, values=data
+            )
+        made = self.host.organizations.create_token(organization, label, seconds)
+        self._render_list(req, resp, organization, session_id, made=made)
+
+    def act(self, organization, object_id):
+        self.host.organizations.revoke_token(organization, object_id)
+
+    def rows(self, req, organization):
+        return {
+            "title": f"{organization.name}: API tokens",
+            "tokens": self.host.organizations.tokens(organization),
+            "made": None,
+            "errors": {},
+            "values": {},
         }
 
 

@@ -638,4 +638,5 @@ PAGES = (
     "/console/{slug}/groups/{group_id:id}",
     "/console/{slug}/deliveries",
     "/console/{slug}/jobs",
+    "/console/{slug}/tokens",
 )
