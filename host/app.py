@@ -129,6 +129,7 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route("/console/{slug}/deliveries", console_page.Deliveries(host))
     app.add_route("/console/{slug}/jobs", console_page.DeadJobs(host))
     app.add_route("/console/{slug}/tokens", console_page.Tokens(host))
+    app.add_route("/console/{slug}/hooks", console_page.Hooks(host))
     # Last, so that plugins' own pages under /extensions/ take precedence.
     app.add_route("/extensions/{provider_slug}/{path:path}", ProviderWebhook(host))
     return app

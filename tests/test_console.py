@@ -225,6 +225,27 @@ def test_tokens_are_made_shown_once_and_revoked(browser, host, org, client):
     ] == [True]
 
 
+def test_hooks_show_their_attempts_and_send_again(browser, host, org, run_jobs):
+    assert "No webhook yet." in browser.get("/console/acme/hooks").text
+    made, _ = host.hooks.create(org, {"url": "http://127.0.0.1:9/hook"})
+    host.groups.create(org, "Sent somewhere", "")
+    run_jobs()  # nothing listens on port 9: the attempt fails
+    (attempt, *_) = host.hooks.attempts(org, made["id"], 10, None)
+    page = browser.get("/console/acme/hooks")
+    assert "http://127.0.0.1:9/hook" in page.text
+    assert f"evt_{attempt['event_id']}" in page.text
+    assert "no answer" in page.text
+    again = browser.post(
+        "/console/acme/hooks", {"hook": str(made["id"]), "attempt": str(attempt["id"])}
+    )
+    assert again.status_code == 303
+    assert "Queued to be sent again." in browser.get(again.headers["location"]).text
+    wrong = browser.post(
+        "/console/acme/hooks", {"hook": "999", "attempt": str(attempt["id"])}
+    )
+    assert wrong.status_code == 404 and 'role="alert"' in wrong.text
+
+
 def test_forms_need_their_token_and_this_host(browser, world):
     path = f"/console/acme/groups/{world['group'].id}"
     forged = browser.post(path, {"_action": "comment", "text": "x"}, csrf=False)
@@ -249,6 +270,7 @@ def test_another_organization_reaches_nothing(client, host, world):
         "/deliveries",
         "/jobs",
         "/tokens",
+        "/hooks",
     ):
         page = theirs.get(f"/console/acme{path}")
         assert page.status_code == 401, path

@@ -30,6 +30,7 @@ POST_ROUTES = {
             "/console/{slug}/deliveries",
             "/console/{slug}/jobs",
             "/console/{slug}/tokens",
+            "/console/{slug}/hooks",
             "/console/{slug}/integrations/{integration_id:id}/settings",
         ),
         "form: same origin, CSRF (and the sign-in form: same origin)",

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import falcon
 
 from host import validation
+from host.api.hooks import attempt as attempt_shape
+from host.api.hooks import hook as hook_shape
 from host.api.pages import (
     csrf_ok,
     csrf_token,
@@ -327,7 +329,7 @@ class ListWithAction(ConsolePage):
 
     def _act(self, req, resp, organization, session_id, data):
         try:
-            self.act(organization, _id(data.get(self.field)))
+            self.act(organization, _id(data.get(self.field)), data)
         except TrackbridgeError as ex:
             resp.status = falcon.code_to_http_status(ex.status)
             return self._render_list(
@@ -335,7 +337,9 @@ class ListWithAction(ConsolePage):
             )
         self._done(req, self.done)
 
-    def act(self, organization: Organization, object_id: int) -> None:
+    def act(self, organization: Organization, object_id: int, data: dict) -> None:
+        """Do the row's action to ``object_id`` (the rest of the form in
+        ``data``); a TrackbridgeError is shown on the page."""
         raise NotImplementedError
 
     def rows(self, req, organization: Organization) -> dict:
@@ -362,7 +366,7 @@ class Deliveries(ListWithAction):
     field = "delivery"
     done = "Queued to be applied again."
 
-    def act(self, organization, object_id):
+    def act(self, organization, object_id, data):
         self.host.inbound.reprocess(organization, object_id)
 
     def rows(self, req, organization):
@@ -389,7 +393,7 @@ class DeadJobs(ListWithAction):
     field = "job"
     done = "Queued again."
 
-    def act(self, organization, object_id):
+    def act(self, organization, object_id, data):
         self.host.jobs.retry_for(organization, object_id)
 
     def rows(self, req, organization):
@@ -432,7 +436,7 @@ class Tokens(ListWithAction):
         made = self.host.organizations.create_token(organization, label, seconds)
         self._render_list(req, resp, organization, session_id, made=made)
 
-    def act(self, organization, object_id):
+    def act(self, organization, object_id, data):
         self.host.organizations.revoke_token(organization, object_id)
 
     def rows(self, req, organization):
@@ -442,6 +446,37 @@ class Tokens(ListWithAction):
             "made": None,
             "errors": {},
             "values": {},
+        }
+
+
+class Hooks(ListWithAction):
+    """``/console/{org}/hooks``: the change feed's webhook subscriptions,
+    each with its latest delivery attempts; send one again."""
+
+    section = "hooks"
+    template = "hooks.html"
+    field = "attempt"
+    done = "Queued to be sent again."
+    #: Attempts shown per hook.
+    ATTEMPTS = 10
+
+    def act(self, organization, object_id, data):
+        self.host.hooks.redeliver(organization, _id(data.get("hook")), object_id)
+
+    def rows(self, req, organization):
+        hooks = [hook_shape(h) for h in self.host.hooks.list(organization)]
+        return {
+            "title": f"{organization.name}: webhooks out",
+            "hooks": hooks,
+            "attempts": {
+                h["id"]: [
+                    attempt_shape(a)
+                    for a in self.host.hooks.attempts(
+                        organization, h["id"], self.ATTEMPTS, None
+                    )
+                ]
+                for h in hooks
+            },
         }
 
 

@@ -639,4 +639,5 @@ PAGES = (
     "/console/{slug}/deliveries",
     "/console/{slug}/jobs",
     "/console/{slug}/tokens",
+    "/console/{slug}/hooks",
 )
