@@ -124,6 +124,10 @@ def create_app(host: Host | None = None) -> falcon.App:
         "/console/{slug}/integrations/{integration_id:id}/settings",
         console_page.IntegrationSettings(host),
     )
+    app.add_route(
+        "/console/{slug}/integrations/{integration_id:id}/rotate-webhook-secret",
+        console_page.IntegrationWebhookSecret(host),
+    )
     app.add_route("/console/{slug}/groups", console_page.Groups(host))
     app.add_route("/console/{slug}/groups/{group_id:id}", console_page.GroupPage(host))
     app.add_route("/console/{slug}/deliveries", console_page.Deliveries(host))

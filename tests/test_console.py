@@ -131,6 +131,19 @@ def test_the_overview_shows_each_integrations_health(browser, world):
     )
 
 
+def test_a_new_webhook_secret_shows_the_new_url_once(browser, host, world):
+    path = f"/console/acme/integrations/{world['integration'].id}/rotate-webhook-secret"
+    rotated = browser.post(path, {})
+    assert rotated.status_code == 200
+    assert "Enter the new secret in Tiny Tracker." in rotated.text
+    assert (
+        "<pre>http://tb.example/extensions/tiny/hook/tiny.example</pre>" in rotated.text
+    )
+    secret = host.integrations.shared_credentials(world["integration"])["secret"]
+    assert secret == "rotated-tiny-secret"
+    assert "extensions/tiny/hook" not in browser.get("/console/acme").text  # once
+
+
 def test_groups_are_listed_filtered_and_searched(browser, world):
     page = browser.get("/console/acme/groups")
     assert "KeyError in checkout" in page.text and "TimeoutError in search" in page.text
@@ -287,6 +300,13 @@ def test_another_organization_reaches_nothing(client, host, world):
             "/console/other/deliveries", {"delivery": str(world["delivery"])}
         ).status_code
         == 404
+    )
+    integration_id = world["integration"].id
+    for action in ("settings", "rotate-webhook-secret"):
+        path = f"/console/other/integrations/{integration_id}/{action}"
+        assert theirs.post(path, {}).status_code == 404
+    assert host.integrations.shared_credentials(world["integration"])["secret"] == (
+        "tiny-secret"
     )
     assert len(host.groups.comments(world["group"])) == 1
     assert "tiny.example" not in theirs.get("/console/other").text

@@ -31,6 +31,7 @@ POST_ROUTES = {
             "/console/{slug}/jobs",
             "/console/{slug}/tokens",
             "/console/{slug}/hooks",
+            "/console/{slug}/integrations/{integration_id:id}/rotate-webhook-secret",
             "/console/{slug}/integrations/{integration_id:id}/settings",
         ),
         "form: same origin, CSRF (and the sign-in form: same origin)",

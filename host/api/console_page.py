@@ -155,6 +155,18 @@ class ConsolePage:
             **{"notice": None, "error": None, **context},
         )
 
+    def _render_overview(self, resp, organization, session_id, **context) -> None:
+        """The overview (its own page, and the answer to its buttons)."""
+        self._render(
+            resp,
+            "overview.html",
+            organization,
+            session_id,
+            title=f"{organization.name}: integrations",
+            integrations=self.host.console.overview(organization),
+            **{"webhook_url": None, **context},
+        )
+
     def _sign_in_form(self, req, resp, slug) -> None:
         """A page whose only form is the sign-in: signed in, show it."""
         if self._form(req, resp, slug) is not None:
@@ -175,16 +187,7 @@ class Overview(ConsolePage):
         signed = self._signed_in(req, resp, slug)
         if signed is None:
             return
-        organization, session_id = signed
-        self._render(
-            resp,
-            "overview.html",
-            organization,
-            session_id,
-            title=f"{organization.name}: integrations",
-            integrations=self.host.console.overview(organization),
-            notice=req.get_param("done"),
-        )
+        self._render_overview(resp, *signed, notice=req.get_param("done"))
 
     def on_post(self, req, resp, slug):
         self._sign_in_form(req, resp, slug)
@@ -202,6 +205,36 @@ class IntegrationSettings(ConsolePage):
         link = self.host.settings.create_link(organization, integration_id)
         raise falcon.HTTPSeeOther(
             f"/settings/{slug}/integrations/{integration_id}?link={link}"
+        )
+
+
+class IntegrationWebhookSecret(ConsolePage):
+    """``POST /console/{org}/integrations/{id}/rotate-webhook-secret``: a new
+    webhook secret (the old URL fails from now on); the overview then says
+    what happened, and shows a new URL an administrator must enter once,
+    on this answer only."""
+
+    section = "overview"
+
+    def on_post(self, req, resp, slug, integration_id):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, _ = form
+        integration, _ = self.host.integrations.get(organization, integration_id)
+        try:
+            rotated = self.host.integrations.rotate_webhook_secret(integration)
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_overview(
+                resp, organization, session_id, error=ex.detail
+            )
+        self._render_overview(
+            resp,
+            organization,
+            session_id,
+            notice=rotated.message,
+            webhook_url=rotated.webhook_url,
         )
 
 

@@ -640,4 +640,5 @@ PAGES = (
     "/console/{slug}/jobs",
     "/console/{slug}/tokens",
     "/console/{slug}/hooks",
+    "/console/{slug}/integrations/{integration_id:id}/rotate-webhook-secret",
 )
