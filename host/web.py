@@ -50,13 +50,17 @@ log = logging.getLogger(__name__)
 #: Paths served by a thread of their own, never queued behind the app's.
 OWN_LANE = frozenset({"/healthz"})
 #: Requests that call a tracker while the client waits (pickers, the create
-#: form and create, linking, integration settings, setup pages and steps):
+#: form and create, linking and unlinking, integration settings, a new
+#: webhook secret, setup pages and steps, the console's group page):
 #: they run in lanes of their own, by organization, under a deadline, so a
 #: hung tracker holds its organization's lane and not the others'.
 TRACKER_CALLS = re.compile(
-    r"^/api/0/organizations/(?P<org>[^/]+)/(?:integrations/[^/]+/(?:search|config)"
+    r"^/api/0/organizations/(?P<org>[^/]+)/(?:integrations/[^/]+/"
+    r"(?:search|config|rotate-webhook-secret)"
     r"|groups/[^/]+/(?:links|integrations/[^/]+/create)|setup(?:/[^/]+)?)/?$"
     r"|^/settings/(?P<settings_org>[^/]+)/"
+    r"|^/console/(?P<console_org>[^/]+)/(?:integrations/[^/]+/rotate-webhook-secret"
+    r"|groups/[^/]+)/?$"
     r"|^/extensions/[^/]+/setup/?$"
 )
 #: Tracker lanes, and threads in each. An organization's slug picks its lane
@@ -143,7 +147,7 @@ class WsgiBridge:
         found = TRACKER_CALLS.match(path)
         if found is None:
             return self.pool, None
-        key = found["org"] or found["settings_org"] or ""
+        key = found["org"] or found["settings_org"] or found["console_org"] or ""
         number = zlib.crc32(key.encode("utf-8", "surrogateescape")) % TRACKER_LANES
         lane = self.tracker_lanes.get(number)
         if lane is None:

@@ -30,7 +30,7 @@ from host.api.pages import (
 from host.errors import NotAuthenticated, NotFound, TrackbridgeError, ValidationError
 from host.services.groups import STATUSES, Source
 from host.services.inbound import DELIVERY_STATUSES
-from host.types import Organization
+from host.types import FormField, Organization
 
 COOKIE = "tb_console"
 COOKIE_PATH = "/console/"
@@ -134,8 +134,6 @@ class ConsolePage:
     # ---- rendering ----
 
     def _render_sign_in(self, resp, slug, error=None) -> None:
-        from host.types import FormField
-
         resp.content_type = falcon.MEDIA_HTML
         resp.text = templates.get_template("signin.html").render(
             title="Sign in to the console",
