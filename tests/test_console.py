@@ -178,6 +178,28 @@ def test_a_groups_page_comments_and_unlinks(browser, host, world):
     assert gone.status_code == 404
 
 
+def test_a_groups_page_links_an_existing_issue(browser, host, world):
+    path = f"/console/acme/groups/{world['group'].id}"
+    integration = str(world["integration"].id)
+    untouched = browser.post(path, {"_action": "link", "integration": integration})
+    assert untouched.status_code == 400
+    assert "Enter the key of the issue, such as PRJ-12." in untouched.text
+    assert 'aria-invalid="true" aria-describedby="e-key"' in untouched.text
+    missing = browser.post(
+        path, {"_action": "link", "integration": integration, "key": "MISSING-1"}
+    )
+    assert missing.status_code == 404
+    assert "Issue MISSING-1 does not exist." in missing.text
+    assert 'value="MISSING-1"' in missing.text  # what was typed stays
+    linked = browser.post(
+        path, {"_action": "link", "integration": integration, "key": "TINY-9"}
+    )
+    assert linked.status_code == 303
+    assert "TINY-9 linked." in browser.get(linked.headers["location"]).text
+    keys = [i.key for i in host.store.integrations.issues_for_group(world["group"].id)]
+    assert keys == ["TINY-7", "TINY-9"]
+
+
 def test_deliveries_are_reprocessed_and_dead_jobs_retried(browser, host, world, clock):
     log = browser.get("/console/acme/deliveries", status="failed")
     assert "Not a tiny document." in log.text

@@ -310,6 +310,23 @@ class GroupPage(ConsolePage):
                     )
                 self.host.groups.add_comment(group, text, Source(user=True))
                 self._done(req, "Comment added.")
+            if action == "link":
+                key = str(data.get("key", "")).strip()
+                if not key:
+                    resp.status = falcon.HTTP_400
+                    return self._render_group(
+                        req,
+                        resp,
+                        organization,
+                        session_id,
+                        group_id,
+                        errors={"key": ["Enter the key of the issue, such as PRJ-12."]},
+                        values=data,
+                    )
+                self.host.tracker_issues.link(
+                    organization, group.id, _id(data.get("integration")), key, {}
+                )
+                self._done(req, f"{key} linked.")
             if action == "unlink":
                 issue_id = _id(data.get("issue"))
                 self.host.tracker_issues.unlink(organization, group.id, issue_id)
@@ -317,7 +334,13 @@ class GroupPage(ConsolePage):
         except TrackbridgeError as ex:
             resp.status = falcon.code_to_http_status(ex.status)
             return self._render_group(
-                req, resp, organization, session_id, group_id, error=ex.detail
+                req,
+                resp,
+                organization,
+                session_id,
+                group_id,
+                error=ex.detail,
+                values=data,
             )
         raise falcon.HTTPBadRequest(description=f"Unknown action: {action!r}.")
 
@@ -333,8 +356,9 @@ class GroupPage(ConsolePage):
             issues=self.host.store.integrations.issues_for_group(group.id),
             comments=self.host.groups.comments(group),
             activity=list(reversed(self.host.groups.activity(group))),
+            integrations=[i for i, _ in self.host.integrations.list(organization)],
             notice=req.get_param("done"),
-            **{"errors": {}, **context},
+            **{"errors": {}, "values": {}, **context},
         )
 
 
