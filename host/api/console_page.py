@@ -26,8 +26,9 @@ from host.api.pages import (
     same_origin,
     start_session,
     templates,
+    token_sign_in,
 )
-from host.errors import NotAuthenticated, NotFound, TrackbridgeError, ValidationError
+from host.errors import NotFound, TrackbridgeError, ValidationError
 from host.services.groups import STATUSES, Source
 from host.services.inbound import DELIVERY_STATUSES
 from host.types import FormField, Organization
@@ -92,19 +93,10 @@ class ConsolePage:
         same_origin(req, self.host.config.public_url)
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "signin":
-            try:
-                organization, _ = self.host.organizations.authenticate(
-                    str(data.get("token", ""))
-                )
-            except NotAuthenticated as ex:
+            organization, refused = token_sign_in(self.host, data, slug)
+            if organization is None:
                 resp.status = falcon.HTTP_401
-                self._render_sign_in(resp, slug, error=ex.detail)
-                return None
-            if organization.slug != slug:
-                resp.status = falcon.HTTP_401
-                self._render_sign_in(
-                    resp, slug, error="That token belongs to another organization."
-                )
+                self._render_sign_in(resp, slug, error=refused)
                 return None
             self._sign_in(resp, organization, slug, req.path)
         signed = self._session(req, resp, slug)
@@ -295,34 +287,31 @@ class GroupPage(ConsolePage):
         organization, session_id, data = form
         group = self.host.groups.get(organization, group_id)
         action = data.get("_action")
+
+        def refuse(field: str, problem: str) -> None:
+            """A form left empty: 400, the page again with what was typed."""
+            resp.status = falcon.HTTP_400
+            self._render_group(
+                req,
+                resp,
+                organization,
+                session_id,
+                group_id,
+                errors={field: [problem]},
+                values=data,
+            )
+
         try:
             if action == "comment":
                 text = str(data.get("text", "")).strip()
                 if not text:
-                    resp.status = falcon.HTTP_400
-                    return self._render_group(
-                        req,
-                        resp,
-                        organization,
-                        session_id,
-                        group_id,
-                        errors={"text": ["Write a comment first."]},
-                    )
+                    return refuse("text", "Write a comment first.")
                 self.host.groups.add_comment(group, text, Source(user=True))
                 self._done(req, "Comment added.")
             if action == "link":
                 key = str(data.get("key", "")).strip()
                 if not key:
-                    resp.status = falcon.HTTP_400
-                    return self._render_group(
-                        req,
-                        resp,
-                        organization,
-                        session_id,
-                        group_id,
-                        errors={"key": ["Enter the key of the issue, such as PRJ-12."]},
-                        values=data,
-                    )
+                    return refuse("key", "Enter the key of the issue, such as PRJ-12.")
                 self.host.tracker_issues.link(
                     organization, group.id, _id(data.get("integration")), key, {}
                 )

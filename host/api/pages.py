@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from host.api.requests import read_body
-from host.errors import UnsupportedMediaType, ValidationError
+from host.errors import NotAuthenticated, UnsupportedMediaType, ValidationError
 from host.services.settings import SESSION_SECONDS
 
 FORM = "application/x-www-form-urlencoded"
@@ -38,6 +38,18 @@ def when(iso: str | None) -> Markup:
 
 
 templates.filters["when"] = when
+
+
+def token_sign_in(host, data: dict[str, Any], slug: str):
+    """The organization a sign-in form's API token names, if it is ``slug``;
+    else None and why (for the sign-in page)."""
+    try:
+        organization, _ = host.organizations.authenticate(str(data.get("token", "")))
+    except NotAuthenticated as ex:
+        return None, ex.detail
+    if organization.slug != slug:
+        return None, "That token belongs to another organization."
+    return organization, None
 
 
 def start_session(resp, host, organization, *, cookie: str, path: str, same_site):

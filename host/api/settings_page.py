@@ -25,8 +25,9 @@ from host.api.pages import (
     same_origin,
     start_session,
     templates,
+    token_sign_in,
 )
-from host.errors import NotAuthenticated, NotFound, ValidationError
+from host.errors import NotFound, ValidationError
 from host.services.settings import SettingsForm
 from host.types import FormField, Organization
 
@@ -65,18 +66,10 @@ class SettingsPage:
         same_origin(req, self.host.config.public_url)
         data = read_form(req, self.host.config.max_body_bytes)
         if data.get("_action") == "signin":
-            try:
-                organization, _ = self.host.organizations.authenticate(
-                    str(data.get("token", ""))
-                )
-            except NotAuthenticated as ex:
+            organization, refused = token_sign_in(self.host, data, slug)
+            if organization is None:
                 resp.status = falcon.HTTP_401
-                return self._render_sign_in(resp, slug, error=ex.detail)
-            if organization.slug != slug:
-                resp.status = falcon.HTTP_401
-                return self._render_sign_in(
-                    resp, slug, error="That token belongs to another organization."
-                )
+                return self._render_sign_in(resp, slug, error=refused)
             return self._sign_in(resp, organization, slug, integration_id)
         organization, session_id = self._session(req, slug)
         if organization is None or not csrf_ok(data, session_id):
