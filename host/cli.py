@@ -347,6 +347,22 @@ def member_add(ctx: CliContext, slug: str, email: str, name: str) -> None:
     click.echo(f"member {added.email} in {organization.slug} (id {added.id}){already}")
 
 
+@member.command("remove")
+@ORG_OPTION
+@click.argument("email")
+@pass_ctx
+@_handle_errors
+def member_remove(ctx: CliContext, slug: str, email: str) -> None:
+    """Remove a member; the groups assigned to them are unassigned first
+    (and, where sending assignments is on, in the tracker too)."""
+    organization = ctx.host.organizations.get(slug)
+    unassigned = ctx.host.organizations.remove_member(organization, email)
+    click.echo(
+        f"removed {email} from {organization.slug}"
+        f" ({len(unassigned)} group(s) unassigned)"
+    )
+
+
 @member.command("list")
 @ORG_OPTION
 @JSON_OPTION

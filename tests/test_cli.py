@@ -73,6 +73,16 @@ def test_organizations_members_and_tokens(run, config, host):
     assert run("member", "list", "--org", "acme").output == (
         "EMAIL            NAME  ID\nann@example.com  Ann   1\n"
     )
+    assert run("member", "remove", "--org", "acme", "ANN@example.com").output == (
+        "removed ANN@example.com from acme (0 group(s) unassigned)\n"
+    )
+    assert run("member", "list", "--org", "acme").output == "(none)\n"
+    gone = run("member", "remove", "--org", "acme", "ann@example.com")
+    assert (gone.exit_code, gone.output) == (
+        1,
+        "Error: No member with email 'ann@example.com'.\n",
+    )
+    run("member", "add", "--org", "acme", "ann@example.com", "--name", "Ann")
     missing = run("member", "add", "--org", "nope", "x@example.com")
     assert missing.output == "Error: Organization 'nope' not found.\n"
 

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from host import validation
 from host.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from host.services.groups import Source
 from host.services.links import hash_secret
 from host.store import IntegrityError
 from host.times import epoch_of, iso_time
-from host.types import Member, Organization
+from host.types import Group, Member, Organization
 
 if TYPE_CHECKING:
     from host.core import Host
@@ -73,6 +74,25 @@ class OrganizationService:
         if member is None:
             raise NotFound(f"No member with email {email!r}.")
         return member
+
+    def remove_member(self, organization: Organization, email: str) -> list[Group]:
+        """Remove a member; return the groups that were assigned to them.
+
+        Each of those is unassigned first, as a person would do it: an
+        event, an activity entry and, where sending assignments is on, the
+        unassignment sent to the tracker. (The database alone would clear
+        the assignee silently, and the tracker would keep showing them.)
+        One transaction, so a group assigned meanwhile is not missed.
+
+        :raises NotFound: no member with this email.
+        """
+        with self.store.transaction():
+            member = self.member_by_email(organization, email)
+            groups = self.store.groups.assigned_to(organization.id, member.id)
+            for group in groups:
+                self.host.groups.set_assignee(group, None, Source(user=True))
+            self.store.organizations.remove_member(organization.id, member.id)
+        return groups
 
     def create_token(
         self,

@@ -67,6 +67,15 @@ class GroupStore:
         )
         return [rows.group(row) for row in cursor]
 
+    def assigned_to(self, organization_id: int, member_id: int) -> list[types.Group]:
+        cursor = self.db.execute(
+            GROUP_SELECT
+            + " WHERE groups.organization_id = ? AND groups.assignee_id = ?"
+            " ORDER BY groups.id",
+            [organization_id, member_id],
+        )
+        return [rows.group(row) for row in cursor]
+
     def set_status(self, group_id: int, status: str) -> None:
         self.db.execute(
             "UPDATE groups SET status = ?, updated_at = ? WHERE id = ?",

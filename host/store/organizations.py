@@ -82,6 +82,14 @@ class OrganizationStore:
         ).fetchone()
         return rows.member(row) if row else None
 
+    def remove_member(self, organization_id: int, member_id: int) -> None:
+        """Delete the membership (the person's other memberships stay;
+        comments and activity keep their names, their member id is cleared)."""
+        self.db.execute(
+            "DELETE FROM members WHERE organization_id = ? AND id = ?",
+            [organization_id, member_id],
+        )
+
     def member_by_email(self, organization_id: int, email: str) -> types.Member | None:
         """The member with this email, compared case-insensitively."""
         row = self.db.execute(

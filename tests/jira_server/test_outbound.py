@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from host.errors import NotFound
 from tests.fake_jira import add_issue
 from tests.fake_jira_create import add_project
 from tests.jira_server.conftest import webhook_token
@@ -72,6 +73,31 @@ def test_unassigning_sends_a_null_name(setup, jira, api, configure, run_jobs):
     puts = jira.seen("/rest/api/2/issue/PRJ-1/assignee", "PUT")
     assert [p.json() for p in puts] == [{"name": "ann.k"}, {"name": None}]
     assert jira.issues["PRJ-1"]["fields"]["assignee"] is None
+
+
+def test_removing_a_member_unassigns_their_groups_in_jira_too(
+    setup, jira, api, configure, run_jobs, jira_host, org
+):
+    """``trackbridge member remove``: the database alone would clear the
+    assignee silently and Jira would keep showing Ann."""
+    configure(sync_forward_assignment=True)
+    change(api, setup, assignee="ann@example.com")
+    run_jobs()
+    unassigned = jira_host.organizations.remove_member(org, "ANN@example.com")
+    assert [g.id for g in unassigned] == [setup.id]
+    run_jobs()
+    assert jira.issues["PRJ-1"]["fields"]["assignee"] is None
+    group = jira_host.groups.get(org, setup.id)
+    assert group.assignee_email is None
+    assert "unassigned" in [a["type"] for a in jira_host.groups.activity(group)]
+    assert api("get", "/members").json == []
+    feed = api("get", "/events", params={"types": "group.updated"}).json
+    assert feed["events"][-1]["data"]["changes"]["assignee"] == {
+        "before": "Ann@Example.com",
+        "after": None,
+    }
+    with pytest.raises(NotFound):
+        jira_host.organizations.remove_member(org, "ann@example.com")
 
 
 def test_no_matching_jira_user_is_recorded_and_nothing_is_put(
