@@ -108,7 +108,8 @@ class SettingsPage:
                 session_id,
                 values=_values(form.fields, changes),
                 errors=ex.errors,
-                error="Check the fields marked below." if ex.errors else ex.detail,
+                # Field problems are listed above the form, each linking to its field.
+                error=None if ex.errors else ex.detail,
             )
         raise falcon.HTTPSeeOther(f"{_path(slug, integration_id)}?{SAVED}=1")
 

@@ -101,6 +101,8 @@ class SetupPage:
                 " open the setup page again."
             )
         organization = self.host.setup.organization_of(pipeline_id)
+        if data.get("_action") == "restart":
+            return self._start(resp, provider, organization)
         booleans(data)
         try:
             status = self.host.setup.submit(organization, pipeline_id, data)
@@ -210,8 +212,7 @@ class SetupPage:
             resp,
             provider,
             title=f"Install {provider.name}",
-            intro="Open this page with the link `trackbridge install` printed, or"
-            " sign in with your organization's API token.",
+            command=f"trackbridge install {provider.key} --org {slug or 'SLUG'}",
             fields=[
                 FormField(name="org", label="Organization", required=True),
                 FormField(
@@ -281,6 +282,7 @@ class SetupPage:
             "installed": None,
             "provider": provider,
             "intro": "",
+            "command": None,
             "instructions": (),
             "fields": None,
             "errors": {},

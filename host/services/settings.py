@@ -64,7 +64,13 @@ class SettingsService:
             host=self.host, integration=integration, org_integration=org_integration
         )
         return [
-            FormField(name=name, label=label, type="boolean", default=False)
+            FormField(
+                name=name,
+                label=label,
+                type="boolean",
+                default=False,
+                help=sync_flags.HELP[name],
+            )
             for name, label in sync_flags.LABELS.items()
         ] + list(provider_fields or ())
 

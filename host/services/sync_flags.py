@@ -26,6 +26,20 @@ LABELS = {
     "sync_comments_reverse": "Apply the tracker's comments",
 }
 
+#: What each toggle does, under its label.
+HELP = {
+    "sync_forward_assignment": "Assigning a group to a member assigns the linked"
+    " issues to the tracker user with the same email (unassigning unassigns).",
+    "sync_status_forward": "Resolving a group moves its linked issues to the"
+    " status chosen below; unresolving moves them back.",
+    "sync_comments": "Comments added to a group are added to its linked issues.",
+    "sync_reverse_assignment": "Assigning a linked issue in the tracker assigns"
+    " the group to the member with that user's email (if there is one).",
+    "sync_status_reverse": "Moving a linked issue to a done status resolves the"
+    " group; moving it out of done unresolves it.",
+    "sync_comments_reverse": "Comments added in the tracker appear on the group.",
+}
+
 
 def enabled(config, flag: str) -> bool:
     return config.get(flag) is True

@@ -134,7 +134,8 @@ def config_view(host) -> StepView:
                 help="Created in Jira under Profile → Personal Access Tokens.",
             ),
         ),
-        instructions=(("OAuth callback URL", callback_url(host)),),
+        # The callback URL is shown with the Application Link's other values
+        # on the next step, in OAuth mode only.
     )
 
 

@@ -148,7 +148,11 @@ def test_change_settings_in_a_browser(tmp_path, jira):
             label="Resolved"
         )
         page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("alert")).to_contain_text("Check the fields")
+        summary = page.get_by_role("alert")
+        expect(summary).to_contain_text("Not saved: check these fields.")
+        # The summary's entry leads to the field (for keyboard and reader users).
+        summary.get_by_role("link").click()
+        assert page.url.endswith("#f-sync_status_forward_mapping")
         mapping = page.locator("#field-sync_status_forward_mapping")
         expect(mapping.locator(".field-error")).to_contain_text(
             "Resolve and unresolve status are required."

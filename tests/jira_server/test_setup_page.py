@@ -51,7 +51,10 @@ class Browser:
 
 
 def hidden_inputs(page: str) -> dict:
-    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    """The hidden inputs of the page's first form (the step's own; a
+    "Start over" form may follow)."""
+    first = page.split("</form>", 1)[0]
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', first))
 
 
 @pytest.fixture
@@ -71,10 +74,9 @@ def browser(client, jira_host, org):
 def test_the_full_browser_flow_installs(browser, jira, key_pair, jira_host):
     form = browser.get(PAGE)
     assert form.status_code == 200
-    assert (
-        "Jira URL" in form.text
-        and "http://tb.example/extensions/jira-server/setup/" in form.text
-    )
+    assert "Jira URL" in form.text and "step 1<" in form.text
+    # The callback belongs with the Application Link's values (OAuth only).
+    assert "http://tb.example/extensions/jira-server/setup/" not in form.text
 
     sent = browser.post(
         PAGE,
@@ -88,7 +90,8 @@ def test_the_full_browser_flow_installs(browser, jira, key_pair, jira_host):
     )
     assert sent.status_code == 303
     authorize = browser.get(PAGE).text
-    assert "Consumer callback URL" in authorize
+    assert "Consumer callback URL" in authorize and "step 2 of 3" in authorize
+    assert "http://tb.example/extensions/jira-server/setup/" in authorize
     assert key_pair[1].splitlines()[1] in authorize  # the public key, to copy
     assert key_pair[0].splitlines()[1] not in authorize  # never the private key
 
@@ -139,6 +142,37 @@ def test_field_errors_are_shown_next_to_their_fields(browser, jira):
     assert "limited to 200 characters" in page.text
     assert "hot-garbage" not in page.text  # a secret field is never echoed
     assert 'value="jira.example.com/"' in page.text  # other values are kept
+    assert jira.requests == []
+    # Tied to their inputs for screen readers, and listed above the form.
+    url_input = re.search(r'<input[^>]*id="f-url"[^>]*>', page.text)[0]
+    assert 'aria-invalid="true"' in url_input
+    assert 'aria-describedby="e-url h-url"' in url_input
+    assert re.search(r'<p class="field-error" id="e-url">', page.text)
+    summary = page.text.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert summary.count("<li>") == 3 and 'href="#f-consumer_key"' in summary
+
+
+def test_start_over_goes_back_to_the_first_step(browser, jira, key_pair):
+    first = browser.get(PAGE).text
+    assert "Start over" not in first  # nothing to go back to yet
+    browser.post(
+        PAGE,
+        {
+            "url": jira.url,
+            "auth_mode": "oauth",
+            "consumer_key": "trackbridge",
+            "private_key": key_pair[0],
+        },
+    )
+    second = browser.get(PAGE).text
+    assert "step 2 of 3" in second and "Start over" in second
+    csrf = hidden_inputs(second)["_csrf"]
+    refused = browser.post(PAGE, {"_action": "restart"}, csrf=False)
+    assert refused.status_code == 403  # a form from elsewhere cannot restart it
+    again = browser.post(PAGE, {"_action": "restart", "_csrf": csrf}, csrf=False)
+    assert again.status_code == 303
+    restarted = browser.get(PAGE).text
+    assert "Connect to Jira Server" in restarted and "step 1<" in restarted
     assert jira.requests == []
 
 
