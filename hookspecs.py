@@ -267,6 +267,27 @@ def rotate_webhook_secret(
     """
 
 
+@hookspec(firstresult=True)
+def webhook_url(
+    host: Host, integration: Integration, shared_credentials: Mapping[str, Any]
+) -> str | None:
+    """The URL the tracker sends this integration's webhooks to, now.
+
+    Stops at first non-None result.
+
+    :param host: The running host.
+    :param integration: The integration; return ``None`` unless
+        ``integration.provider`` is yours.
+    :param shared_credentials: Its current shared secrets (the URL may
+        carry one: it is shown to a person on a click, never listed).
+    :returns: The URL, or ``None`` when the tracker is not sent one (its
+        webhooks are verified otherwise, or it has none).
+
+    Called by: the console's "Show the webhook URL" button (a Jira
+    administrator re-entering a webhook added by hand).
+    """
+
+
 # ---- webhook hooks --------------------------------------------------------------
 
 

@@ -11,7 +11,14 @@ import logging
 
 import falcon
 
-from host.api import console_page, hooks, openapi, resources, rules
+from host.api import (
+    console_integrations,
+    console_page,
+    hooks,
+    openapi,
+    resources,
+    rules,
+)
 from host.api.middleware import RequestContext, SecurityHeaders
 from host.api.requests import TokenAuth
 from host.api.settings_page import SettingsPage
@@ -119,17 +126,18 @@ def create_app(host: Host | None = None) -> falcon.App:
     app.add_route(
         "/settings/{slug}/integrations/{integration_id:id}", SettingsPage(host)
     )
-    app.add_route("/console/{slug}", console_page.Overview(host))
-    app.add_route(
-        "/console/{slug}/integrations/{integration_id:id}/settings",
-        console_page.IntegrationSettings(host),
-    )
-    app.add_route(
-        "/console/{slug}/integrations/{integration_id:id}/rotate-webhook-secret",
-        console_page.IntegrationWebhookSecret(host),
-    )
+    app.add_route("/console/{slug}", console_integrations.Overview(host))
+    for action, page in console_integrations.ACTIONS.items():
+        app.add_route(
+            f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}",
+            page(host),
+        )
     app.add_route("/console/{slug}/groups", console_page.Groups(host))
     app.add_route("/console/{slug}/groups/{group_id:id}", console_page.GroupPage(host))
+    app.add_route(
+        "/console/{slug}/groups/{group_id:id}/create",
+        console_page.GroupCreateIssue(host),
+    )
     app.add_route("/console/{slug}/deliveries", console_page.Deliveries(host))
     app.add_route("/console/{slug}/jobs", console_page.DeadJobs(host))
     app.add_route("/console/{slug}/tokens", console_page.Tokens(host))

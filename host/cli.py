@@ -708,6 +708,7 @@ def install(
         click.echo(
             f"Choose what syncs: trackbridge settings {integration_id} --org {slug}"
         )
+        click.echo(f"See it working: trackbridge console --org {slug}")
         return
     token = host.setup.create_link(organization, provider)
     minutes = host.config.setup_ttl_seconds // 60

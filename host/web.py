@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 OWN_LANE = frozenset({"/healthz"})
 #: Requests that call a tracker while the client waits (pickers, the create
 #: form and create, linking and unlinking, integration settings, a new
-#: webhook secret, setup pages and steps, the console's group page):
+#: webhook secret, setup pages and steps, the console's group page, its
+#: create form and removing an integration (the tracker's webhook goes too)):
 #: they run in lanes of their own, by organization, under a deadline, so a
 #: hung tracker holds its organization's lane and not the others'.
 TRACKER_CALLS = re.compile(
@@ -59,8 +60,8 @@ TRACKER_CALLS = re.compile(
     r"(?:search|config|rotate-webhook-secret)"
     r"|groups/[^/]+/(?:links|integrations/[^/]+/create)|setup(?:/[^/]+)?)/?$"
     r"|^/settings/(?P<settings_org>[^/]+)/"
-    r"|^/console/(?P<console_org>[^/]+)/(?:integrations/[^/]+/rotate-webhook-secret"
-    r"|groups/[^/]+)/?$"
+    r"|^/console/(?P<console_org>[^/]+)/(?:integrations/[^/]+/"
+    r"(?:rotate-webhook-secret|remove)|groups/[^/]+(?:/create)?)/?$"
     r"|^/extensions/[^/]+/setup/?$"
 )
 #: Tracker lanes, and threads in each. An organization's slug picks its lane

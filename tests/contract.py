@@ -15,6 +15,7 @@ import json
 from functools import cache
 
 import falcon
+import falcon.routing
 import jsonschema_rs
 
 from host.api import openapi
@@ -129,3 +130,18 @@ def take_problems() -> list[str]:
     problems = dict.fromkeys(p for check in _MADE for p in check.problems)
     _MADE.clear()
     return list(problems)
+
+
+def served_routes(app: falcon.App) -> dict[str, set[str]]:
+    """Route template -> the methods the app has a responder for."""
+    found: dict[str, set[str]] = {}
+
+    def walk(nodes):
+        for node in nodes:
+            if node.resource is not None:
+                methods = falcon.routing.map_http_methods(node.resource)
+                found[node.uri_template] = {m.lower() for m in methods}
+            walk(node.children)
+
+    walk(app._router._roots)
+    return found

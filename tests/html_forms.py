@@ -12,6 +12,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
+from host.api.pages import csrf_token
+
 
 class _Form(HTMLParser):
     def __init__(self) -> None:
@@ -81,3 +83,39 @@ def untouched(html: str, press: tuple[str, str]) -> tuple[str, list[dict]]:
     form.feed(html)
     assert press in form.buttons, f"no button {press} on the page: {form.buttons}"
     return urlencode([*form.fields, press]), form.inputs
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class ConsoleBrowser:
+    """A cookie jar and form posts, enough to use the console."""
+
+    def __init__(self, client):
+        self.client = client
+        self.cookies: dict[str, str] = {}
+
+    def _headers(self, extra=None):
+        jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return {**({"Cookie": jar} if jar else {}), **(extra or {})}
+
+    def _keep(self, answer):
+        for name, cookie in answer.cookies.items():
+            self.cookies[name] = cookie.value
+        return answer
+
+    def get(self, path, **params):
+        return self._keep(
+            self.client.simulate_get(path, params=params, headers=self._headers())
+        )
+
+    def post(self, path, data, csrf=True, headers=None):
+        if csrf:
+            data = {"_csrf": csrf_token(self.cookies["tb_console"]), **data}
+        return self._keep(
+            self.client.simulate_post(
+                path,
+                body=urlencode(data),
+                headers=self._headers({**FORM, **(headers or {})}),
+            )
+        )

@@ -5,48 +5,13 @@ organization's reach."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import pytest
 
-from host.api.pages import csrf_token
 from host.services.groups import Source
 from tests.conftest import install_tiny, link_issue
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-class Browser:
-    """A cookie jar and form posts, enough to use the console."""
-
-    def __init__(self, client):
-        self.client = client
-        self.cookies: dict[str, str] = {}
-
-    def _headers(self, extra=None):
-        jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return {**({"Cookie": jar} if jar else {}), **(extra or {})}
-
-    def _keep(self, answer):
-        for name, cookie in answer.cookies.items():
-            self.cookies[name] = cookie.value
-        return answer
-
-    def get(self, path, **params):
-        return self._keep(
-            self.client.simulate_get(path, params=params, headers=self._headers())
-        )
-
-    def post(self, path, data, csrf=True, headers=None):
-        if csrf:
-            data = {"_csrf": csrf_token(self.cookies["tb_console"]), **data}
-        return self._keep(
-            self.client.simulate_post(
-                path,
-                body=urlencode(data),
-                headers=self._headers({**FORM, **(headers or {})}),
-            )
-        )
+from tests.contract import checked_app, served_routes
+from tests.html_forms import ConsoleBrowser as Browser
 
 
 @pytest.fixture
@@ -142,6 +107,55 @@ def test_a_new_webhook_secret_shows_the_new_url_once(browser, host, world):
     secret = host.integrations.shared_credentials(world["integration"])["secret"]
     assert secret == "rotated-tiny-secret"
     assert "extensions/tiny/hook" not in browser.get("/console/acme").text  # once
+
+
+def test_the_webhook_url_is_shown_on_a_click_only(browser, host, world):
+    url = "http://tb.example/extensions/tiny/hook/tiny.example"
+    assert url not in browser.get("/console/acme").text  # never on the list
+    shown = browser.post(
+        f"/console/acme/integrations/{world['integration'].id}/webhook-url", {}
+    )
+    assert shown.status_code == 200
+    assert (
+        f"<pre>{url}</pre>" in shown.text and "holds the webhook secret" in shown.text
+    )
+    refused = browser.post(
+        f"/console/acme/integrations/{world['integration'].id}/webhook-url",
+        {},
+        csrf=False,
+    )
+    assert refused.status_code == 403
+
+
+def test_signing_in_to_the_tracker_again_starts_its_setup(browser, client, host, world):
+    integration = world["integration"]
+    host.integrations.mark_needs_reauth(integration)
+    overview = browser.get("/console/acme").text
+    assert "refused this integration's credentials" in overview
+    started = browser.post(
+        f"/console/acme/integrations/{integration.id}/reauthenticate", {}
+    )
+    assert started.status_code == 303
+    location = started.headers["location"]
+    assert location.startswith("/extensions/tiny/setup?link=")
+    path, query = location.split("?")
+    opened = client.simulate_get(path, query_string=query)
+    assert opened.status_code == 303  # the link opened a setup of acme's
+
+
+def test_removing_an_integration_asks_first_then_removes_it(browser, host, org, world):
+    integration = world["integration"]
+    path = f"/console/acme/integrations/{integration.id}/remove"
+    asked = browser.get(path)
+    assert asked.status_code == 200
+    assert "1 link(s)" in asked.text and "Keep it" in asked.text
+    assert host.integrations.list(org)  # asking changed nothing
+    removed = browser.post(path, {})
+    assert removed.status_code == 303
+    after = browser.get(removed.headers["location"])
+    assert "was removed." in after.text and "No integration yet" in after.text
+    assert host.integrations.list(org) == []
+    assert host.store.integrations.issues_for_group(world["group"].id) == []
 
 
 def test_groups_are_listed_filtered_and_searched(browser, world):
@@ -293,23 +307,40 @@ def test_forms_need_their_token_and_this_host(browser, world):
     assert cross.status_code == 403
 
 
+def console_routes(host) -> dict[str, set[str]]:
+    """Every console page the app serves (``{slug}``, ``{group_id}``,
+    ``{integration_id}`` left to fill) -> its methods: a new page cannot
+    skip the sweep below."""
+    found = {}
+    for template, methods in served_routes(checked_app(host)).items():
+        if template.startswith("/console/{slug}"):
+            found[template.replace(":id}", "}")] = {m.upper() for m in methods}
+    return found
+
+
 def test_another_organization_reaches_nothing(client, host, world):
     other = host.organizations.create("other")
     theirs = Browser(client)
     theirs.get("/console/other", link=host.console.create_link(other))
-    # Their session on our URLs: the sign-in page, never our data.
-    for path in (
-        "",
-        "/groups",
-        f"/groups/{world['group'].id}",
-        "/deliveries",
-        "/jobs",
-        "/tokens",
-        "/hooks",
-    ):
-        page = theirs.get(f"/console/acme{path}")
-        assert page.status_code == 401, path
-        assert "KeyError" not in page.text and "tiny.example" not in page.text
+    ids = {"group_id": world["group"].id, "integration_id": world["integration"].id}
+    pages = console_routes(host)
+    assert len(pages) >= 12  # the walk found the console
+    for template, methods in pages.items():
+        for method in methods:
+            # Their session on our URLs: the sign-in page, never our data.
+            ours = template.format(slug="acme", **ids)
+            answer = (
+                theirs.get(ours)
+                if method == "GET"
+                else theirs.post(ours, {"_action": "comment", "text": "x"})
+            )
+            assert answer.status_code == 401, (method, template)
+            assert "KeyError" not in answer.text and "tiny.example" not in answer.text
+            # Our objects under their URL: 404.
+            if "{group_id}" in template or "{integration_id}" in template:
+                mine = template.format(slug="other", **ids)
+                answer = theirs.get(mine) if method == "GET" else theirs.post(mine, {})
+                assert answer.status_code == 404, (method, template)
     # Our objects under their URL: 404, and nothing changed.
     assert theirs.get(f"/console/other/groups/{world['group'].id}").status_code == 404
     posted = theirs.post(
@@ -324,9 +355,22 @@ def test_another_organization_reaches_nothing(client, host, world):
         == 404
     )
     integration_id = world["integration"].id
-    for action in ("settings", "rotate-webhook-secret"):
+    for action in (
+        "settings",
+        "rotate-webhook-secret",
+        "webhook-url",
+        "reauthenticate",
+        "remove",
+    ):
         path = f"/console/other/integrations/{integration_id}/{action}"
-        assert theirs.post(path, {}).status_code == 404
+        answer = theirs.post(path, {})
+        assert answer.status_code == 404, action
+        assert "tiny.example" not in answer.text and "hook/" not in answer.text
+    assert (
+        theirs.get(f"/console/other/integrations/{integration_id}/remove").status_code
+        == 404
+    )
+    assert host.integrations.get(host.organizations.get("acme"), integration_id)
     assert host.integrations.shared_credentials(world["integration"])["secret"] == (
         "tiny-secret"
     )

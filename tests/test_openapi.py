@@ -10,9 +10,6 @@ requests, valid and not, against an organization with one of each object.
 
 from __future__ import annotations
 
-import falcon
-import falcon.routing
-import falcon.testing
 import hypothesis
 import pytest
 import schemathesis
@@ -21,26 +18,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from host.api import openapi
 from host.services.groups import Source
 from tests.conftest import install_tiny, link_issue
-from tests.contract import checked_app
+from tests.contract import checked_app, served_routes
 
 #: Generated requests per operation (and both engines): enough to try each
 #: parameter's edges, few enough for the suite's budget.
 EXAMPLES = 8
-
-
-def served_routes(app: falcon.App) -> dict[str, set[str]]:
-    """Route template -> the methods the app has a responder for."""
-    found: dict[str, set[str]] = {}
-
-    def walk(nodes):
-        for node in nodes:
-            if node.resource is not None:
-                methods = falcon.routing.map_http_methods(node.resource)
-                found[node.uri_template] = {m.lower() for m in methods}
-            walk(node.children)
-
-    walk(app._router._roots)
-    return found
 
 
 def test_every_route_and_method_is_in_the_contract(host):

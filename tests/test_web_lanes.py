@@ -24,6 +24,8 @@ ORG = "/api/0/organizations/acme"
         "/settings/acme/integrations/1",
         "/console/acme/groups/1",
         "/console/acme/integrations/1/rotate-webhook-secret",
+        "/console/acme/integrations/1/remove",
+        "/console/acme/groups/1/create",
         "/extensions/jira-server/setup/",
     ],
 )
@@ -45,6 +47,8 @@ def test_what_waits_on_a_tracker_runs_in_its_organizations_lane(path):
         "/console/acme",
         "/console/acme/groups",
         "/console/acme/deliveries",
+        "/console/acme/integrations/1/webhook-url",
+        "/console/acme/integrations/1/reauthenticate",
         "/extensions/jira-server/issue-updated/token/",
         "/healthz",
     ],

@@ -132,6 +132,13 @@ def uninstall(host, integration, credentials):
 
 
 @hookimpl
+def webhook_url(host, integration, shared_credentials):
+    if integration.provider != KEY:
+        return None
+    return f"{host.config.public_url}/extensions/tiny/hook/{integration.external_id}"
+
+
+@hookimpl
 def rotate_webhook_secret(host, integration, shared_credentials):
     if integration.provider != KEY:
         return None

@@ -8,6 +8,9 @@ issue carries back to its group opens signed in), and every form carries
 a CSRF token bound to it and must come from this host. Each page shows
 only the signed-in organization's objects: another organization's URL is
 the sign-in page, another organization's object a 404.
+
+This module holds what every page shares and the group and list pages;
+``host.api.console_integrations`` the overview and its buttons.
 """
 
 from __future__ import annotations
@@ -145,18 +148,6 @@ class ConsolePage:
             **{"notice": None, "error": None, **context},
         )
 
-    def _render_overview(self, resp, organization, session_id, **context) -> None:
-        """The overview (its own page, and the answer to its buttons)."""
-        self._render(
-            resp,
-            "overview.html",
-            organization,
-            session_id,
-            title=f"{organization.name}: integrations",
-            integrations=self.host.console.overview(organization),
-            **{"webhook_url": None, **context},
-        )
-
     def _sign_in_form(self, req, resp, slug) -> None:
         """A page whose only form is the sign-in: signed in, show it."""
         if self._form(req, resp, slug) is not None:
@@ -166,66 +157,6 @@ class ConsolePage:
     def _done(req, notice: str) -> None:
         """Back to the page, saying what was done (post, redirect, get)."""
         raise falcon.HTTPSeeOther(f"{req.path}?{urlencode({'done': notice})}")
-
-
-class Overview(ConsolePage):
-    """``/console/{org}``: each integration's health and the way to act on it."""
-
-    section = "overview"
-
-    def on_get(self, req, resp, slug):
-        signed = self._signed_in(req, resp, slug)
-        if signed is None:
-            return
-        self._render_overview(resp, *signed, notice=req.get_param("done"))
-
-    def on_post(self, req, resp, slug):
-        self._sign_in_form(req, resp, slug)
-
-
-class IntegrationSettings(ConsolePage):
-    """``POST /console/{org}/integrations/{id}/settings``: open its settings
-    page, signed in (a one-time link made on the click, never on a list)."""
-
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, _, _ = form
-        link = self.host.settings.create_link(organization, integration_id)
-        raise falcon.HTTPSeeOther(
-            f"/settings/{slug}/integrations/{integration_id}?link={link}"
-        )
-
-
-class IntegrationWebhookSecret(ConsolePage):
-    """``POST /console/{org}/integrations/{id}/rotate-webhook-secret``: a new
-    webhook secret (the old URL fails from now on); the overview then says
-    what happened, and shows a new URL an administrator must enter once,
-    on this answer only."""
-
-    section = "overview"
-
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, session_id, _ = form
-        integration, _ = self.host.integrations.get(organization, integration_id)
-        try:
-            rotated = self.host.integrations.rotate_webhook_secret(integration)
-        except TrackbridgeError as ex:
-            resp.status = falcon.code_to_http_status(ex.status)
-            return self._render_overview(
-                resp, organization, session_id, error=ex.detail
-            )
-        self._render_overview(
-            resp,
-            organization,
-            session_id,
-            notice=rotated.message,
-            webhook_url=rotated.webhook_url,
-        )
 
 
 class Groups(ConsolePage):
@@ -348,6 +279,103 @@ class GroupPage(ConsolePage):
             integrations=[i for i, _ in self.host.integrations.list(organization)],
             notice=req.get_param("done"),
             **{"errors": {}, "values": {}, **context},
+        )
+
+
+class GroupCreateIssue(ConsolePage):
+    """``/console/{org}/groups/{id}/create?integration=N``: the provider's
+    create form for the group (the API's, as HTML). Choosing a project or
+    an issue type changes the form: "Update the form" asks for it again
+    with the choices so far (a script presses it on such a change); Create
+    makes the issue, links it and goes back to the group."""
+
+    section = "groups"
+
+    def on_get(self, req, resp, slug, group_id):
+        signed = self._signed_in(req, resp, slug)
+        if signed is None:
+            return
+        organization, session_id = signed
+        integration_id = _id(req.get_param("integration"))
+        self._render_form(resp, organization, session_id, group_id, integration_id, {})
+
+    def on_post(self, req, resp, slug, group_id):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        integration_id = _id(data.get("integration"))
+        # What the person chose: blanks are fields left alone.
+        chosen = {
+            name: value
+            for name, value in data.items()
+            if not name.startswith("_")
+            and name != "integration"
+            and value not in ("", [])
+        }
+        if data.get("_action") == "update":
+            return self._render_form(
+                resp, organization, session_id, group_id, integration_id, chosen
+            )
+        try:
+            issue = self.host.tracker_issues.create(
+                organization, group_id, integration_id, chosen
+            )
+        except ValidationError as ex:
+            resp.status = falcon.HTTP_400
+            return self._render_form(
+                resp,
+                organization,
+                session_id,
+                group_id,
+                integration_id,
+                chosen,
+                errors=ex.errors,
+                error=None if ex.errors else ex.detail,
+            )
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_form(
+                resp,
+                organization,
+                session_id,
+                group_id,
+                integration_id,
+                chosen,
+                error=ex.detail,
+            )
+        raise falcon.HTTPSeeOther(
+            console_path(slug, f"/groups/{group_id}?")
+            + urlencode({"done": f"{issue.key} created and linked."})
+        )
+
+    def _render_form(
+        self, resp, organization, session_id, group_id, integration_id, chosen, **more
+    ):
+        group = self.host.groups.get(organization, group_id)
+        integration, _ = self.host.integrations.get(organization, integration_id)
+        params = {k: v for k, v in chosen.items() if isinstance(v, str)}
+        try:
+            fields = self.host.tracker_issues.create_form(
+                organization, group.id, integration.id, params
+            )
+        except TrackbridgeError as ex:
+            fields, more = [], {**more, "error": ex.detail}
+            resp.status = falcon.code_to_http_status(ex.status)
+        self._render(
+            resp,
+            "create.html",
+            organization,
+            session_id,
+            title=f"New {integration.name} issue for {group.title}",
+            group=group,
+            integration=integration,
+            fields=fields,
+            values={
+                **{f.name: f.default for f in fields if f.default is not None},
+                **chosen,
+            },
+            **{"errors": {}, **more},
         )
 
 

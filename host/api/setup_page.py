@@ -201,6 +201,8 @@ class SetupPage:
                 "toggles": toggles,
                 "nothing_syncs": not any(on for _, on in toggles),
                 "settings_url": settings,
+                "console_url": f"/console/{organization.slug}?link="
+                + self.host.console.create_link(organization),
                 "waiting": waiting,
             },
             # In manual mode, what the tracker's administrator enters, again.

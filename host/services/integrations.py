@@ -255,6 +255,15 @@ class IntegrationService:
             {"integration": events.integration_shape(integration)},
         )
 
+    def webhook_url(self, integration: Integration) -> str | None:
+        """Where the tracker sends its webhooks (it may hold the secret: for
+        a person who asked, never in a list)."""
+        return self.host.hook.webhook_url(
+            host=self.host,
+            integration=integration,
+            shared_credentials=self.shared_credentials(integration),
+        )
+
     def rotate_webhook_secret(self, integration: Integration) -> RotatedSecret:
         """Issue a new shared webhook secret: the old webhook URL stops
         working at once, and the provider re-registers its webhook with the

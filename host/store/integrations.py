@@ -220,6 +220,17 @@ class IntegrationStore:
             [rows.dumps(dict(config)), org_integration_id],
         )
 
+    def count_links(self, organization_id: int, integration_id: int) -> int:
+        """How many of the organization's groups link its issues."""
+        return self.db.execute(
+            "SELECT count(*) FROM group_links"
+            " JOIN groups ON groups.id = group_links.group_id"
+            " JOIN external_issues"
+            " ON external_issues.id = group_links.external_issue_id"
+            " WHERE groups.organization_id = ? AND external_issues.integration_id = ?",
+            [organization_id, integration_id],
+        ).fetchone()[0]
+
     def remove_organization(
         self, organization_id: int, integration_id: int
     ) -> tuple[int, list[tuple[int, int]]]:

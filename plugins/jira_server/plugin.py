@@ -78,6 +78,13 @@ def rotate_webhook_secret(host, integration, shared_credentials):
     return setup.rotate_webhook_secret(host, integration)
 
 
+@hookimpl
+def webhook_url(host, integration, shared_credentials):
+    if integration.provider != KEY:
+        return None
+    return setup.current_webhook_url(host, integration, shared_credentials)
+
+
 # ---- webhooks ----
 
 

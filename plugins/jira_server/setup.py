@@ -496,6 +496,16 @@ def remove_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:
     return install.delete_webhook(client, dict(integration.metadata))
 
 
+def current_webhook_url(host, integration, shared_credentials) -> str:
+    """The URL Jira's webhook must call, with today's secret."""
+    return install.webhook_url(
+        host.config.public_url,
+        install.webhook_token(
+            integration.external_id, shared_credentials["webhook_secret"]
+        ),
+    )
+
+
 def rotate_webhook_secret(host, integration) -> RotatedSecret:
     """A new webhook secret, and Jira's webhook moved to the URL it signs.
 

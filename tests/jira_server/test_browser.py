@@ -10,6 +10,7 @@ toggles on, adds a project's status mapping and saves.
 
 import contextlib
 import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +30,13 @@ pytestmark = [
         " .ci/run installs it",
     ),
 ]
+
+#: Where a test saves what it saw, for a person to look at (CI keeps it;
+#: ``TRACKBRIDGE_SCREENSHOTS=docs/screenshots`` renews the README's).
+SCREENSHOTS = Path(
+    os.environ.get("TRACKBRIDGE_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "var" / "screenshots"
+)
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -55,6 +63,19 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def shot(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+def fits(page, name: str) -> None:
+    """Nothing sticks out sideways (tables scroll in their own box)."""
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name}: the page is wider than the screen"
 
 
 def host_with_acme(tmp_path) -> tuple[int, dict[str, str]]:
@@ -105,13 +126,69 @@ def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
         page.select_option("#f-webhook_mode", "automatic")
         page.click("button[type=submit]")
         expect(page.get_by_role("status")).to_contain_text("is installed")
-        page.screenshot(path=str(tmp_path / "installed.png"))
+        page.screenshot(path=str(shot("install-done")), full_page=True)
 
     [webhook] = jira.webhooks.values()
     assert webhook["url"].startswith(
         f"http://127.0.0.1:{port}/extensions/jira-server/issue-updated/"
     )
     assert "trackbridge" in run_cli(env, "plugins")
+
+
+def tab_to(page, selector: str, limit: int = 25) -> None:
+    """Press Tab until ``selector`` has the focus, as a keyboard user would
+    (fails if it cannot be reached)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+    raise AssertionError(f"{selector} cannot be reached with Tab")
+
+
+def test_install_with_the_keyboard_only_at_phone_width(tmp_path, jira):
+    """Token mode and a webhook added by hand: every step reached and sent
+    with Tab, typing, arrow keys and Enter; no mouse."""
+    from playwright.sync_api import expect
+
+    jira.personal_tokens["pat-9"] = "svc"
+    port, env = host_with_acme(tmp_path)
+    link = run_cli(env, "install", "jira_server", "--org", "acme").splitlines()[1]
+    with serving(env, port), chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(link)
+        expect(page.locator(".step")).to_have_text("Jira Server · step 1")
+        tab_to(page, "#f-url")
+        page.keyboard.type(jira.url)
+        tab_to(page, "#f-auth_mode")
+        page.keyboard.press("ArrowDown")  # OAuth → personal access token
+        expect(page.locator("#f-personal_access_token")).to_be_visible()
+        tab_to(page, "#f-personal_access_token")
+        page.keyboard.type("wrong")
+        fits(page, "setup")
+        page.screenshot(path=str(shot("install-step-1")), full_page=True)
+        page.keyboard.press("Enter")
+        # Refused: the summary says why, and its link leads back to the field.
+        expect(page.get_by_role("alert").first).to_be_visible()
+        tab_to(page, "#f-personal_access_token")
+        page.keyboard.type("pat-9")
+        page.keyboard.press("Enter")
+        expect(page.locator(".step")).to_have_text("Jira Server · step 2 of 2")
+        tab_to(page, "#f-webhook_mode")
+        page.keyboard.press("ArrowDown")  # → added by hand
+        tab_to(page, "button:not(.secondary)")  # Enter on a select sends nothing
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("status")).to_contain_text(
+            "waiting for its first webhook"
+        )
+        expect(page.locator("dl.copy")).to_contain_text("Webhook URL")
+        fits(page, "installed")
+        page.screenshot(path=str(shot("install-waiting")), full_page=True)
+        tab_to(page, "a[href*='/settings/acme/']")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Jira Server settings"
+        )
+    assert jira.webhooks == {}
 
 
 def test_change_settings_in_a_browser(tmp_path, jira):
@@ -165,7 +242,7 @@ def test_change_settings_in_a_browser(tmp_path, jira):
         )
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("status")).to_have_text("Saved.")
-        page.screenshot(path=str(tmp_path / "settings.png"))
+        page.screenshot(path=str(shot("settings")), full_page=True)
 
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/0/organizations/acme/integrations/1",
@@ -182,10 +259,6 @@ def test_change_settings_in_a_browser(tmp_path, jira):
     assert config["user_mappings"] == {"ann@example.com": "ann.k"}
 
 
-#: Where a test saves what it saw, for a person to look at (CI keeps it).
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
 def test_the_console_in_a_browser_at_desktop_and_phone_width(tmp_path, jira):
     from playwright.sync_api import expect
 
@@ -198,7 +271,7 @@ def test_the_console_in_a_browser_at_desktop_and_phone_width(tmp_path, jira):
         *("--set", "personal_access_token=pat-9", "--set", "webhook_mode=manual"),
     )
     token = run_cli(env, "token", "create", "--org", "acme").strip()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    add_project(jira, "PRJ", "10000", "Checkout")
 
     with serving(env, port), chromium() as browser:
         request = urllib.request.Request(
@@ -222,12 +295,8 @@ def test_the_console_in_a_browser_at_desktop_and_phone_width(tmp_path, jira):
                 "waiting for first webhook"
             )
             expect(page.locator("section.card")).to_contain_text("nothing yet")
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth"
-                " - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{name}: the page is wider than the screen"
-            page.screenshot(path=str(SCREENSHOTS / f"console-{name}.png"))
+            fits(page, name)
+            page.screenshot(path=str(shot(f"console-{name}")))
 
             page.get_by_role("link", name="Groups").click()
             page.get_by_role("link", name="KeyError in checkout").click()
@@ -245,7 +314,30 @@ def test_the_console_in_a_browser_at_desktop_and_phone_width(tmp_path, jira):
             assert page.url.startswith(
                 f"http://127.0.0.1:{port}/console/acme/groups/{group_id}"
             )
-            page.screenshot(path=str(SCREENSHOTS / f"console-group-{name}.png"))
+            page.screenshot(path=str(shot(f"console-group-{name}")))
+
+            # A new Jira issue through the provider's create form.
+            page.get_by_role("button", name="New issue…").click()
+            expect(page.get_by_label("Jira project")).to_be_visible()
+            page.get_by_label("Jira project").select_option(label="PRJ \u2013 Checkout")
+            expect(page.get_by_label("Issue type")).to_be_visible()  # form updated
+            page.get_by_role("button", name="Create and link").click()
+            expect(page.get_by_role("status")).to_contain_text("created and linked")
+            expect(page.get_by_role("link", name="PRJ-1")).to_be_visible()
+
+            for section in ("Deliveries", "Dead letters", "Webhooks out", "API tokens"):
+                page.get_by_role("link", name=section).click()
+                expect(page.locator("nav [aria-current=page]")).to_have_text(section)
+                fits(page, f"{section} ({name})")
+            page.screenshot(path=str(shot(f"console-tokens-{name}")))
+
+            # Removing asks first; keeping it changes nothing.
+            page.get_by_role("link", name="Integrations").click()
+            page.get_by_role("link", name="Remove…").click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Remove")
+            fits(page, f"remove ({name})")
+            page.get_by_role("link", name="Keep it").click()
+            expect(page.locator("section.card")).to_be_visible()
 
             page.get_by_role("link", name="Integrations").click()
             page.get_by_role("button", name="Settings").click()

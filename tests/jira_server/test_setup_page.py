@@ -122,6 +122,8 @@ def test_the_full_browser_flow_installs(browser, jira, key_pair, jira_host):
         settings and browser.get(settings[1].replace("&amp;", "&")).status_code == 303
     )
     assert "Webhook URL" not in done.text  # Jira has it already
+    console = re.search(r'href="(/console/acme\?link=[^"]+)"', done.text)
+    assert console and browser.get(console[1]).status_code == 303
     assert "tb_setup" not in browser.cookies
     assert len(jira.webhooks) == 1
     assert jira_host.store.integrations.get(1).provider == "jira_server"

@@ -311,6 +311,9 @@ def test_rotating_the_webhook_secret_moves_jiras_webhook_and_kills_the_old_url(
     assert answer.json["webhook_url"] is None
     [new] = jira.webhooks.values()
     assert new["url"] != old["url"]
+    # What the console shows on its "Show the webhook URL" button: Jira's.
+    integration = jira_host.store.integrations.get(done["integration_id"])
+    assert jira_host.integrations.webhook_url(integration) == new["url"]
     secret = jira_host.store.integrations.credentials(done["integration_id"])
     token = new["url"].split("/")[-2]
     assert jwt.decode(token, secret["webhook_secret"], algorithms=["HS256"])

@@ -633,9 +633,13 @@ PAGES = (
     "/extensions/{provider_slug}/setup",
     "/settings/{slug}/integrations/{integration_id:id}",
     "/console/{slug}",
-    "/console/{slug}/integrations/{integration_id:id}/settings",
+    *(
+        f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}"
+        for action in ("settings", "reauthenticate", "webhook-url", "remove")
+    ),
     "/console/{slug}/groups",
     "/console/{slug}/groups/{group_id:id}",
+    "/console/{slug}/groups/{group_id:id}/create",
     "/console/{slug}/deliveries",
     "/console/{slug}/jobs",
     "/console/{slug}/tokens",
