@@ -31,8 +31,17 @@ POST_ROUTES = {
             "/console/{slug}/jobs",
             "/console/{slug}/tokens",
             "/console/{slug}/hooks",
-            "/console/{slug}/integrations/{integration_id:id}/rotate-webhook-secret",
-            "/console/{slug}/integrations/{integration_id:id}/settings",
+            "/console/{slug}/groups/{group_id:id}/create",
+            *(
+                f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}"
+                for action in (
+                    "settings",
+                    "reauthenticate",
+                    "webhook-url",
+                    "rotate-webhook-secret",
+                    "remove",
+                )
+            ),
         ),
         "form: same origin, CSRF (and the sign-in form: same origin)",
     ),
@@ -157,12 +166,37 @@ def test_every_console_form(post, host, org, token, integration):
     cookie = f"tb_console={session}"
     group = host.groups.create(org, "KeyError", "")
     forms = {
-        f"/console/acme/groups/{group.id}": {"_action": "comment", "text": "x"},
-        "/console/acme/jobs": {"job": "1"},
-        "/console/acme/tokens": {"_action": "create", "label": "forged"},
-        f"/console/acme/integrations/{integration.id}/settings": {},
+        "/console/{slug}": {},
+        "/console/{slug}/groups": {},
+        "/console/{slug}/groups/{group_id:id}": {"_action": "comment", "text": "x"},
+        "/console/{slug}/groups/{group_id:id}/create": {
+            "integration": str(integration.id),
+            "_action": "create",
+            "title": "forged",
+        },
+        "/console/{slug}/deliveries": {"delivery": "1"},
+        "/console/{slug}/jobs": {"job": "1"},
+        "/console/{slug}/tokens": {"_action": "create", "label": "forged"},
+        "/console/{slug}/hooks": {"attempt": "1", "hook": "1"},
+        **{
+            f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}": {}
+            for action in (
+                "settings",
+                "reauthenticate",
+                "webhook-url",
+                "rotate-webhook-secret",
+                "remove",
+            )
+        },
     }
-    for path, form in forms.items():
+    console = {r for r in POST_ROUTES if r.startswith("/console/")}
+    assert set(forms) == console, "a console form the sweep does not forge"
+    for template, form in forms.items():
+        path = (
+            template.replace("{slug}", "acme")
+            .replace("{group_id:id}", str(group.id))
+            .replace("{integration_id:id}", str(integration.id))
+        )
         forged = [
             ({**form, "_csrf": csrf_token(session)}, EVIL[0]),
             ({**form, "_csrf": csrf_token(session)}, EVIL[1]),
@@ -173,6 +207,9 @@ def test_every_console_form(post, host, org, token, integration):
             assert post(path, data, cookie, **headers).status_code == 403, path
     assert host.groups.comments(group) == []
     assert [t["label"] for t in host.organizations.tokens(org)] == [""]
+    assert host.integrations.list(org)  # not removed
+    assert host.integrations.shared_credentials(integration)["secret"] == "tiny-secret"
+    assert host.store.integrations.issues_for_group(group.id) == []  # none created
     links = host.store.db.execute("SELECT count(*) FROM setup_links").fetchone()[0]
     done = post(
         f"/console/acme/groups/{group.id}",
