@@ -16,14 +16,11 @@ import jwt
 from host import jsontext
 from host.errors import WebhookRejected
 from host.types import WebhookRequest, WebhookVerdict
+from plugins.jira_core import events as core
 
 log = logging.getLogger(__name__)
 
 PREFIX = "issue-updated/"
-#: Events that matter even without a changelog.
-EVENTS_WITHOUT_CHANGELOG = frozenset(
-    {"jira:issue_deleted", "comment_created", "comment_updated"}
-)
 WAITING = "waiting for first webhook"
 
 
@@ -40,26 +37,7 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
         raise WebhookRejected("Request body must be a JSON object.")
     if integration.metadata.get("webhook_status") == WAITING:
         host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
-    changelog = body.get("changelog")
-    event = body.get("webhookEvent")
-    event = event if isinstance(event, str) else None  # a list is unhashable
-    has_changes = isinstance(changelog, dict) and bool(changelog.get("items"))
-    # Older Jira sends a comment as jira:issue_updated with a "comment" object.
-    has_comment = isinstance(body.get("comment"), dict)
-    if not (has_changes or has_comment) and event not in EVENTS_WITHOUT_CHANGELOG:
-        return WebhookVerdict(
-            integration_id=integration.id, store=False, reason="no changelog"
-        )
-    issue = body.get("issue") if isinstance(body.get("issue"), dict) else {}
-    return WebhookVerdict(
-        integration_id=integration.id,
-        issue_id=_text(issue.get("id")),
-        issue_key=_text(issue.get("key")),
-    )
-
-
-def _text(value) -> str | None:
-    return str(value) if isinstance(value, str | int) and value != "" else None
+    return core.verdict(integration.id, body)
 
 
 def integration_for_token(host, token: str):
