@@ -304,9 +304,12 @@ def authenticate_webhook(host: Host, request: WebhookRequest) -> WebhookVerdict 
     :param request: The raw request; ``request.provider`` is the provider key
         from the URL. Return ``None`` unless it is yours.
     :returns: A :class:`host.types.WebhookVerdict` naming the integration, and
-        whether the delivery carries anything worth storing.
-    :raises host.errors.WebhookRejected: Authentication failed (answered 400
-        with the check that failed; the token is never logged).
+        whether the delivery carries anything worth storing; one naming no
+        integration (``integration_id=None``) for an authentic request from a
+        tracker no organization has connected yet (acknowledged, not stored).
+    :raises host.errors.WebhookRejected: Authentication failed (answered with
+        its ``status``, 400 unless the provider's subclass says otherwise,
+        and the check that failed; the token is never logged).
 
     Called by: ``POST /extensions/{provider}/{path}``.
     """

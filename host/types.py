@@ -294,9 +294,14 @@ class WebhookVerdict:
 
     ``store=False`` acknowledges a delivery that carries nothing to apply
     (answered 200, nothing saved); ``reason`` says why, for the logs.
+    ``integration_id=None`` (with ``store=False``) is an authentic request
+    from a tracker no organization has connected yet (a Jira Cloud site
+    that installed the app but was not claimed): acknowledged, never
+    stored; a control node answers it as it answers an integration no
+    organization uses.
     """
 
-    integration_id: int
+    integration_id: int | None
     store: bool = True
     reason: str = ""
     #: The tracker issue the delivery is about, when the provider can tell

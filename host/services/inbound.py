@@ -78,7 +78,7 @@ class InboundService:
         except WebhookRejected:
             self._count(request.provider, "rejected")
             raise
-        if not verdict.store:
+        if not verdict.store or verdict.integration_id is None:
             log.info(
                 "delivery for integration %s not stored: %s",
                 verdict.integration_id,

@@ -72,7 +72,11 @@ class RoutingService:
         except WebhookRejected as ex:
             log.info("webhook not routed: %s", ex.detail)
             return 200
-        organizations = self._active_organizations(verdict.integration_id)
+        organizations = (
+            self._active_organizations(verdict.integration_id)
+            if verdict.integration_id is not None
+            else []
+        )
         if not organizations:
             raise WebhookRejected("No organization actively uses this integration.")
         if not verdict.store:

@@ -207,7 +207,9 @@ ROUTES: dict[str, dict[str, dict]] = {
             "trackers",
             {200: ref("Received"), 202: ref("Received")},
             request={},
-            errors=(400, 401, 404, 413, 503),
+            # 409: a provider's own refusal (Jira Cloud: a Connect token
+            # made for another request, as Atlassian's apps answer).
+            errors=(400, 401, 404, 409, 413, 503),
             organization=False,
         )
     },
