@@ -18,10 +18,11 @@ from host.types import (
     IssueEvent,
     StatusChanged,
 )
+from plugins.jira_core import cache
 from plugins.jira_core import events as core
+from plugins.jira_core.client import JiraError, dicts
 from plugins.jira_core.events import Payload, Questions, _dict, _text
-from plugins.jira_server import cache, install
-from plugins.jira_server.client import JiraError, dicts
+from plugins.jira_server import install
 from plugins.jira_server.setup import integration_client
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from host.destinations import host_allowed
 from host.errors import SetupError, ValidationError
-from plugins.jira_server.client import JiraClient, JiraError, jira_path
+from plugins.jira_core.client import JiraClient, JiraError, jira_path
 
 CONSUMER_KEY_MAX = 200
 WEBHOOK_NAME = "trackbridge issue sync"

@@ -11,8 +11,8 @@ import re
 
 from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
+from plugins.jira_core.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_server import metadata
-from plugins.jira_server.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_server.setup import integration_client
 
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")

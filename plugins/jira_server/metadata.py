@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.jira_server import cache
-from plugins.jira_server.client import JiraError, dicts, jira_path, require, string
+from plugins.jira_core import cache
+from plugins.jira_core.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_server.setup import integration_client
 
 #: Pages of create metadata read at most (50 entries a page by default).

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from host.errors import RetryLater
 from host.types import Integration, IssueDeleted, IssueEvent, IssueMoved
-from plugins.jira_server.client import JiraClient, JiraError, dicts, jira_path
+from plugins.jira_core.client import JiraClient, JiraError, dicts, jira_path
 from plugins.jira_server.events import history_events, polled_comment
 from plugins.jira_server.setup import integration_client
 

@@ -25,14 +25,15 @@ from host.types import (
     StepResult,
     StepView,
 )
-from plugins.jira_server import cache, install
-from plugins.jira_server.client import (
+from plugins.jira_core import cache
+from plugins.jira_core.client import (
     OAUTH_HINTS,
     JiraClient,
     JiraError,
     OAuthCredentials,
     TokenCredentials,
 )
+from plugins.jira_server import install
 
 OAUTH = "/plugins/servlet/oauth"
 

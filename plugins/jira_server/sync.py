@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from host.errors import RetryLater
 from host.types import Comment, ExternalIssue, Member, SyncResult
-from plugins.jira_server import cache
-from plugins.jira_server.client import JiraClient, JiraError, dicts, jira_path, require
+from plugins.jira_core import cache
+from plugins.jira_core.client import JiraClient, JiraError, dicts, jira_path, require
 from plugins.jira_server.setup import integration_client
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import pytest
 from host.config import load_config
 from host.jobs import Worker
 from host.metrics import render
-from plugins.jira_server.client import JiraError
+from plugins.jira_core.client import JiraError
 from plugins.jira_server.setup import integration_client
 from tests.conftest import shared_fixture, write_config
 from tests.fake_jira import add_issue

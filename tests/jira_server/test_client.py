@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from host.destinations import DestinationPolicy
-from plugins.jira_server.client import (
+from plugins.jira_core.client import (
     JiraClient,
     JiraError,
     OAuthCredentials,
@@ -117,7 +117,7 @@ def test_field_errors_and_jiras_own_message(jira):
 
 
 def test_timeouts_say_so(jira, monkeypatch):
-    monkeypatch.setattr("plugins.jira_server.client.READ_TIMEOUT", 0.2)
+    monkeypatch.setattr("plugins.jira_core.client.READ_TIMEOUT", 0.2)
     jira.delays["/rest/api/2/serverInfo"] = 1
     with pytest.raises(JiraError) as raised:
         JiraClient(jira.url, None, session=LOOPBACK.session()).request(

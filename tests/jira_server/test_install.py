@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from host.destinations import DestinationPolicy, parse_allowed_hosts
 from host.errors import SetupError, ValidationError
+from plugins.jira_core.client import JiraClient, TokenCredentials
 from plugins.jira_server import install
-from plugins.jira_server.client import JiraClient, TokenCredentials
 
 #: The fake Jira listens on loopback, which the host refuses by default.
 LOOPBACK = DestinationPolicy(allow_loopback=True)

@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from plugins.jira_server.client import JiraError, endpoint
+from plugins.jira_core.client import JiraError, endpoint
 from plugins.jira_server.setup import integration_client
 from tests.fake_jira import add_issue
 

@@ -9,7 +9,7 @@ import pytest
 from host.errors import SetupError
 from host.jobs import Worker
 from host.services.groups import Source
-from plugins.jira_server.client import JiraClient, TokenCredentials
+from plugins.jira_core.client import JiraClient, TokenCredentials
 from plugins.jira_server.setup import authenticated_user
 from tests.fake_jira import add_issue
 from tests.jira_server.test_client import LOOPBACK

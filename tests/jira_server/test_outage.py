@@ -42,7 +42,7 @@ def transitions_made(jira) -> int:
 def test_jira_failing_for_a_while_delays_the_sync_then_it_succeeds_once(
     resolved, jira, jira_host, run_jobs, clock, monkeypatch
 ):
-    monkeypatch.setattr("plugins.jira_server.client.READ_TIMEOUT", 0.2)
+    monkeypatch.setattr("plugins.jira_core.client.READ_TIMEOUT", 0.2)
     job = lambda: jira_host.store.jobs.get(resolved)  # noqa: E731
     outage = [
         ("failures", (503, "down", "text/plain")),

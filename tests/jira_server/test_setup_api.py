@@ -215,7 +215,7 @@ def test_request_token_failures(setup, jira, key_pair, failure, message):
 
 
 def test_a_request_token_timeout_says_so(setup, jira, key_pair, monkeypatch):
-    monkeypatch.setattr("plugins.jira_server.client.READ_TIMEOUT", 0.2)
+    monkeypatch.setattr("plugins.jira_core.client.READ_TIMEOUT", 0.2)
     jira.delays["/plugins/servlet/oauth/request-token"] = 1
     setup(**config_form(jira, key_pair))
     detail = setup().json["detail"]
@@ -353,7 +353,7 @@ def test_a_401_marks_the_integration_and_setup_again_repairs_it(
     setup_factory, jira, key_pair, jira_host, api, org
 ):
     from host.types import TrackerIssue
-    from plugins.jira_server.client import JiraError
+    from plugins.jira_core.client import JiraError
     from plugins.jira_server.setup import integration_client
 
     integration_id = full_oauth_install(setup_factory, jira, key_pair)["integration_id"]

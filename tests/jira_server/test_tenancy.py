@@ -265,7 +265,7 @@ def test_allowed_hosts_applies_to_every_request_not_only_the_form(
     client = setup.integration_client(
         jira_host, jira_host.store.integrations.get(jira_integration.id, org.id)
     )
-    from plugins.jira_server.client import JiraError
+    from plugins.jira_core.client import JiraError
 
     with pytest.raises(JiraError) as raised:
         client.request("GET", "/rest/api/2/myself")

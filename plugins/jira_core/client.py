@@ -1,8 +1,10 @@
-"""The HTTP client for one Jira Server / Data Center.
+"""The HTTP client for one Jira: Server / Data Center or Cloud.
 
-One client serves both auth modes: OAuth 1.0a RSA-SHA1 (header auth), signed
-afresh for every request so each attempt has its own nonce, or a personal
-access token sent as ``Authorization: Bearer``. The session never retries at
+Each auth mode signs every request afresh: OAuth 1.0a RSA-SHA1 (Server's
+Application Link: a nonce per attempt), a personal access token (Server:
+``Authorization: Bearer``), an Atlassian account's API token (Cloud: HTTP
+basic auth) or an Atlassian Connect JWT (Cloud: one per request, its qsh
+over that request's method, path and query). The session never retries at
 the transport level: a retried signed request would reuse its nonce and
 Jira would refuse it (``oauth_problem=nonce_used``). Retries happen in jobs.
 """
@@ -104,7 +106,28 @@ class TokenCredentials:
     personal_access_token: str
 
 
-Credentials = OAuthCredentials | TokenCredentials
+@dataclass(frozen=True)
+class BasicCredentials:
+    """Jira Cloud: an Atlassian account's email and API token."""
+
+    email: str
+    api_token: str
+
+
+@dataclass(frozen=True)
+class ConnectCredentials:
+    """Jira Cloud through the Connect app: our app key and the site's
+    shared secret sign each request (see :mod:`plugins.jira.connect`)."""
+
+    app_key: str
+    shared_secret: str
+    #: Signs (method, full URL with its query) -> the Authorization value.
+    sign: Callable[[str, str], str]
+
+
+Credentials = (
+    OAuthCredentials | TokenCredentials | BasicCredentials | ConnectCredentials
+)
 
 
 #: The only paths a request may go to, below the base URL: the REST APIs
@@ -202,6 +225,14 @@ class JiraClient:
             headers["Authorization"] = (
                 f"Bearer {self.credentials.personal_access_token}"
             )
+        elif isinstance(self.credentials, BasicCredentials):
+            auth = (self.credentials.email, self.credentials.api_token)
+        elif isinstance(self.credentials, ConnectCredentials):
+            # Signed over the URL exactly as it will be sent (its query too).
+            prepared = requests.Request(
+                method, f"{self.base_url}{path}", params=params
+            ).prepare()
+            headers["Authorization"] = self.credentials.sign(method, prepared.url)
         started = time.perf_counter()
         outcome = "error"
         try:
