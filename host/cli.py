@@ -924,7 +924,7 @@ def rotate_key(ctx: CliContext, print_new_key: bool) -> None:
     config = ctx.config
     if config.secret_key:
         keys = sealing.parse_keys(config.secret_key)
-        count = ctx.host.store.seal_secrets(again=True)
+        count = ctx.host.seal_secrets(again=True)
         click.echo(f"re-sealed {count} secret(s) with the first key given")
         if len(keys) == 1:
             click.echo(
@@ -934,13 +934,12 @@ def rotate_key(ctx: CliContext, print_new_key: bool) -> None:
         else:
             click.echo("Now set TRACKBRIDGE_SECRET_KEY to that key alone.")
         return
-    store = ctx.host.store
     path = sealing.key_file(config.database)
     new = sealing.new_key()
     # The new key first, the old ones still opening: a process sealing now
     # picks up the new key, and nothing is ever unreadable.
     sealing.write_key_file(path, [new, *sealing.read_key_file(path)])
-    count = store.seal_secrets(again=True)
+    count = ctx.host.seal_secrets(again=True)
     sealing.write_key_file(path, [new])
     click.echo(f"re-sealed {count} secret(s) with a new key in {path}")
 

@@ -95,8 +95,18 @@ class Host:
         wrong key stops the host at start instead of failing a webhook later.
         """
         applied = self.store.migrate(self.plugin_migrations())
-        self.store.seal_secrets()
+        self.seal_secrets()
         return applied
+
+    def seal_secrets(self, *, again: bool = False) -> int:
+        """:meth:`host.store.Store.seal_secrets` over the host's and the
+        plugins' sealed columns."""
+        return self.store.seal_secrets(
+            again=again,
+            plugin_columns=[
+                column for s in self.plugin_migrations() for column in s.sealed_columns
+            ],
+        )
 
     def pending_migrations(self) -> list[str]:
         return self.store.pending(self.plugin_migrations())

@@ -62,6 +62,14 @@ class MigrationSet:
             raise PluginError(f"A migration set needs a plain name, not {name!r}")
         self.name = name
         self.steps: list[tuple[str, Step]] = []
+        #: (table, key column, column) of the secrets the plugin seals with
+        #: the host's key (``host.store.box.seal``): the host checks and
+        #: re-seals them with its own when the key rotates.
+        self.sealed_columns: list[tuple[str, str, str]] = []
+
+    def sealed(self, table: str, key: str, column: str) -> None:
+        """Say that ``table.column`` holds sealed secrets, rows keyed by ``key``."""
+        self.sealed_columns.append((table, key, column))
 
     def step(self, function: Step) -> Step:
         """Add ``function`` as the next step (its name is its record)."""

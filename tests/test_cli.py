@@ -202,7 +202,7 @@ def test_install_prints_a_one_time_setup_link(run, host, org):
     unknown = run("install", "gitlab", "--org", "acme")
     assert (unknown.exit_code, unknown.output) == (
         1,
-        "Error: Unknown provider gitlab; installed: jira_server, tiny.\n",
+        "Error: Unknown provider gitlab; installed: jira, jira_server, tiny.\n",
     )
 
 

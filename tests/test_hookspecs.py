@@ -79,12 +79,12 @@ def test_check_pending_passes_with_the_installed_plugins():
     assert pm.has_plugin("jira_server")
 
 
-def test_the_jira_server_entry_point_is_declared():
-    points = importlib.metadata.entry_points(group="trackbridge")
-    assert any(
-        p.name == "jira_server" and p.value == "plugins.jira_server.plugin"
-        for p in points
-    )
+def test_the_jira_entry_points_are_declared():
+    points = {
+        p.name: p.value for p in importlib.metadata.entry_points(group="trackbridge")
+    }
+    assert points["jira_server"] == "plugins.jira_server.plugin"
+    assert points["jira"] == "plugins.jira.plugin"
 
 
 def test_host_code_never_imports_plugins():

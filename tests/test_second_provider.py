@@ -37,14 +37,16 @@ def both(config, tiny_dist):
 
 def test_both_providers_load_from_their_entry_points(both):
     host, _ = both
-    assert set(host.providers) == {"jira_server", "tiny"}
+    assert set(host.providers) == {"jira", "jira_server", "tiny"}
     plugins = {p.name: p for p in describe_plugins(host.pm)}
     assert (plugins["tiny"].distribution, plugins["tiny"].version) == (
         "tiny-tracker",
         "0.1.0",
     )
     assert plugins["jira_server"].distribution == "trackbridge"
+    assert plugins["jira"].distribution == "trackbridge"
     assert "tiny_notes" in host.store.db.table_names()  # its migrations ran
+    assert "jira_tenants" in host.store.db.table_names()
 
 
 def test_webhooks_and_jobs_go_to_their_own_provider(both):

@@ -71,7 +71,9 @@ class SecurityHeaders:
     URLs). Pages also: no framing, not stored by any cache (they show
     secrets: webhook URLs, setup state), and a Content-Security-Policy that
     allows only the inline scripts and styles the page was rendered with,
-    by their hashes.
+    by their hashes. A page a tracker shows in a frame (Jira Cloud's app
+    pages) names that tracker in ``resp.context.frame_ancestors``; every
+    other page refuses to be framed.
     """
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
@@ -89,8 +91,12 @@ class SecurityHeaders:
             f"style-src {' '.join(hashes['style']) or NONE}",
             "img-src 'self'",
             "base-uri 'none'",
-            "frame-ancestors 'none'",
         ]
+        framer = resp.context.get("frame_ancestors")
+        policy.append(
+            f"frame-ancestors 'self' {framer}" if framer else "frame-ancestors 'none'"
+        )
         resp.set_header("Content-Security-Policy", "; ".join(policy))
-        resp.set_header("X-Frame-Options", "DENY")
+        if not framer:
+            resp.set_header("X-Frame-Options", "DENY")
         resp.set_header("Cache-Control", "no-store")

@@ -103,16 +103,19 @@ class Store:
             write_timeout=config.write_timeout_seconds,
         )
 
-    def seal_secrets(self, *, again: bool = False) -> int:
+    def seal_secrets(
+        self, *, again: bool = False, plugin_columns: Iterable[tuple] = ()
+    ) -> int:
         """Seal every stored secret still in plaintext (an older version wrote
         them so); with ``again``, re-seal all of them with the first key.
+        ``plugin_columns``: the plugins' sealed columns, as the host's.
 
         :raises SecretKeyError: a sealed secret does not open with the keys.
         :returns: how many values were (re)sealed.
         """
         sealed = 0
         with self.db.transaction():
-            for table, key, column in SEALED_COLUMNS:
+            for table, key, column in (*SEALED_COLUMNS, *plugin_columns):
                 for row_key, stored in self.db.execute(
                     f"SELECT {key}, {column} FROM {table}{self.db.for_update}"
                 ).fetchall():

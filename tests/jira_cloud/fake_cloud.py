@@ -1,0 +1,112 @@
+"""A fake Jira Cloud site over real HTTP on loopback that checks every
+Connect JWT it is sent as Atlassian does (HS256 with the site's shared
+secret, ``iss`` the app key, ``iat``/``exp``, the qsh of that very request)
+and refuses a bad one with 401."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import jwt
+
+from plugins.jira import connect
+
+
+class FakeJiraCloud:
+    def __init__(self, shared_secret: str, app_key: str = "tb.example.trackbridge"):
+        self.shared_secret = shared_secret
+        self.app_key = app_key
+        self.account_id = "557058:app-account-of-trackbridge"
+        #: accountId -> email, for /rest/api/3/user/email.
+        self.emails: dict[str, str] = {}
+        self.statuses = [
+            {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
+            {
+                "id": "3",
+                "name": "In Progress",
+                "statusCategory": {"key": "indeterminate"},
+            },
+            {"id": "10001", "name": "Done", "statusCategory": {"key": "done"}},
+        ]
+        #: (method, path, query, claims) of each request that passed.
+        self.requests: list[tuple[str, str, str, dict]] = []
+        #: Why requests were refused.
+        self.refused: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeJiraCloud:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def check(self, method: str, target: str, authorization: str | None) -> dict:
+        """The claims of a request's JWT, or ValueError with Atlassian's reason."""
+        if not authorization or not authorization.startswith("JWT "):
+            raise ValueError("no JWT")
+        token = authorization[4:]
+        claims = jwt.decode(
+            token,
+            self.shared_secret,
+            algorithms=["HS256"],
+            options={"require": ["iss", "iat", "exp", "qsh"]},
+        )
+        if claims["iss"] != self.app_key:
+            raise ValueError("wrong issuer")
+        if claims["exp"] - claims["iat"] > 3600:
+            raise ValueError("lifetime too long")
+        parts = urlsplit(target)
+        expected = connect.query_hash(method, parts.path, connect.query_of(parts.query))
+        if claims["qsh"] != expected:
+            raise ValueError("qsh mismatch")
+        return claims
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self, status: int, body) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                try:
+                    claims = fake.check("GET", self.path, self.headers["Authorization"])
+                except (ValueError, jwt.PyJWTError) as ex:
+                    fake.refused.append(str(ex))
+                    return self._answer(401, {"errorMessages": ["Unauthorized"]})
+                parts = urlsplit(self.path)
+                fake.requests.append(("GET", parts.path, parts.query, claims))
+                query = connect.query_of(parts.query)
+                if parts.path == "/rest/api/3/myself":
+                    return self._answer(
+                        200,
+                        {"accountId": fake.account_id, "displayName": "trackbridge"},
+                    )
+                if parts.path == "/rest/api/3/status":
+                    return self._answer(200, fake.statuses)
+                if parts.path == "/rest/api/3/user/email":
+                    account = (query.get("accountId") or [""])[0]
+                    if account not in fake.emails:
+                        return self._answer(404, {"errorMessages": ["No user"]})
+                    return self._answer(
+                        200, {"accountId": account, "email": fake.emails[account]}
+                    )
+                return self._answer(404, {"errorMessages": ["Not found"]})
+
+        return Handler
