@@ -3,7 +3,8 @@
 The Connect app's descriptor and lifecycle endpoints fill the table of
 tenants; an organization claims one with the code the app's configure page
 shows (:mod:`plugins.jira.claim`); its webhooks then reach the claimed
-integration as the same events Jira Server's do (:mod:`plugins.jira_core`).
+integration as the same events Jira Server's do, and the host's changes go
+out through the same sync in Cloud's dialect (:mod:`plugins.jira_core`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from host.types import Provider, Route
 from plugins.jira import claim, lifecycle, site, webhooks
 from plugins.jira.descriptor import PATHS
 from plugins.jira.install_keys import InstallKeys
+from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
 from plugins.jira_core import events as core
+from plugins.jira_core import sync
 from plugins.jira_core.client import JiraError
 
 KEY = webhooks.KEY
@@ -109,3 +112,43 @@ def parse_webhook(host, integration, delivery):
         return None
     body = core.read_body(host, delivery)
     return core.parse(site.CloudQuestions(host, integration), body)
+
+
+# ---- outbound ----
+
+
+@hookimpl
+def sync_assignee_outbound(
+    host, integration, org_integration, external_issue, assignee
+):
+    if integration.provider != KEY:
+        return None
+    return sync.assignee(
+        CLOUD, host, integration, org_integration, external_issue, assignee
+    )
+
+
+@hookimpl
+def sync_status_outbound(host, integration, org_integration, external_issue, resolved):
+    if integration.provider != KEY:
+        return None
+    return sync.status(
+        CLOUD, host, integration, org_integration, external_issue, resolved
+    )
+
+
+@hookimpl
+def sync_comment_outbound(
+    host, integration, org_integration, external_issue, comment, external_comment_id
+):
+    if integration.provider != KEY:
+        return None
+    return sync.comment(
+        CLOUD,
+        host,
+        integration,
+        org_integration,
+        external_issue,
+        comment,
+        external_comment_id,
+    )

@@ -31,6 +31,10 @@ class FakeJiraCloud:
             },
             {"id": "10001", "name": "Done", "statusCategory": {"key": "done"}},
         ]
+        #: key -> {"id", "status", "project", "assignee", "comments"}.
+        self.issues: dict[str, dict] = {}
+        #: accountId -> user, for the assignable search.
+        self.users: dict[str, dict] = {}
         #: (method, path, query, claims) of each request that passed.
         self.requests: list[tuple[str, str, str, dict]] = []
         #: Why requests were refused.
@@ -77,22 +81,106 @@ class FakeJiraCloud:
                 pass
 
             def _answer(self, status: int, body) -> None:
-                data = json.dumps(body).encode()
+                data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:
+            def _checked(self, method: str):
                 try:
-                    claims = fake.check("GET", self.path, self.headers["Authorization"])
+                    claims = fake.check(
+                        method, self.path, self.headers["Authorization"]
+                    )
                 except (ValueError, jwt.PyJWTError) as ex:
                     fake.refused.append(str(ex))
-                    return self._answer(401, {"errorMessages": ["Unauthorized"]})
+                    self._answer(401, {"errorMessages": ["Unauthorized"]})
+                    return None
                 parts = urlsplit(self.path)
-                fake.requests.append(("GET", parts.path, parts.query, claims))
+                fake.requests.append((method, parts.path, parts.query, claims))
+                length = int(self.headers.get("Content-Length") or 0)
+                self.sent = json.loads(self.rfile.read(length)) if length else None
+                return parts
+
+            def do_PUT(self) -> None:
+                parts = self._checked("PUT")
+                if parts is None:
+                    return
+                issue = self._issue(parts.path)
+                if issue is not None and parts.path.endswith("/assignee"):
+                    issue["assignee"] = self.sent.get("accountId")
+                    return self._answer(204, None)
+                return self._answer(404, {"errorMessages": ["Not found"]})
+
+            def do_POST(self) -> None:
+                parts = self._checked("POST")
+                if parts is None:
+                    return
+                issue = self._issue(parts.path)
+                if issue is None:
+                    return self._answer(
+                        404, {"errorMessages": ["Issue does not exist"]}
+                    )
+                if parts.path.endswith("/transitions"):
+                    issue["status"] = self.sent["transition"]["id"]
+                    return self._answer(204, None)
+                if parts.path.endswith("/comment"):
+                    body = self.sent["body"]
+                    if not (isinstance(body, dict) and body.get("type") == "doc"):
+                        return self._answer(
+                            400, {"errors": {"comment": "ADF expected"}}
+                        )
+                    issue["comments"].append(body)
+                    return self._answer(
+                        201, {"id": str(30000 + len(issue["comments"]))}
+                    )
+                return self._answer(404, {"errorMessages": ["Not found"]})
+
+            def _issue(self, path: str):
+                parts = path.split("/")
+                if len(parts) >= 6 and parts[1:5] == ["rest", "api", "3", "issue"]:
+                    return fake.issues.get(parts[5])
+                return None
+
+            def do_GET(self) -> None:
+                parts = self._checked("GET")
+                if parts is None:
+                    return
                 query = connect.query_of(parts.query)
+                issue = self._issue(parts.path)
+                if issue is not None and parts.path.endswith("/transitions"):
+                    return self._answer(
+                        200,
+                        {
+                            "transitions": [
+                                {"id": s["id"], "name": f"To {s['name']}", "to": s}
+                                for s in fake.statuses
+                            ]
+                        },
+                    )
+                if issue is not None:
+                    return self._answer(
+                        200,
+                        {
+                            "id": issue["id"],
+                            "fields": {
+                                "status": {"id": issue["status"]},
+                                "project": {"id": issue["project"], "key": "APP"},
+                            },
+                        },
+                    )
+                if parts.path == "/rest/api/3/user/assignable/search":
+                    wanted = (query.get("query") or [""])[0].lower()
+                    return self._answer(
+                        200,
+                        [
+                            u
+                            for u in fake.users.values()
+                            if wanted in str(u.get("emailAddress", "")).lower()
+                            or wanted == u["accountId"].lower()
+                        ],
+                    )
                 if parts.path == "/rest/api/3/myself":
                     return self._answer(
                         200,

@@ -1,0 +1,34 @@
+"""Jira Cloud's outbound sync: the shared one (:mod:`plugins.jira_core.sync`)
+in Cloud's dialect: REST v3, users by ``accountId`` (``null`` unassigns,
+searched with ``query=``), comments as ADF documents (v3 takes no wiki
+markup): who wrote it, then the text as a quote."""
+
+from __future__ import annotations
+
+from host.types import Comment
+from plugins.jira import adf, site
+from plugins.jira_core.sync import Dialect
+
+
+def adf_comment(note: Comment) -> dict:
+    quoted = adf.from_text(note.text)["content"]
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {
+                "type": "paragraph",
+                "content": [{"type": "text", "text": f"{note.author_name} wrote:"}],
+            },
+            {"type": "blockquote", "content": quoted},
+        ],
+    }
+
+
+CLOUD = Dialect(
+    api="/rest/api/3",
+    user_field="accountId",
+    user_search="query",
+    comment_body=adf_comment,
+    client=site.client_for,
+)

@@ -1,0 +1,115 @@
+"""The host's changes reach a Jira Cloud site (the fake, which checks every
+request's JWT and qsh): assignments by accountId, transitions on REST v3,
+comments as ADF."""
+
+from __future__ import annotations
+
+import pytest
+
+from host.services.groups import Source
+from tests.conftest import linked_group
+
+ANN = {
+    "accountId": "557058:ann",
+    "displayName": "Ann K",
+    "emailAddress": "ann@example.com",
+}
+BOB = {"accountId": "557058:bob", "displayName": "Bob"}  # email hidden (GDPR)
+
+
+@pytest.fixture
+def group(cloud_host, org, claimed, installed):
+    installed.issues["APP-1"] = {
+        "id": "10100",
+        "status": "1",
+        "project": "10000",
+        "assignee": None,
+        "comments": [],
+    }
+    installed.users.update({ANN["accountId"]: ANN, BOB["accountId"]: BOB})
+    # The settings form for Cloud is not built yet: the config is set as the
+    # settings would save it.
+    _, org_integration = cloud_host.integrations.get(org, claimed.id)
+    with cloud_host.store.transaction():
+        cloud_host.store.integrations.set_config(
+            org_integration.id,
+            {
+                "sync_forward_assignment": True,
+                "sync_status_forward": True,
+                "sync_comments": True,
+                "sync_status_forward_mapping": {
+                    "10000": {"on_resolve": "10001", "on_unresolve": "3"}
+                },
+                "user_mappings": {"bob@example.com": BOB["accountId"]},
+            },
+        )
+    return linked_group(cloud_host, org, claimed.id, "APP-1", "10100")
+
+
+def member(host, org, email, name):
+    member_id, _ = host.store.organizations.add_member(org.id, email, name)
+    return host.store.organizations.member(org.id, member_id)
+
+
+def seen(site, method, path):
+    return [r for r in site.requests if r[0] == method and r[1] == path]
+
+
+def test_assigning_finds_the_account_by_email_and_puts_its_accountid(
+    cloud_host, org, group, installed, run_jobs
+):
+    cloud_host.groups.set_assignee(
+        group, member(cloud_host, org, "ann@example.com", "Ann"), Source(user=True)
+    )
+    run_jobs()
+    assert installed.issues["APP-1"]["assignee"] == ANN["accountId"]
+    [search] = seen(installed, "GET", "/rest/api/3/user/assignable/search")
+    assert "query=ann%40example.com" in search[2] and "issueKey=APP-1" in search[2]
+    cloud_host.groups.set_assignee(
+        cloud_host.groups.get(org, group.id), None, Source(user=True)
+    )
+    run_jobs()
+    assert installed.issues["APP-1"]["assignee"] is None  # {"accountId": null}
+
+
+def test_a_hidden_email_needs_the_mapping_to_an_accountid(
+    cloud_host, org, group, installed, run_jobs
+):
+    carol = member(cloud_host, org, "carol@example.com", "Carol")
+    cloud_host.groups.set_assignee(group, carol, Source(user=True))
+    run_jobs()
+    assert installed.issues["APP-1"]["assignee"] is None  # nobody matched: nothing sent
+    assert seen(installed, "PUT", "/rest/api/3/issue/APP-1/assignee") == []
+    bob = member(cloud_host, org, "bob@example.com", "Bob")
+    cloud_host.groups.set_assignee(
+        cloud_host.groups.get(org, group.id), bob, Source(user=True)
+    )
+    run_jobs()
+    assert installed.issues["APP-1"]["assignee"] == BOB["accountId"]
+
+
+def test_resolving_takes_the_transition_to_the_mapped_status(
+    cloud_host, org, group, installed, run_jobs
+):
+    cloud_host.groups.set_status(group, "resolved", Source(user=True))
+    run_jobs()
+    assert installed.issues["APP-1"]["status"] == "10001"
+    assert seen(installed, "POST", "/rest/api/3/issue/APP-1/transitions")
+
+
+def test_a_comment_goes_out_as_adf(cloud_host, org, group, installed, run_jobs):
+    cloud_host.groups.add_comment(group, "Seen again.\nTwice.", Source(user=True))
+    run_jobs()
+    [body] = installed.issues["APP-1"]["comments"]
+    assert body["type"] == "doc" and body["version"] == 1
+    quote = body["content"][1]
+    assert quote["type"] == "blockquote"
+    assert quote["content"][0]["content"] == [
+        {"type": "text", "text": "Seen again."},
+        {"type": "hardBreak"},
+        {"type": "text", "text": "Twice."},
+    ]
+    # Every request was signed for itself (the fake refused none).
+    assert all(
+        claims["iss"] == "tb.example.trackbridge" for *_, claims in installed.requests
+    )
