@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import falcon
 
 from host.errors import ValidationError
-from host.types import FormField, IntegrationSpec, SetupStep, StepResult, StepView
+from host.types import FormField, IntegrationSpec, StepResult
 from plugins.jira import connect
 from plugins.jira.connect import TokenRefused
 from plugins.jira.descriptor import app_base_url
@@ -28,7 +28,6 @@ from plugins.jira.tenants import INSTALLED, TenantStore
 PREFIX = "tbc_"
 #: Seconds a claim code works.
 CLAIM_SECONDS = 3600
-STEP = SetupStep(name="claim", title="Connect a Jira Cloud site")
 
 
 def code_hash(code: str) -> str:
@@ -86,21 +85,17 @@ class ConfigurePage:
         return tenant, self.tenants.shared_secret(tenant.client_key)
 
 
-def step_view() -> StepView:
-    return StepView(
-        intro="In Jira Cloud, install the trackbridge app (see the README:"
-        " Installing Jira Cloud), then open Apps → Manage apps → trackbridge →"
-        " Configure: it shows a claim code. Paste it here.",
-        fields=(
-            FormField(
-                name="claim_code",
-                label="Claim code",
-                required=True,
-                secret=True,
-                placeholder="tbc_…",
-                help="Shown by the app's configure page in Jira; it works once.",
-            ),
-        ),
+def field() -> FormField:
+    """The claim code, asked when the site is connected through the app."""
+    return FormField(
+        name="claim_code",
+        label="Claim code",
+        secret=True,
+        placeholder="tbc_…",
+        show_if=("auth_mode", "app"),
+        help="Install the trackbridge app in Jira (README: Installing Jira Cloud),"
+        " then open Apps → Manage apps → trackbridge → Configure: it shows the"
+        " code. It works once.",
     )
 
 
@@ -124,7 +119,7 @@ def submit(host, data) -> StepResult:
                 ]
             }
         )
-    return StepResult(state={"client_key": tenant.client_key})
+    return StepResult(state={"auth_mode": "app", "client_key": tenant.client_key})
 
 
 def build(host, state) -> IntegrationSpec:

@@ -10,16 +10,14 @@ out through the same sync in Cloud's dialect (:mod:`plugins.jira_core`).
 from __future__ import annotations
 
 from hookspecs import hookimpl
-from host.errors import SetupError
 from host.types import Provider, Route
-from plugins.jira import claim, lifecycle, site, webhooks
+from plugins.jira import api_token, claim, lifecycle, setup, site, webhooks
 from plugins.jira.descriptor import PATHS
 from plugins.jira.install_keys import InstallKeys
 from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
 from plugins.jira_core import events as core
 from plugins.jira_core import sync
-from plugins.jira_core.client import JiraError
 
 KEY = webhooks.KEY
 PROVIDER = Provider(
@@ -54,48 +52,51 @@ def register_routes(host):
     ]
 
 
-# ---- install: claiming a tenant ----
+# ---- install: claiming a tenant, or an API token ----
 
 
 @hookimpl
 def setup_steps(host, provider, state):
-    return [claim.STEP] if provider == KEY else None
+    return setup.steps(state) if provider == KEY else None
 
 
 @hookimpl
 def setup_step_view(host, provider, step, state):
-    return claim.step_view() if provider == KEY else None
+    return setup.view(host, step, state) if provider == KEY else None
 
 
 @hookimpl
 def setup_step_submit(host, provider, step, state, data):
-    return claim.submit(host, data) if provider == KEY else None
+    return setup.submit(host, step, data) if provider == KEY else None
 
 
 @hookimpl
 def build_integration(host, provider, state):
-    return claim.build(host, state) if provider == KEY else None
+    return setup.build(host, state) if provider == KEY else None
 
 
 @hookimpl
 def post_install(host, provider, spec, state):
-    """Ask the site who the app is (its own changes come back as webhooks
-    and must be told apart): ``/rest/api/3/myself``, signed as the app."""
-    if provider != KEY:
-        return None
-    client = site.site_client(host, spec.metadata["base_url"], spec.external_id)
-    try:
-        me = client.request("GET", "/rest/api/3/myself")
-    except JiraError as ex:
-        raise SetupError(f"The Jira Cloud site did not answer the app: {ex}") from None
-    account_id = me.get("accountId")
-    return {"account_id": account_id} if isinstance(account_id, str) else {}
+    return setup.post_install(host, spec, state) if provider == KEY else None
 
 
 @hookimpl
 def uninstall(host, integration, credentials):
-    # The site's webhooks belong to the app's descriptor: nothing to delete.
-    return True if integration.provider == KEY else None
+    if integration.provider != KEY:
+        return None
+    if integration.metadata.get("auth") == api_token.MODE:
+        return api_token.delete_webhook(host, integration, credentials)
+    return True  # the app's webhooks belong to its descriptor: nothing to delete
+
+
+@hookimpl
+def webhook_url(host, integration, shared_credentials):
+    if (
+        integration.provider != KEY
+        or integration.metadata.get("auth") != api_token.MODE
+    ):
+        return None  # the app's webhook URL is the descriptor's, with no secret in it
+    return api_token.webhook_url(host, integration.external_id)
 
 
 # ---- webhooks ----
@@ -103,7 +104,11 @@ def uninstall(host, integration, credentials):
 
 @hookimpl
 def authenticate_webhook(host, request):
-    return webhooks.authenticate(host, request) if request.provider == KEY else None
+    if request.provider != KEY:
+        return None
+    if request.path.startswith(api_token.PATH_PREFIX):
+        return api_token.authenticate(host, request)
+    return webhooks.authenticate(host, request)
 
 
 @hookimpl

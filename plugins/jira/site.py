@@ -18,15 +18,31 @@ from plugins.jira import adf, connect
 from plugins.jira.descriptor import app_key
 from plugins.jira.tenants import TenantStore
 from plugins.jira_core import cache
-from plugins.jira_core.client import ConnectCredentials, JiraClient, JiraError, dicts
+from plugins.jira_core.client import (
+    BasicCredentials,
+    ConnectCredentials,
+    JiraClient,
+    JiraError,
+    dicts,
+)
 from plugins.jira_core.events import Questions
 
 
 def client_for(host, integration) -> JiraClient:
-    """A client for a claimed site, signing as the Connect app."""
+    """A client for a connected site: signing as the Connect app, or with
+    the account's API token."""
     session = cache.session_for(
         host, integration.id, lambda: host.outbound_session(integration=integration)
     )
+    if integration.metadata.get("auth") == "api_token":
+        credentials = host.integrations.credentials(integration)
+        jira = JiraClient(
+            integration.metadata["base_url"],
+            BasicCredentials(credentials["email"], credentials["api_token"]),
+            session=session,
+        )
+        jira.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)
+        return jira
     return site_client(
         host, integration.metadata["base_url"], integration.external_id, session
     )

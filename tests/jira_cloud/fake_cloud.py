@@ -5,6 +5,7 @@ and refuses a bad one with 401."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,11 @@ class FakeJiraCloud:
         ]
         #: key -> {"id", "status", "project", "assignee", "comments"}.
         self.issues: dict[str, dict] = {}
+        #: email -> API token, for basic auth; and who is a site administrator.
+        self.api_tokens: dict[str, str] = {}
+        self.admins: set[str] = set()
+        #: Webhooks made through /rest/webhooks/1.0/webhook, by id.
+        self.webhooks: dict[str, dict] = {}
         #: accountId -> user, for the assignable search.
         self.users: dict[str, dict] = {}
         #: (method, path, query, claims) of each request that passed.
@@ -53,7 +59,15 @@ class FakeJiraCloud:
         self._server.server_close()
 
     def check(self, method: str, target: str, authorization: str | None) -> dict:
-        """The claims of a request's JWT, or ValueError with Atlassian's reason."""
+        """The claims of a request's JWT (or ``{"basic": email}`` for an API
+        token), or ValueError with Atlassian's reason."""
+        if authorization and authorization.startswith("Basic "):
+            email, _, token = (
+                base64.b64decode(authorization[6:]).decode().partition(":")
+            )
+            if self.api_tokens.get(email) != token:
+                raise ValueError("bad API token")
+            return {"basic": email}
         if not authorization or not authorization.startswith("JWT "):
             raise ValueError("no JWT")
         token = authorization[4:]
@@ -117,6 +131,14 @@ class FakeJiraCloud:
                 parts = self._checked("POST")
                 if parts is None:
                     return
+                if parts.path == "/rest/webhooks/1.0/webhook":
+                    claims = fake.requests[-1][3]
+                    if claims.get("basic") not in fake.admins:
+                        return self._answer(403, {"errorMessages": ["Forbidden"]})
+                    webhook_id = str(len(fake.webhooks) + 1)
+                    fake.webhooks[webhook_id] = self.sent
+                    where = f"{fake.url}/rest/webhooks/1.0/webhook/{webhook_id}"
+                    return self._answer(201, {"self": where})
                 issue = self._issue(parts.path)
                 if issue is None:
                     return self._answer(
@@ -136,6 +158,15 @@ class FakeJiraCloud:
                         201, {"id": str(30000 + len(issue["comments"]))}
                     )
                 return self._answer(404, {"errorMessages": ["Not found"]})
+
+            def do_DELETE(self) -> None:
+                parts = self._checked("DELETE")
+                if parts is None:
+                    return
+                webhook_id = parts.path.rsplit("/", 1)[-1]
+                if fake.webhooks.pop(webhook_id, None) is None:
+                    return self._answer(404, {"errorMessages": ["No webhook"]})
+                return self._answer(204, None)
 
             def _issue(self, path: str):
                 parts = path.split("/")
@@ -182,6 +213,10 @@ class FakeJiraCloud:
                         ],
                     )
                 if parts.path == "/rest/api/3/myself":
+                    basic = fake.requests[-1][3].get("basic")
+                    if basic:
+                        me = {"accountId": f"557058:{basic}", "displayName": basic}
+                        return self._answer(200, me)
                     return self._answer(
                         200,
                         {"accountId": fake.account_id, "displayName": "trackbridge"},

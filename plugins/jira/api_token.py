@@ -1,0 +1,268 @@
+"""Jira Cloud without the app: a site URL, an Atlassian account's email and
+API token (HTTP basic auth), and an admin webhook signed with a secret.
+
+The credentials are checked with ``GET /rest/api/3/myself``. Jira signs
+each delivery of a webhook created with a ``secret`` with ``X-Hub-Signature:
+sha256=<hex HMAC-SHA256 of the raw body>``; the webhook is created through
+``POST /rest/webhooks/1.0/webhook`` when the account is a site
+administrator, or a Jira administrator adds it by hand with the URL and
+secret the setup shows (manual mode, as for Jira Server).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from host import jsontext
+from host.errors import SetupError, ValidationError, WebhookRejected
+from host.types import (
+    Choice,
+    FormField,
+    IntegrationSpec,
+    SetupStep,
+    StepResult,
+    StepView,
+    WebhookVerdict,
+)
+from plugins.jira_core import events as core
+from plugins.jira_core.client import BasicCredentials, JiraClient, JiraError, jira_path
+
+MODE = "api_token"
+WEBHOOK_STEP = SetupStep(name="webhook", title="Receive Jira's updates")
+WEBHOOKS_API = "/rest/webhooks/1.0/webhook"
+WEBHOOK_EVENTS = (
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+)
+#: The webhook URL's path under /extensions/jira/.
+PATH_PREFIX = "webhook/"
+SIGNATURE = "x-hub-signature"
+
+
+def fields() -> tuple[FormField, ...]:
+    """The first step's fields for this path (shown when it is chosen)."""
+    shown = ("auth_mode", MODE)
+    return (
+        FormField(
+            name="site_url",
+            label="Site URL",
+            type="url",
+            placeholder="https://your-site.atlassian.net",
+            show_if=shown,
+        ),
+        FormField(
+            name="email",
+            label="Atlassian account email",
+            show_if=shown,
+            help="The account trackbridge acts as in Jira.",
+        ),
+        FormField(
+            name="api_token",
+            label="API token",
+            type="password",
+            secret=True,
+            show_if=shown,
+            help="Made at id.atlassian.com → Security → API tokens.",
+        ),
+    )
+
+
+def client(base_url: str, email: str, token: str, session) -> JiraClient:
+    return JiraClient(base_url, BasicCredentials(email, token), session=session)
+
+
+def submit(host, data: Mapping[str, Any]) -> StepResult:
+    """Check the site and the account; the state for the next step.
+
+    :raises ValidationError: a field is missing or not a site URL.
+    :raises SetupError: Jira refused the credentials or did not answer.
+    """
+    site_url = str(data.get("site_url", "")).strip().rstrip("/")
+    email = str(data.get("email", "")).strip()
+    token = str(data.get("api_token", "")).strip()
+    errors = {}
+    parts = urlsplit(site_url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not parts.netloc or not (
+        parts.scheme == "https"
+        or (
+            parts.scheme == "http"
+            and loopback
+            and host.config.allow_loopback_destinations
+        )
+    ):
+        errors["site_url"] = ["Enter the site's https:// URL."]
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        errors["site_url"] = [
+            "Enter the site's address alone, such as https://acme.atlassian.net."
+        ]
+    if "@" not in email:
+        errors["email"] = ["Enter the Atlassian account's email."]
+    if not token:
+        errors["api_token"] = ["Paste an API token of that account."]
+    if errors:
+        raise ValidationError(errors)
+    jira = client(site_url, email, token, host.outbound_session())
+    try:
+        me = jira.request("GET", "/rest/api/3/myself")
+    except JiraError as ex:
+        if ex.http_status in (401, 403):
+            raise SetupError(
+                "Jira refused this email and API token: check both (an API token"
+                " belongs to one account)."
+            ) from None
+        raise SetupError(f"Could not check the account with Jira: {ex}") from None
+    account_id = me.get("accountId")
+    if not isinstance(account_id, str) or not account_id:
+        raise SetupError("Jira's answer did not name the account (no accountId).")
+    return StepResult(
+        state={
+            "site_url": site_url,
+            "email": email,
+            "api_token": token,
+            "account_id": account_id,
+            "webhook_secret": secrets.token_urlsafe(32),
+        }
+    )
+
+
+def external_id(state: Mapping[str, Any]) -> str:
+    """The site and the account: the same pair installed again is the same
+    integration (its credentials replaced)."""
+    return f"{urlsplit(state['site_url']).netloc}:{state['account_id']}"
+
+
+def webhook_url(host, integration_external_id: str) -> str:
+    return (
+        f"{host.config.public_url.rstrip('/')}/extensions/jira/{PATH_PREFIX}"
+        f"{quote(integration_external_id, safe='')}/"
+    )
+
+
+def webhook_view(host, state: Mapping[str, Any]) -> StepView:
+    return StepView(
+        intro="trackbridge creates a webhook in Jira for issue changes, signed with"
+        " a secret; that needs a site administrator. Otherwise choose manual and have"
+        " an administrator add it (Settings → System → WebHooks) with this URL,"
+        " secret and events.",
+        fields=(
+            FormField(
+                name="webhook_mode",
+                label="Webhook",
+                type="select",
+                default="automatic",
+                choices=(
+                    Choice(value="automatic", label="Create it for me"),
+                    Choice(value="manual", label="A Jira administrator adds it"),
+                ),
+            ),
+        ),
+        instructions=(
+            ("Webhook URL", webhook_url(host, external_id(state))),
+            ("Secret", state["webhook_secret"]),
+            ("Events", ", ".join(WEBHOOK_EVENTS)),
+        ),
+    )
+
+
+def submit_webhook(data: Mapping[str, Any]) -> StepResult:
+    mode = str(data.get("webhook_mode") or "automatic")
+    if mode not in ("automatic", "manual"):
+        raise ValidationError({"webhook_mode": ["Choose automatic or manual."]})
+    return StepResult(state={"webhook_mode": mode})
+
+
+def build(state: Mapping[str, Any]) -> IntegrationSpec:
+    netloc = urlsplit(state["site_url"]).netloc
+    return IntegrationSpec(
+        external_id=external_id(state),
+        name=f"Jira Cloud ({netloc})",
+        metadata={
+            "base_url": state["site_url"],
+            "domain_name": netloc,
+            "auth": MODE,
+            "account_id": state["account_id"],
+            "webhook_mode": state.get("webhook_mode", "automatic"),
+        },
+        credentials={"email": state["email"], "api_token": state["api_token"]},
+        shared_credentials={"webhook_secret": state["webhook_secret"]},
+    )
+
+
+def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
+    """Create the signed webhook (automatic), or wait for the manual one."""
+    if state.get("webhook_mode") == "manual":
+        return {"webhook_status": "waiting for first webhook"}
+    jira = client(
+        state["site_url"], state["email"], state["api_token"], host.outbound_session()
+    )
+    body = {
+        "name": "trackbridge",
+        "url": webhook_url(host, spec.external_id),
+        "events": list(WEBHOOK_EVENTS),
+        "excludeBody": False,
+        "secret": spec.shared_credentials["webhook_secret"],
+    }
+    try:
+        created = jira.request("POST", WEBHOOKS_API, json_body=body)
+    except JiraError as ex:
+        if ex.http_status in (401, 403):
+            raise SetupError(
+                "Jira did not let this account create webhooks: it is not a site"
+                " administrator. Choose “A Jira administrator adds it” instead."
+            ) from None
+        raise SetupError(f"Could not create the webhook in Jira: {ex}") from None
+    webhook_self = created.get("self") if isinstance(created.get("self"), str) else ""
+    webhook_id = webhook_self.rstrip("/").rsplit("/", 1)[-1] or None
+    return {"webhook_id": webhook_id, "webhook_status": "created"}
+
+
+def delete_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:
+    webhook_id = integration.metadata.get("webhook_id")
+    if not webhook_id:
+        return True  # manual: nothing of ours to delete
+    jira = client(
+        integration.metadata["base_url"],
+        credentials["email"],
+        credentials["api_token"],
+        host.outbound_session(integration=integration),
+    )
+    try:
+        jira.request("DELETE", jira_path(WEBHOOKS_API + "/{}", webhook_id))
+    except JiraError as ex:
+        return ex.http_status == 404
+    return True
+
+
+def authenticate(host, request) -> WebhookVerdict:
+    """A signed admin webhook: the integration its URL names, if the body's
+    signature is that integration's secret's."""
+    wanted = unquote(request.path[len(PATH_PREFIX) :].strip("/"))
+    integration = host.integrations.by_external_id("jira", wanted) if wanted else None
+    if integration is None or integration.metadata.get("auth") != MODE:
+        raise WebhookRejected("Unknown Jira Cloud webhook URL.")
+    secret = host.integrations.shared_credentials(integration).get("webhook_secret")
+    given = request.headers.get(SIGNATURE, "")
+    expected = (
+        "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    )
+    if not given:
+        raise WebhookRejected("The webhook is not signed (no X-Hub-Signature header).")
+    if not hmac.compare_digest(given.strip().lower(), expected):
+        raise WebhookRejected("The webhook's signature does not match its secret.")
+    if integration.metadata.get("webhook_status") == "waiting for first webhook":
+        host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
+    try:
+        body = jsontext.loads(request.body, max_depth=host.config.max_json_depth)
+    except jsontext.JsonRefused as ex:
+        raise WebhookRejected(str(ex)) from None
+    if not isinstance(body, dict):
+        raise WebhookRejected("Request body must be a JSON object.")
+    return core.verdict(integration.id, body)
