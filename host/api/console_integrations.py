@@ -46,40 +46,9 @@ class Overview(OverviewPage):
         self._sign_in_form(req, resp, slug)
 
 
-class IntegrationSettings(ConsolePage):
-    """``POST …/integrations/{id}/settings``: open its settings page, signed
-    in (a one-time link made on the click, never on a list)."""
-
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, _, _ = form
-        link = self.host.settings.create_link(organization, integration_id)
-        raise falcon.HTTPSeeOther(
-            f"/settings/{slug}/integrations/{integration_id}?link={link}"
-        )
-
-
-class IntegrationReauthenticate(ConsolePage):
-    """``POST …/integrations/{id}/reauthenticate``: the provider's setup,
-    signed in, to give the tracker new credentials (installing the same
-    tracker again replaces them and keeps links and settings)."""
-
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, _, _ = form
-        integration, _ = self.host.integrations.get(organization, integration_id)
-        provider = self.host.provider(integration.provider)
-        link = self.host.setup.create_link(organization, provider.key)
-        raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup?link={link}")
-
-
-class IntegrationWebhookUrl(OverviewPage):
-    """``POST …/integrations/{id}/webhook-url``: the URL the tracker's
-    webhook calls, shown on this answer only (it holds the secret)."""
+class IntegrationButton(OverviewPage):
+    """A button of one integration's card: a signed-in form, then
+    :meth:`press` with the integration (another organization's: 404)."""
 
     def on_post(self, req, resp, slug, integration_id):
         form = self._form(req, resp, slug)
@@ -87,6 +56,39 @@ class IntegrationWebhookUrl(OverviewPage):
             return
         organization, session_id, _ = form
         integration, _ = self.host.integrations.get(organization, integration_id)
+        self.press(resp, organization, session_id, integration)
+
+    def press(self, resp, organization, session_id, integration) -> None:
+        raise NotImplementedError
+
+
+class IntegrationSettings(IntegrationButton):
+    """``POST …/integrations/{id}/settings``: open its settings page, signed
+    in (a one-time link made on the click, never on a list)."""
+
+    def press(self, resp, organization, session_id, integration):
+        link = self.host.settings.create_link(organization, integration.id)
+        raise falcon.HTTPSeeOther(
+            f"/settings/{organization.slug}/integrations/{integration.id}?link={link}"
+        )
+
+
+class IntegrationReauthenticate(IntegrationButton):
+    """``POST …/integrations/{id}/reauthenticate``: the provider's setup,
+    signed in, to give the tracker new credentials (installing the same
+    tracker again replaces them and keeps links and settings)."""
+
+    def press(self, resp, organization, session_id, integration):
+        provider = self.host.provider(integration.provider)
+        link = self.host.setup.create_link(organization, provider.key)
+        raise falcon.HTTPSeeOther(f"/extensions/{provider.slug}/setup?link={link}")
+
+
+class IntegrationWebhookUrl(IntegrationButton):
+    """``POST …/integrations/{id}/webhook-url``: the URL the tracker's
+    webhook calls, shown on this answer only (it holds the secret)."""
+
+    def press(self, resp, organization, session_id, integration):
         url = self.host.integrations.webhook_url(integration)
         if url is None:
             return self._render_overview(
@@ -104,18 +106,13 @@ class IntegrationWebhookUrl(OverviewPage):
         )
 
 
-class IntegrationWebhookSecret(OverviewPage):
+class IntegrationWebhookSecret(IntegrationButton):
     """``POST …/integrations/{id}/rotate-webhook-secret``: a new webhook
     secret (the old URL fails from now on); the overview then says what
     happened, and shows a new URL an administrator must enter once, on this
     answer only."""
 
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, session_id, _ = form
-        integration, _ = self.host.integrations.get(organization, integration_id)
+    def press(self, resp, organization, session_id, integration):
         try:
             rotated = self.host.integrations.rotate_webhook_secret(integration)
         except TrackbridgeError as ex:
@@ -133,7 +130,7 @@ class IntegrationWebhookSecret(OverviewPage):
         )
 
 
-class IntegrationRemove(OverviewPage):
+class IntegrationRemove(IntegrationButton):
     """``…/integrations/{id}/remove``: GET asks (what goes, what stays),
     POST removes; then the overview says so."""
 
@@ -155,15 +152,10 @@ class IntegrationRemove(OverviewPage):
             ),
         )
 
-    def on_post(self, req, resp, slug, integration_id):
-        form = self._form(req, resp, slug)
-        if form is None:
-            return
-        organization, _, _ = form
-        integration, _ = self.host.integrations.get(organization, integration_id)
-        self.host.integrations.remove(organization, integration_id)
+    def press(self, resp, organization, session_id, integration):
+        self.host.integrations.remove(organization, integration.id)
         raise falcon.HTTPSeeOther(
-            f"/console/{slug}?done="
+            f"/console/{organization.slug}?done="
             + falcon.uri.encode_value(f"{integration.name} was removed.")
         )
 

@@ -18,10 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from host import jsontext
 from host.errors import SetupError, ValidationError, WebhookRejected
 from host.types import (
-    Choice,
     FormField,
     IntegrationSpec,
     SetupStep,
@@ -30,6 +28,7 @@ from host.types import (
     WebhookVerdict,
 )
 from plugins.jira_core import events as core
+from plugins.jira_core import webhook_mode
 from plugins.jira_core.client import BasicCredentials, JiraClient, JiraError, jira_path
 
 MODE = "api_token"
@@ -152,18 +151,7 @@ def webhook_view(host, state: Mapping[str, Any]) -> StepView:
         " a secret; that needs a site administrator. Otherwise choose manual and have"
         " an administrator add it (Settings → System → WebHooks) with this URL,"
         " secret and events.",
-        fields=(
-            FormField(
-                name="webhook_mode",
-                label="Webhook",
-                type="select",
-                default="automatic",
-                choices=(
-                    Choice(value="automatic", label="Create it for me"),
-                    Choice(value="manual", label="A Jira administrator adds it"),
-                ),
-            ),
-        ),
+        fields=(webhook_mode.FIELD,),
         instructions=(
             ("Webhook URL", webhook_url(host, external_id(state))),
             ("Secret", state["webhook_secret"]),
@@ -173,10 +161,7 @@ def webhook_view(host, state: Mapping[str, Any]) -> StepView:
 
 
 def submit_webhook(data: Mapping[str, Any]) -> StepResult:
-    mode = str(data.get("webhook_mode") or "automatic")
-    if mode not in ("automatic", "manual"):
-        raise ValidationError({"webhook_mode": ["Choose automatic or manual."]})
-    return StepResult(state={"webhook_mode": mode})
+    return webhook_mode.submit(data)
 
 
 def build(state: Mapping[str, Any]) -> IntegrationSpec:
@@ -199,7 +184,7 @@ def build(state: Mapping[str, Any]) -> IntegrationSpec:
 def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
     """Create the signed webhook (automatic), or wait for the manual one."""
     if state.get("webhook_mode") == "manual":
-        return {"webhook_status": "waiting for first webhook"}
+        return {"webhook_status": core.WAITING}
     jira = client(
         state["site_url"], state["email"], state["api_token"], host.outbound_session()
     )
@@ -257,12 +242,4 @@ def authenticate(host, request) -> WebhookVerdict:
         raise WebhookRejected("The webhook is not signed (no X-Hub-Signature header).")
     if not hmac.compare_digest(given.strip().lower(), expected):
         raise WebhookRejected("The webhook's signature does not match its secret.")
-    if integration.metadata.get("webhook_status") == "waiting for first webhook":
-        host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
-    try:
-        body = jsontext.loads(request.body, max_depth=host.config.max_json_depth)
-    except jsontext.JsonRefused as ex:
-        raise WebhookRejected(str(ex)) from None
-    if not isinstance(body, dict):
-        raise WebhookRejected("Request body must be a JSON object.")
-    return core.verdict(integration.id, body)
+    return core.accept(host, integration, request.body)

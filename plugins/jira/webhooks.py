@@ -10,7 +10,6 @@ webhook from a site no organization has claimed yet names no integration
 
 from __future__ import annotations
 
-from host import jsontext
 from host.errors import WebhookRejected
 from host.types import WebhookRequest, WebhookVerdict
 from plugins.jira import connect
@@ -49,18 +48,8 @@ def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
         )
     except TokenRefused as ex:
         raise TokenConflict(ex.detail) from None
-    try:
-        body = jsontext.loads(request.body, max_depth=host.config.max_json_depth)
-    except jsontext.JsonRefused as ex:
-        raise WebhookRejected(str(ex)) from None
-    if not isinstance(body, dict):
-        raise WebhookRejected("Request body must be a JSON object.")
     integration = host.integrations.by_external_id(KEY, tenant.client_key)
-    if integration is None:
-        return WebhookVerdict(
-            integration_id=None, store=False, reason="site not claimed yet"
-        )
-    return core.verdict(integration.id, body)
+    return core.accept(host, integration, request.body)
 
 
 def _all_values(query) -> dict[str, list[str]]:

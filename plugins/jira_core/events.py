@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from host import jsontext
-from host.errors import DeliveryUnreadable
+from host.errors import DeliveryUnreadable, WebhookRejected
 from host.types import (
     AssigneeChanged,
     CommentAdded,
@@ -91,6 +91,31 @@ def parse(questions: Questions, body: Mapping[str, Any]) -> list[IssueEvent]:
     if not isinstance(key, str) or not key:
         return []
     return Payload(questions, body, issue, key).events()
+
+
+#: An integration whose webhook a person adds by hand, until one arrives.
+WAITING = "waiting for first webhook"
+
+
+def accept(host, integration, raw: bytes) -> WebhookVerdict:
+    """The verdict on an authenticated delivery to ``integration`` (None:
+    from a site no organization connected yet: acknowledged, not kept).
+
+    :raises WebhookRejected: the body is not a JSON object.
+    """
+    try:
+        body = jsontext.loads(raw, max_depth=host.config.max_json_depth)
+    except jsontext.JsonRefused as ex:
+        raise WebhookRejected(str(ex)) from None
+    if not isinstance(body, dict):
+        raise WebhookRejected("Request body must be a JSON object.")
+    if integration is None:
+        return WebhookVerdict(
+            integration_id=None, store=False, reason="not connected to an organization"
+        )
+    if integration.metadata.get("webhook_status") == WAITING:
+        host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
+    return verdict(integration.id, body)
 
 
 def verdict(integration_id: int | None, body: Mapping[str, Any]) -> WebhookVerdict:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from host.destinations import parse_allowed_hosts
-from host.errors import SetupError, ValidationError
+from host.errors import SetupError
 from host.types import (
     Choice,
     FormField,
@@ -25,7 +25,8 @@ from host.types import (
     StepResult,
     StepView,
 )
-from plugins.jira_core import cache
+from plugins.jira_core import cache, webhook_mode
+from plugins.jira_core import events as core
 from plugins.jira_core.client import (
     OAUTH_HINTS,
     JiraClient,
@@ -319,18 +320,7 @@ def webhook_view(host, state: Mapping[str, Any]) -> StepView:
         intro="trackbridge creates a webhook in Jira for issue changes; that needs"
         " a Jira administrator. Without one, choose manual and have an administrator"
         " add a webhook with this URL and these events (System → WebHooks).",
-        fields=(
-            FormField(
-                name="webhook_mode",
-                label="Webhook",
-                type="select",
-                default="automatic",
-                choices=(
-                    Choice(value="automatic", label="Create it for me"),
-                    Choice(value="manual", label="A Jira administrator adds it"),
-                ),
-            ),
-        ),
+        fields=(webhook_mode.FIELD,),
         instructions=(
             ("Webhook URL", install.webhook_url(host.config.public_url, token)),
             ("Events", ", ".join(install.WEBHOOK_EVENTS)),
@@ -348,10 +338,7 @@ ADMIN_STEPS = (
 
 
 def submit_webhook(data: Mapping[str, Any]) -> StepResult:
-    mode = str(data.get("webhook_mode") or "automatic")
-    if mode not in ("automatic", "manual"):
-        raise ValidationError({"webhook_mode": ["Choose automatic or manual."]})
-    return StepResult(state={"webhook_mode": mode})
+    return webhook_mode.submit(data)
 
 
 # ---- building and finishing ----
@@ -419,7 +406,7 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
     if existing is not None and existing.metadata.get("webhook_status"):
         return {k: existing.metadata[k] for k in WEBHOOK_KEYS if k in existing.metadata}
     if state.get("webhook_mode") == "manual":
-        return {"webhook_status": "waiting for first webhook"}
+        return {"webhook_status": core.WAITING}
     client = client_for(host, state)
     install.require_admin(client, spec.name)
     token = install.webhook_token(
@@ -523,7 +510,7 @@ def rotate_webhook_secret(host, integration) -> RotatedSecret:
     if metadata.get("webhook_mode") == "manual" or not metadata.get("webhook_api"):
         return RotatedSecret(
             shared_credentials=shared,
-            metadata={"webhook_status": "waiting for first webhook"},
+            metadata={"webhook_status": core.WAITING},
             webhook_url=url,
             message="In Jira (System → WebHooks), replace the webhook's URL with"
             " the new one: the old URL no longer works.",

@@ -13,7 +13,6 @@ import logging
 
 import jwt
 
-from host import jsontext
 from host.errors import WebhookRejected
 from host.types import WebhookRequest, WebhookVerdict
 from plugins.jira_core import events as core
@@ -21,23 +20,13 @@ from plugins.jira_core import events as core
 log = logging.getLogger(__name__)
 
 PREFIX = "issue-updated/"
-WAITING = "waiting for first webhook"
 
 
 def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
     if request.method != "POST" or not request.path.startswith(PREFIX):
         raise WebhookRejected("Unknown Jira Server URL.")
     token = request.path[len(PREFIX) :].strip("/").strip()
-    integration = integration_for_token(host, token)
-    try:
-        body = jsontext.loads(request.body, max_depth=host.config.max_json_depth)
-    except jsontext.JsonRefused as ex:
-        raise WebhookRejected(str(ex)) from None
-    if not isinstance(body, dict):
-        raise WebhookRejected("Request body must be a JSON object.")
-    if integration.metadata.get("webhook_status") == WAITING:
-        host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
-    return core.verdict(integration.id, body)
+    return core.accept(host, integration_for_token(host, token), request.body)
 
 
 def integration_for_token(host, token: str):
