@@ -17,7 +17,7 @@ from plugins.jira.install_keys import InstallKeys
 from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
 from plugins.jira_core import events as core
-from plugins.jira_core import sync
+from plugins.jira_core import issues, sync
 
 KEY = webhooks.KEY
 PROVIDER = Provider(
@@ -157,3 +157,36 @@ def sync_comment_outbound(
         comment,
         external_comment_id,
     )
+
+
+# ---- issues: linking, searching ----
+
+
+@hookimpl
+def get_issue(host, integration, key):
+    return (
+        issues.get(CLOUD, host, integration, key)
+        if integration.provider == KEY
+        else None
+    )
+
+
+@hookimpl
+def after_link_issue(host, integration, org_integration, external_issue, data):
+    if integration.provider != KEY:
+        return None
+    return issues.after_link(CLOUD, host, integration, external_issue, data)
+
+
+@hookimpl
+def search_issues(host, integration, query):
+    if integration.provider != KEY:
+        return None
+    return issues.search(CLOUD, host, integration, query)
+
+
+@hookimpl
+def search_field_values(host, integration, field, query):
+    if integration.provider != KEY:
+        return None
+    return issues.field_values(CLOUD, host, integration, field, query)

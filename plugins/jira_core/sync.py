@@ -8,22 +8,20 @@ transition that needs a field) that is not retried. What can pass (5xx,
 issue means it is gone: the host unlinks it. ``echo`` is what Jira's webhook
 will report for the write, so the host does not apply it back.
 
-What differs between Server and Cloud is a :class:`Dialect`: the REST
-version, how users are named (``name`` or ``accountId``) and searched
-(``username=`` or ``query=``), and what a comment body is (wiki markup or
-ADF).
+What differs between Server and Cloud is their
+:class:`~plugins.jira_core.dialect.Dialect`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from host.errors import RetryLater
 from host.types import Comment, ExternalIssue, Member, SyncResult
 from plugins.jira_core import cache
 from plugins.jira_core.client import JiraClient, JiraError, dicts, jira_path, require
+from plugins.jira_core.dialect import Dialect
 
 T = TypeVar("T")
 
@@ -32,25 +30,6 @@ T = TypeVar("T")
 USER_MAPPINGS = "user_mappings"
 #: Organization config: Jira project id -> {"on_resolve", "on_unresolve"}.
 STATUS_MAPPING = "sync_status_forward_mapping"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    #: The REST API's root: ``/rest/api/2`` or ``/rest/api/3``.
-    api: str
-    #: The key naming a user in bodies and answers: ``name`` or ``accountId``.
-    user_field: str
-    #: The user search's query parameter: ``username`` or ``query``.
-    user_search: str
-    #: A comment's ``body`` for Jira (wiki markup, or an ADF document).
-    comment_body: Callable[[Comment], Any]
-    #: The client for one integration.
-    client: Callable[[Any, Any], JiraClient]
-
-
-def quoted_comment(note: Comment) -> str:
-    """Wiki markup (Server, REST v2): who wrote it, then the text quoted."""
-    return f"{note.author_name} wrote:\n\n{{quote}}{note.text}{{quote}}"
 
 
 def assignee(

@@ -17,8 +17,8 @@ from typing import Any
 from host.errors import IntegrationError, ValidationError
 from host.types import Choice, FormField, Group, TrackerIssue
 from plugins.jira_core.client import JiraError, dicts, string
+from plugins.jira_core.issues import browse_url
 from plugins.jira_server import metadata
-from plugins.jira_server.issues import browse_url
 from plugins.jira_server.setup import integration_client
 
 #: Fields the form builds itself, whatever the metadata says.

@@ -1,97 +1,33 @@
-"""Jira issues from the host: look one up to link it, search issues and users.
-
-Keys are checked before they are put in a URL path, so ``../`` never reaches
-Jira. JQL built from user text escapes its quotes.
-"""
+"""Jira Server's issue lookups: the shared ones (:mod:`plugins.jira_core.issues`)
+in Server's dialect, and what reads Server's metadata (assignable users by
+user name, projects, a project's statuses)."""
 
 from __future__ import annotations
 
-import html
-import re
-
-from host.errors import IntegrationError, NotFound, ValidationError
-from host.types import Choice, TrackerIssue
-from plugins.jira_core.client import JiraError, dicts, jira_path, require, string
+from host.errors import IntegrationError, ValidationError
+from host.types import Choice
+from plugins.jira_core import issues
+from plugins.jira_core.client import JiraError, dicts
+from plugins.jira_core.issues import user_label
 from plugins.jira_server import metadata
 from plugins.jira_server.setup import integration_client
-
-ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
-ISSUE_ID = re.compile(r"^\d+$")
-TAGS = re.compile(r"<[^>]*>")
+from plugins.jira_server.sync import SERVER
 
 
-def browse_url(integration, key: str) -> str:
-    return f"{integration.metadata['base_url'].rstrip('/')}/browse/{key}"
-
-
-def get(host, integration, key: str) -> TrackerIssue:
-    """:raises ValidationError: not an issue key. :raises NotFound: no such issue."""
-    key = key.strip()
-    if not (ISSUE_KEY.match(key) or ISSUE_ID.match(key)):
-        raise ValidationError({"key": ["Enter a Jira issue key such as PRJ-123."]})
-    client = integration_client(host, integration)
-    try:
-        issue = client.request(
-            "GET",
-            jira_path("/rest/api/2/issue/{}", key),
-            params={"fields": "summary,description"},
-        )
-    except JiraError as ex:
-        if ex.http_status == 404:
-            raise NotFound(
-                f"Jira issue {key} does not exist, or trackbridge's Jira user "
-                "cannot see it."
-            ) from None
-        raise
-    where = jira_path("/rest/api/2/issue/{}", key)
-    found_key = str(require(issue, "key", where, (str,)))
-    fields = _fields(issue)
-    return TrackerIssue(
-        key=found_key,
-        external_id=str(require(issue, "id", where)),
-        title=string(fields.get("summary")),
-        description=string(fields.get("description")),
-        url=browse_url(integration, found_key),
-    )
-
-
-def _fields(issue: dict) -> dict:
-    fields = issue.get("fields")
-    return fields if isinstance(fields, dict) else {}
+def get(host, integration, key: str):
+    return issues.get(SERVER, host, integration, key)
 
 
 def after_link(host, integration, external_issue, data) -> bool:
-    """Post the link form's comment, as written, when there is one."""
-    comment = (data or {}).get("comment")
-    if isinstance(comment, str) and comment.strip():
-        integration_client(host, integration).request(
-            "POST",
-            jira_path("/rest/api/2/issue/{}/comment", external_issue.key),
-            json_body={"body": comment},
-        )
-    return True
+    return issues.after_link(SERVER, host, integration, external_issue, data)
 
 
 def search(host, integration, query: str) -> list[Choice]:
-    """``id="KEY"`` for an issue key, else a text search."""
-    query = query.strip()
-    if ISSUE_KEY.match(query):
-        jql = f'id="{_escape(query)}"'
-    else:
-        jql = f'text ~ "{_escape(query)}"'
-    found = integration_client(host, integration).request(
-        "GET",
-        "/rest/api/2/search",
-        params={"jql": jql, "fields": "summary", "maxResults": "50"},
-    )
-    return [
-        Choice(
-            value=issue["key"],
-            label=f"({issue['key']}) {string(_fields(issue).get('summary'))}",
-        )
-        for issue in dicts(found.get("issues"))
-        if isinstance(issue.get("key"), str)
-    ]
+    return issues.search(SERVER, host, integration, query)
+
+
+def field_values(host, integration, field: str, query: str) -> list[Choice]:
+    return issues.field_values(SERVER, host, integration, field, query)
 
 
 def search_users(host, integration, query: str, project: str | None) -> list[Choice]:
@@ -117,36 +53,6 @@ def search_users(host, integration, query: str, project: str | None) -> list[Cho
     ]
 
 
-def field_values(host, integration, field: str, query: str) -> list[Choice]:
-    """Values of any other field, from Jira's JQL autocomplete.
-
-    A custom field is named ``cf[123]`` there; the suggestion's label comes
-    with ``<b>`` marks around the matched text, which are dropped.
-    """
-    custom = re.fullmatch(r"customfield_(\d+)", field)
-    try:
-        found = integration_client(host, integration).request(
-            "GET",
-            "/rest/api/2/jql/autocompletedata/suggestions",
-            params={
-                "fieldName": f"cf[{custom[1]}]" if custom else field,
-                "fieldValue": query.strip(),
-            },
-        )
-    except JiraError as ex:
-        raise IntegrationError(
-            f"Unable to fetch autocomplete for {field} from Jira: {ex}"
-        ) from None
-    return [
-        Choice(
-            value=str(item["value"]),
-            label=html.unescape(TAGS.sub("", str(item.get("displayName") or ""))),
-        )
-        for item in dicts(found.get("results"))
-        if item.get("value") is not None
-    ]
-
-
 def projects(host, integration) -> list[Choice]:
     return [
         Choice(value=p["id"], label=metadata.project_label(p))
@@ -157,19 +63,3 @@ def projects(host, integration) -> list[Choice]:
 def statuses(host, integration, project: str) -> list[Choice]:
     _, found = metadata.project_statuses(host, integration, project)
     return [Choice(value=status_id, label=name) for status_id, name in found.items()]
-
-
-def user_label(user) -> str:
-    """``"Bobby - bob@example.org (bob)"``, as Sentry shows users."""
-    email = user.get("emailAddress")
-    name = user.get("name")
-    text = user.get("displayName") or name or ""
-    if email:
-        text += f" - {email}"
-    if name:
-        text += f" ({name})"
-    return text.strip()
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -180,6 +180,22 @@ class FakeJiraCloud:
                     return
                 query = connect.query_of(parts.query)
                 issue = self._issue(parts.path)
+                if parts.path == "/rest/api/3/search":
+                    return self._answer(
+                        410, {"errorMessages": ["Gone: use search/jql"]}
+                    )
+                if parts.path == "/rest/api/3/search/jql":
+                    jql = (query.get("jql") or [""])[0]
+                    found = [
+                        {
+                            "id": i["id"],
+                            "key": k,
+                            "fields": {"summary": i.get("summary", "")},
+                        }
+                        for k, i in fake.issues.items()
+                        if k.lower() in jql.lower() or "text ~" in jql
+                    ]
+                    return self._answer(200, {"issues": found, "isLast": True})
                 if issue is not None and parts.path.endswith("/transitions"):
                     return self._answer(
                         200,
@@ -195,7 +211,10 @@ class FakeJiraCloud:
                         200,
                         {
                             "id": issue["id"],
+                            "key": parts.path.split("/")[5],
                             "fields": {
+                                "summary": issue.get("summary", ""),
+                                "description": issue.get("description"),
                                 "status": {"id": issue["status"]},
                                 "project": {"id": issue["project"], "key": "APP"},
                             },

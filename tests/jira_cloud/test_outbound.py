@@ -113,3 +113,37 @@ def test_a_comment_goes_out_as_adf(cloud_host, org, group, installed, run_jobs):
     assert all(
         claims["iss"] == "tb.example.trackbridge" for *_, claims in installed.requests
     )
+
+
+def test_linking_an_issue_by_key_reads_it_from_rest_v3(
+    cloud_host, org, claimed, installed
+):
+    installed.issues["APP-7"] = {
+        "id": "10700",
+        "summary": "Checkout fails",
+        "description": {
+            "type": "doc",
+            "version": 1,
+            "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": "500s"}]}
+            ],
+        },
+        "status": "1",
+        "project": "10000",
+        "assignee": None,
+        "comments": [],
+    }
+    group = cloud_host.groups.create(org, "KeyError", "app.py")
+    linked = cloud_host.tracker_issues.link(
+        org, group.id, claimed.id, "APP-7", {"comment": "Linked from trackbridge."}
+    )
+    assert (linked.key, linked.title) == ("APP-7", "Checkout fails")
+    assert linked.url == f"{installed.url}/browse/APP-7"
+    [comment] = installed.issues["APP-7"]["comments"]  # ADF, as v3 takes it
+    assert comment["content"][0]["content"][0]["text"] == "Linked from trackbridge."
+    found = cloud_host.tracker_issues.search(
+        org, claimed.id, "externalIssue", "app-7", None
+    )
+    assert [c.value for c in found] == ["APP-7"]
+    assert seen(installed, "GET", "/rest/api/3/search/jql")  # never the 410 /search
+    assert not seen(installed, "GET", "/rest/api/3/search")
