@@ -16,15 +16,16 @@ from plugins.jira.descriptor import PATHS
 from plugins.jira.install_keys import InstallKeys
 from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
+from plugins.jira_core import create, issues, org_config, sync
 from plugins.jira_core import events as core
-from plugins.jira_core import issues, sync
 
 KEY = webhooks.KEY
 PROVIDER = Provider(
     key=KEY,
     name="Jira Cloud",
     features=frozenset({"issue_sync"}),
-    description="Jira Cloud sites, through the trackbridge Connect app.",
+    description="Jira Cloud sites, through the trackbridge app or an API token.",
+    remembered_create_fields=create.REMEMBERED,
 )
 
 
@@ -190,3 +191,51 @@ def search_field_values(host, integration, field, query):
     if integration.provider != KEY:
         return None
     return issues.field_values(CLOUD, host, integration, field, query)
+
+
+@hookimpl
+def search_users(host, integration, query, project):
+    if integration.provider != KEY:
+        return None
+    return issues.search_users(CLOUD, host, integration, query, project)
+
+
+@hookimpl
+def get_create_issue_config(host, integration, org_integration, group, params):
+    if integration.provider != KEY:
+        return None
+    return create.form(host, integration, org_integration, group, params)
+
+
+@hookimpl
+def create_issue(host, integration, org_integration, group, data):
+    if integration.provider != KEY:
+        return None
+    return create.create(host, integration, org_integration, group, data)
+
+
+# ---- organization settings ----
+
+
+@hookimpl
+def organization_config_fields(host, integration, org_integration):
+    return org_config.fields() if integration.provider == KEY else None
+
+
+@hookimpl
+def validate_organization_config(host, integration, org_integration, config):
+    if integration.provider != KEY:
+        return None
+    return org_config.validate(host, integration, config)
+
+
+@hookimpl
+def list_projects(host, integration):
+    return issues.projects(host, integration) if integration.provider == KEY else None
+
+
+@hookimpl
+def list_statuses(host, integration, project):
+    if integration.provider != KEY:
+        return None
+    return issues.statuses(host, integration, project)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from host.types import Comment
 from plugins.jira import adf, site
+from plugins.jira_core import dialect
 from plugins.jira_core.dialect import Dialect
 
 
@@ -25,14 +26,18 @@ def adf_comment(note: Comment) -> dict:
     }
 
 
-CLOUD = Dialect(
-    api="/rest/api/3",
-    user_field="accountId",
-    user_search="query",
-    comment_body=adf_comment,
-    text_body=adf.from_text,
-    body_text=adf.to_text,
-    # /rest/api/3/search answers 410 on Cloud since 2025.
-    search_path="/rest/api/3/search/jql",
-    client=site.client_for,
+CLOUD = dialect.register(
+    "jira",
+    Dialect(
+        api="/rest/api/3",
+        user_field="accountId",
+        user_search="query",
+        comment_body=adf_comment,
+        text_body=adf.from_text,
+        body_text=adf.to_text,
+        # /rest/api/3/search answers 410 on Cloud since 2025.
+        wiki=False,
+        search_path="/rest/api/3/search/jql",
+        client=site.client_for,
+    ),
 )

@@ -27,6 +27,8 @@ class Dialect:
     body_text: Callable[[Any], str]
     #: The issue search that takes ``jql`` (Cloud's old ``/search`` is 410).
     search_path: str
+    #: Whether bodies are wiki markup (Server, REST v2) rather than ADF.
+    wiki: bool
     #: The client for one integration.
     client: Callable[[Any, Any], JiraClient]
 
@@ -39,3 +41,18 @@ def quoted_comment(note: Comment) -> str:
 def same_text(value: Any) -> Any:
     """Server's bodies and descriptions are plain (wiki) text both ways."""
     return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+_BY_PROVIDER: dict[str, Dialect] = {}
+
+
+def register(provider: str, dialect: Dialect) -> Dialect:
+    """Say how ``provider``'s integrations are talked to (each Jira
+    provider does, where it defines its dialect)."""
+    _BY_PROVIDER[provider] = dialect
+    return dialect
+
+
+def of(integration) -> Dialect:
+    """The dialect of an integration's provider."""
+    return _BY_PROVIDER[integration.provider]

@@ -12,6 +12,7 @@ import re
 
 from host.errors import IntegrationError, NotFound, ValidationError
 from host.types import Choice, TrackerIssue
+from plugins.jira_core import metadata
 from plugins.jira_core.client import JiraError, dicts, jira_path, require, string
 from plugins.jira_core.dialect import Dialect
 
@@ -120,6 +121,43 @@ def field_values(
         for item in dicts(found.get("results"))
         if item.get("value") is not None
     ]
+
+
+def search_users(
+    dialect: Dialect, host, integration, query: str, project: str | None
+) -> list[Choice]:
+    """Users assignable in ``project`` (an id or a key) whose name or email match."""
+    if not project:
+        raise ValidationError({"project": ["Choose a Jira project first."]})
+    if project.isdigit():  # Jira's user search takes the key
+        keys = {p["id"]: p["key"] for p in metadata.projects(host, integration)}
+        project = keys.get(project, project)
+    try:
+        found = dialect.client(host, integration).request(
+            "GET",
+            dialect.api + "/user/assignable/search",
+            params={"project": project, dialect.user_search: query.strip()},
+            expect=list,
+        )
+    except JiraError as ex:
+        raise IntegrationError(f"Unable to fetch users from Jira: {ex}") from None
+    return [
+        Choice(value=user[dialect.user_field], label=user_label(user))
+        for user in dicts(found)
+        if isinstance(user.get(dialect.user_field), str) and user[dialect.user_field]
+    ]
+
+
+def projects(host, integration) -> list[Choice]:
+    return [
+        Choice(value=p["id"], label=metadata.project_label(p))
+        for p in metadata.projects(host, integration)
+    ]
+
+
+def statuses(host, integration, project: str) -> list[Choice]:
+    _, found = metadata.project_statuses(host, integration, project)
+    return [Choice(value=status_id, label=name) for status_id, name in found.items()]
 
 
 def user_label(user) -> str:

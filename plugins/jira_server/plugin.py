@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
+from plugins.jira_core import create, org_config
 from plugins.jira_server import (
-    create,
     events,
     issues,
-    org_config,
     reconcile,
     setup,
     sync,

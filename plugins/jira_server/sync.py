@@ -3,19 +3,23 @@ in Server's dialect (REST v2, users by name, wiki-markup comments)."""
 
 from __future__ import annotations
 
-from plugins.jira_core import sync
+from plugins.jira_core import dialect, sync
 from plugins.jira_core.dialect import Dialect, quoted_comment, same_text
 from plugins.jira_server.setup import integration_client
 
-SERVER = Dialect(
-    api="/rest/api/2",
-    user_field="name",
-    user_search="username",
-    comment_body=quoted_comment,
-    text_body=same_text,
-    body_text=same_text,
-    search_path="/rest/api/2/search",
-    client=integration_client,
+SERVER = dialect.register(
+    "jira_server",
+    Dialect(
+        api="/rest/api/2",
+        user_field="name",
+        user_search="username",
+        comment_body=quoted_comment,
+        text_body=same_text,
+        body_text=same_text,
+        wiki=True,
+        search_path="/rest/api/2/search",
+        client=integration_client,
+    ),
 )
 
 

@@ -58,6 +58,62 @@ class FakeJiraCloud:
         self._server.shutdown()
         self._server.server_close()
 
+    # ---- projects and create metadata, in Cloud's shapes ----
+
+    PROJECT = {"id": "10000", "key": "APP", "name": "Application"}
+    FIELDS = [
+        {"fieldId": "summary", "name": "Summary", "required": True,
+         "schema": {"type": "string"}},
+        {"fieldId": "description", "name": "Description", "required": False,
+         "schema": {"type": "string"}},
+        {"fieldId": "assignee", "name": "Assignee", "required": False,
+         "schema": {"type": "user"}},
+        {"fieldId": "labels", "name": "Labels", "required": False,
+         "schema": {"type": "array", "items": "string"}},
+    ]  # fmt: skip
+
+    def metadata(self, path: str, query: dict):
+        """Projects, statuses and create metadata (paged as Cloud pages:
+        ``issueTypes``/``fields`` with ``startAt``, ``maxResults``, ``total``)."""
+        project = self.PROJECT
+        refs = (project["id"], project["key"])
+        if path == "/rest/api/3/project":
+            return [project]
+        if path in (f"/rest/api/3/project/{r}" for r in refs):
+            return project
+        if path in (f"/rest/api/3/project/{r}/statuses" for r in refs):
+            return [{"id": "10002", "name": "Task", "statuses": self.statuses}]
+        start = int((query.get("startAt") or ["0"])[0])
+        base = f"/rest/api/3/issue/createmeta/{project['id']}/issuetypes"
+        if path == base:
+            types = [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}]
+            # One per page, so paging by total is exercised.
+            return {"issueTypes": types[start : start + 1], "startAt": start,
+                    "maxResults": 1, "total": len(types)}  # fmt: skip
+        if path in (f"{base}/10002", f"{base}/10004"):
+            return {"fields": self.FIELDS[start : start + 2], "startAt": start,
+                    "maxResults": 2, "total": len(self.FIELDS)}  # fmt: skip
+        return None
+
+    def create(self, fields: dict) -> tuple[int, dict]:
+        description = fields.get("description")
+        if description is not None and not (
+            isinstance(description, dict) and description.get("type") == "doc"
+        ):
+            return 400, {
+                "errors": {"description": "Operation value must be an ADF document"}
+            }
+        assignee = fields.get("assignee")
+        if assignee is not None and set(assignee) != {"accountId"}:
+            return 400, {"errors": {"assignee": "Specify the user by accountId"}}
+        key = f"APP-{100 + len(self.issues)}"
+        self.issues[key] = {
+            "id": str(20000 + len(self.issues)), "summary": fields.get("summary"),
+            "description": description, "status": "1", "project": "10000",
+            "assignee": (assignee or {}).get("accountId"), "comments": [],
+        }  # fmt: skip
+        return 201, {"id": self.issues[key]["id"], "key": key}
+
     def check(self, method: str, target: str, authorization: str | None) -> dict:
         """The claims of a request's JWT (or ``{"basic": email}`` for an API
         token), or ValueError with Atlassian's reason."""
@@ -131,6 +187,8 @@ class FakeJiraCloud:
                 parts = self._checked("POST")
                 if parts is None:
                     return
+                if parts.path == "/rest/api/3/issue":
+                    return self._answer(*fake.create(self.sent["fields"]))
                 if parts.path == "/rest/webhooks/1.0/webhook":
                     claims = fake.requests[-1][3]
                     if claims.get("basic") not in fake.admins:
@@ -180,6 +238,9 @@ class FakeJiraCloud:
                     return
                 query = connect.query_of(parts.query)
                 issue = self._issue(parts.path)
+                found = fake.metadata(parts.path, query)
+                if found is not None:
+                    return self._answer(200, found)
                 if parts.path == "/rest/api/3/search":
                     return self._answer(
                         410, {"errorMessages": ["Gone: use search/jql"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from host.errors import ValidationError
 from host.services.groups import Source
 from tests.conftest import linked_group
 
@@ -27,22 +28,19 @@ def group(cloud_host, org, claimed, installed):
         "comments": [],
     }
     installed.users.update({ANN["accountId"]: ANN, BOB["accountId"]: BOB})
-    # The settings form for Cloud is not built yet: the config is set as the
-    # settings would save it.
-    _, org_integration = cloud_host.integrations.get(org, claimed.id)
-    with cloud_host.store.transaction():
-        cloud_host.store.integrations.set_config(
-            org_integration.id,
-            {
-                "sync_forward_assignment": True,
-                "sync_status_forward": True,
-                "sync_comments": True,
-                "sync_status_forward_mapping": {
-                    "10000": {"on_resolve": "10001", "on_unresolve": "3"}
-                },
-                "user_mappings": {"bob@example.com": BOB["accountId"]},
+    cloud_host.integrations.update_config(
+        org,
+        claimed.id,
+        {
+            "sync_forward_assignment": True,
+            "sync_status_forward": True,
+            "sync_comments": True,
+            "sync_status_forward_mapping": {
+                "10000": {"on_resolve": "10001", "on_unresolve": "3"}
             },
-        )
+            "user_mappings": {"bob@example.com": BOB["accountId"]},
+        },
+    )
     return linked_group(cloud_host, org, claimed.id, "APP-1", "10100")
 
 
@@ -147,3 +145,67 @@ def test_linking_an_issue_by_key_reads_it_from_rest_v3(
     assert [c.value for c in found] == ["APP-7"]
     assert seen(installed, "GET", "/rest/api/3/search/jql")  # never the 410 /search
     assert not seen(installed, "GET", "/rest/api/3/search")
+
+
+def test_an_issue_is_created_through_cloud_create_metadata(
+    cloud_host, org, claimed, installed
+):
+    """``createmeta/{project}/issuetypes[/{id}]`` paged as Cloud pages them,
+    the description sent as ADF, a user field by accountId."""
+    group = cloud_host.groups.create(org, "KeyError: 'cart'", "shop/cart.py")
+    form = cloud_host.tracker_issues.create_form(org, group.id, claimed.id, {})
+    names = [f.name for f in form]
+    assert names[:4] == ["project", "title", "description", "issuetype"]
+    assert {"assignee", "labels"} <= set(names)  # the second page of fields too
+    issue_type = next(f for f in form if f.name == "issuetype")
+    assert [c.label for c in issue_type.choices] == ["Task", "Bug"]  # both pages
+    description = next(f for f in form if f.name == "description")
+    assert description.default == (
+        f"trackbridge group #{group.id}: http://tb.example/console/acme/groups/"
+        f"{group.id}\n\nshop/cart.py"
+    )  # plain text: Cloud's ADF makes the URL a link
+    made = cloud_host.tracker_issues.create(
+        org,
+        group.id,
+        claimed.id,
+        {
+            "project": "10000",
+            "issuetype": "10002",
+            "title": "Cart breaks",
+            "description": "It broke.",
+            "assignee": ANN["accountId"],
+            "labels": "checkout",
+        },
+    )
+    created = installed.issues[made.key]
+    assert created["assignee"] == ANN["accountId"]
+    assert "It broke." in str(created["description"])
+    assert [
+        i.key for i in cloud_host.store.integrations.issues_for_group(group.id)
+    ] == [made.key]
+
+
+def test_the_settings_read_the_projects_statuses(cloud_host, org, claimed, installed):
+    saved = cloud_host.integrations.update_config(
+        org,
+        claimed.id,
+        {
+            "sync_status_forward_mapping": {
+                "10000": {"on_resolve": "10001", "on_unresolve": "3"}
+            }
+        },
+    )
+    assert saved.config["sync_status_forward_mapping"] == {
+        "10000": {"on_resolve": "10001", "on_unresolve": "3"}
+    }
+    with pytest.raises(ValidationError) as refused:
+        cloud_host.integrations.update_config(
+            org,
+            claimed.id,
+            {
+                "sync_status_forward_mapping": {
+                    "10000": {"on_resolve": "999", "on_unresolve": "3"}
+                }
+            },
+        )
+    assert "sync_status_forward_mapping" in refused.value.errors

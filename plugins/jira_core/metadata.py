@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.jira_core import cache
+from plugins.jira_core import cache, dialect
 from plugins.jira_core.client import JiraError, dicts, jira_path, require, string
-from plugins.jira_server.setup import integration_client
 
 #: Pages of create metadata read at most (50 entries a page by default).
 MAX_PAGES = 20
+
+
+def _client(host, integration):
+    return dialect.of(integration).client(host, integration)
+
+
+def _api(integration) -> str:
+    """``/rest/api/2`` (Server) or ``/rest/api/3`` (Cloud)."""
+    return dialect.of(integration).api
+
+
+def _path(integration, template: str, *values) -> str:
+    return jira_path(_api(integration) + template, *values)
 
 
 def _cached(host, integration, key: tuple, load):
@@ -29,8 +41,8 @@ def projects(host, integration) -> list[dict[str, Any]]:
     """
 
     def load():
-        found = integration_client(host, integration).request(
-            "GET", "/rest/api/2/project", expect=list
+        found = _client(host, integration).request(
+            "GET", _api(integration) + "/project", expect=list
         )
         rows = [
             {
@@ -64,11 +76,9 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
     """
 
     def load() -> tuple[str, dict]:
-        client = integration_client(host, integration)
-        project = client.request(
-            "GET", jira_path("/rest/api/2/project/{}", project_ref)
-        )
-        where = jira_path("/rest/api/2/project/{}/statuses", project_ref)
+        client = _client(host, integration)
+        project = client.request("GET", _path(integration, "/project/{}", project_ref))
+        where = _path(integration, "/project/{}/statuses", project_ref)
         issue_types = client.request("GET", where, expect=list)
         statuses = {
             str(status["id"]): string(status.get("name"))
@@ -77,7 +87,7 @@ def project_statuses(host, integration, project_ref: str) -> tuple[str, dict]:
             if status.get("id") is not None
         }
         project_id = require(
-            project, "id", jira_path("/rest/api/2/project/{}", project_ref)
+            project, "id", _path(integration, "/project/{}", project_ref)
         )
         return str(project_id), statuses
 
@@ -141,7 +151,7 @@ def _createmeta(
         return _paged(
             host,
             integration,
-            jira_path("/rest/api/2/issue/createmeta/{}/issuetypes", project_id)
+            _path(integration, "/issue/createmeta/{}/issuetypes", project_id)
             + (jira_path("/{}", issue_type_id) if issue_type_id else ""),
         )
     except JiraError as ex:
@@ -153,15 +163,27 @@ def _createmeta(
         return found
 
 
+#: Where a page of create metadata keeps its entries: Server's ``values``
+#: (with ``isLast``); Cloud's ``issueTypes`` or ``fields`` (with ``total``).
+PAGE_ENTRIES = ("values", "issueTypes", "fields")
+
+
 def _paged(host, integration, path: str) -> list[dict[str, Any]]:
-    """Every ``values`` entry of a paginated create metadata answer."""
-    client = integration_client(host, integration)
+    """Every entry of a paginated create metadata answer."""
+    client = _client(host, integration)
     values: list[dict[str, Any]] = []
     for _ in range(MAX_PAGES):
         page = client.request("GET", path, params={"startAt": str(len(values))})
-        batch = dicts(page.get("values"))
+        entries = next((page[k] for k in PAGE_ENTRIES if k in page), None)
+        batch = dicts(entries)
         values.extend(batch)
-        if page.get("isLast", True) or not batch:
+        total = page.get("total")
+        last = (
+            page["isLast"]
+            if "isLast" in page
+            else not isinstance(total, int) or len(values) >= total
+        )
+        if last or not batch:
             break
     return values
 
@@ -175,9 +197,9 @@ def _legacy_createmeta(host, integration, project_id: str, original: JiraError):
 
     def load():
         try:
-            found = integration_client(host, integration).request(
+            found = _client(host, integration).request(
                 "GET",
-                "/rest/api/2/issue/createmeta",
+                _api(integration) + "/issue/createmeta",
                 params={
                     "projectIds": project_id,
                     "expand": "projects.issuetypes.fields",
@@ -204,8 +226,8 @@ def priorities(host, integration) -> list[dict[str, Any]]:
         integration,
         ("priorities",),
         lambda: dicts(
-            integration_client(host, integration).request(
-                "GET", "/rest/api/2/priority", expect=list
+            _client(host, integration).request(
+                "GET", _api(integration) + "/priority", expect=list
             )
         ),
     )
@@ -218,9 +240,9 @@ def versions(host, integration, project_id: str) -> list[dict[str, Any]]:
         integration,
         ("versions", project_id),
         lambda: dicts(
-            integration_client(host, integration).request(
+            _client(host, integration).request(
                 "GET",
-                jira_path("/rest/api/2/project/{}/versions", project_id),
+                _path(integration, "/project/{}/versions", project_id),
                 expect=list,
             )
         ),

@@ -13,8 +13,8 @@ from typing import Any
 
 from host.errors import IntegrationError, ValidationError
 from host.types import Choice, FormField
+from plugins.jira_core import metadata
 from plugins.jira_core.client import JiraError
-from plugins.jira_server import metadata
 
 RESOLUTION_STRATEGIES = ("resolve", "resolve_current_release", "resolve_next_release")
 INBOUND_STATUS_MAPPING = "sync_status_reverse_mapping"

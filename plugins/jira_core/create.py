@@ -16,10 +16,9 @@ from typing import Any
 
 from host.errors import IntegrationError, ValidationError
 from host.types import Choice, FormField, Group, TrackerIssue
-from plugins.jira_core.client import JiraError, dicts, string
+from plugins.jira_core import dialect, metadata
+from plugins.jira_core.client import JiraError, dicts
 from plugins.jira_core.issues import browse_url
-from plugins.jira_server import metadata
-from plugins.jira_server.setup import integration_client
 
 #: Fields the form builds itself, whatever the metadata says.
 OWN_FIELDS = {"project", "issuetype", "summary", "description"}
@@ -83,7 +82,7 @@ def form(host, integration, org_integration, group: Group, params) -> list[FormF
             name="description",
             label="Description",
             type="textarea",
-            default=default_description(host, group),
+            default=default_description(host, integration, group),
             help="A link back to this group is always kept.",
         ),
     ]
@@ -221,23 +220,29 @@ def _choices(values) -> tuple[Choice, ...]:
     return tuple(choices)
 
 
-def default_description(host, group: Group) -> str:
-    text = backlink(host, group)
+def default_description(host, integration, group: Group) -> str:
+    text = backlink(host, integration, group)
     if group.culprit:
-        text += f"\n\n{{code}}\n{group.culprit}\n{{code}}"
+        if dialect.of(integration).wiki:
+            text += f"\n\n{{code}}\n{group.culprit}\n{{code}}"
+        else:
+            text += f"\n\n{group.culprit}"
     return text
 
 
-def backlink(host, group: Group) -> str:
-    """Jira wiki markup linking back to the group (the id keeps it unbroken)."""
-    return f"trackbridge group: [#{group.id}|{host.group_url(group)}]"
+def backlink(host, integration, group: Group) -> str:
+    """A link back to the group: wiki markup on Server (the id keeps it
+    unbroken), plain text on Cloud (whose ADF turns the URL into a link)."""
+    if dialect.of(integration).wiki:
+        return f"trackbridge group: [#{group.id}|{host.group_url(group)}]"
+    return f"trackbridge group #{group.id}: {host.group_url(group)}"
 
 
 # ---- the submit ----
 
 
 def create(host, integration, org_integration, group: Group, data) -> TrackerIssue:
-    """``POST /rest/api/2/issue`` from the submitted form.
+    """``POST /rest/api/{2,3}/issue`` from the submitted form.
 
     :raises ValidationError: a field is missing or wrong, here or in Jira.
     """
@@ -265,7 +270,7 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
         raise
     summary = title[:SUMMARY_MAX]
     description = _text(data.get("description"))
-    link = backlink(host, group)
+    link = backlink(host, integration, group)
     if host.group_url(group) not in description:
         description = f"{description}\n\n{link}" if description else link
     fields: dict[str, Any] = {
@@ -280,19 +285,21 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
         if field_id in OWN_FIELDS or value in (None, "", []):
             continue
         try:
-            fields[field_id] = _value(meta, value)
+            fields[field_id] = _value(meta, value, dialect.of(integration).user_field)
         except ValueError as ex:
             errors[field_id] = [str(ex)]
     if errors:
         raise ValidationError(errors)
-    client = integration_client(host, integration)
+    speaks = dialect.of(integration)
+    client = speaks.client(host, integration)
+    sent = {**fields, "description": speaks.text_body(fields["description"])}
     try:
         created = client.request(
-            "POST", "/rest/api/2/issue", json_body={"fields": fields}
+            "POST", speaks.api + "/issue", json_body={"fields": sent}
         )
     except JiraError as ex:
         found = (
-            _created_meanwhile(client, project_id, host.group_url(group))
+            _created_meanwhile(speaks, client, project_id, host.group_url(group))
             if ex.kind == "timeout"
             else None
         )
@@ -326,7 +333,7 @@ def create(host, integration, org_integration, group: Group, data) -> TrackerIss
 LOST_CREATE_MINUTES = 15
 
 
-def _created_meanwhile(client, project_id: str, group_url: str) -> dict | None:
+def _created_meanwhile(speaks, client, project_id: str, group_url: str) -> dict | None:
     """The issue a create whose answer was lost (a timeout) made anyway:
     the project's newest issue whose description links back to the group.
     ``None`` when there is none, or Jira cannot be asked either (then the
@@ -334,7 +341,7 @@ def _created_meanwhile(client, project_id: str, group_url: str) -> dict | None:
     try:
         found = client.request(
             "GET",
-            "/rest/api/2/search",
+            speaks.search_path,
             params={
                 "jql": f"project = {int(project_id)} AND created >="
                 f" -{LOST_CREATE_MINUTES}m ORDER BY created DESC",
@@ -346,7 +353,7 @@ def _created_meanwhile(client, project_id: str, group_url: str) -> dict | None:
         return None
     ours = re.compile(re.escape(group_url) + r"(?!\d)")  # not group 50 for 5
     for issue in dicts(found.get("issues")):
-        description = string(_dict(issue.get("fields")).get("description"))
+        description = speaks.body_text(_dict(issue.get("fields")).get("description"))
         if ours.search(description) and issue.get("key") and issue.get("id"):
             return {"id": issue["id"], "key": issue["key"]}
     return None
@@ -366,7 +373,7 @@ def _many(value: Any) -> list[str]:
     return [str(p).strip() for p in parts if str(p).strip()]
 
 
-def _value(meta, value: Any) -> Any:
+def _value(meta, value: Any, user_field: str = "name") -> Any:
     """The JSON Jira expects for one field, by its schema.
 
     :raises ValueError: the value cannot be that field's (message for users).
@@ -383,7 +390,7 @@ def _value(meta, value: Any) -> Any:
         if items == "string":
             return values
         if items == "user":
-            return [{"name": v} for v in values]
+            return [{user_field: v} for v in values]
         if items == "option":
             return [{"value": v} for v in values]
         return [{"id": v} for v in values]
@@ -391,7 +398,7 @@ def _value(meta, value: Any) -> Any:
         raise ValueError("Expected one value.")
     text = str(value).strip()
     if kind == "user":
-        return {"name": text}
+        return {user_field: text}
     if kind == "issuelink" or meta["fieldId"] == "parent":
         return {"key": text}
     if kind == "option":
