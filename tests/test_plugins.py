@@ -1,15 +1,19 @@
 """The plugin manager factory: entry points, blocking, validation."""
 
+import falcon.testing
 import pluggy
 import pytest
 
 from host import hookimpl
+from host.config import load_config
 from host.core import Host
 from host.errors import PluginError
 from host.plugins import describe_plugins, get_plugin_manager
 from host.store import Store
 from host.types import Provider
+from tests import tiny_tracker
 from tests.conftest import write_config
+from tests.contract import checked_app
 
 
 def test_jira_server_comes_from_its_entry_point():
@@ -133,3 +137,51 @@ def test_a_plugin_gets_no_engine_objects_and_must_return_a_migration_set(host):
 
         twice.step(m1)
         twice.step(m1)
+
+
+def test_a_verdict_naming_no_integration_is_acknowledged_and_never_stored(
+    client, host, tmp_path, clock
+):
+    """A tracker that calls before any organization connected it (a Jira
+    Cloud site that installed the app first): 200, nothing kept; a control
+    node answers as for an integration no organization uses (400)."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Tiny-Secret": "tracker-wide secret",
+    }
+    body = '{"events": [{"type": "status"}]}'
+    answer = client.simulate_post(
+        "/extensions/tiny/unconnected/x", body=body, headers=headers
+    )
+    assert answer.status_code == 200 and answer.json == {"received": False}
+    stored = host.store.db.execute("SELECT count(*) FROM webhook_deliveries").fetchone()
+    assert stored[0] == 0
+    forged = client.simulate_post(
+        "/extensions/tiny/unconnected/x",
+        body=body,
+        headers={**headers, "X-Tiny-Secret": "guess"},
+    )
+    assert forged.status_code == 400
+
+    (tmp_path / "control").mkdir()
+    config = load_config(
+        write_config(
+            tmp_path / "control",
+            "[regions]\neu = http://127.0.0.1:9\n[routing]\n"
+            "secret = routing secret shared by all hosts\n",
+        ),
+        env={},
+    )
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(tiny_tracker, name="tiny")
+    control = Host(config, Store.for_config(config), pm, clock=clock)
+    control.migrate()
+    try:
+        routed = falcon.testing.TestClient(checked_app(control)).simulate_post(
+            "/extensions/tiny/unconnected/x", body=body, headers=headers
+        )
+        assert routed.status_code == 400
+        assert "No organization" in routed.json["detail"]
+        assert control.store.jobs.list() == []
+    finally:
+        control.close()

@@ -159,6 +159,14 @@ def authenticate_webhook(host, request):
     if request.provider != KEY:
         return None
     prefix, _, external_id = request.path.partition("/")
+    if prefix == "unconnected":
+        # An authentic call from a tracker no organization connected yet
+        # (as a Jira Cloud site that installed the app, not yet claimed).
+        if request.headers.get("x-tiny-secret") != "tracker-wide secret":
+            raise WebhookRejected("Bad secret.")
+        return types.WebhookVerdict(
+            integration_id=None, store=False, reason="not connected yet"
+        )
     if prefix != "hook" or not external_id:
         raise WebhookRejected("Unknown Tiny Tracker URL.")
     integration = host.integrations.by_external_id(KEY, external_id)
