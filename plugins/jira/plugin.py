@@ -16,7 +16,7 @@ from plugins.jira.descriptor import PATHS
 from plugins.jira.install_keys import InstallKeys
 from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
-from plugins.jira_core import create, issues, org_config, sync
+from plugins.jira_core import create, issues, org_config, reconcile, sync
 from plugins.jira_core import events as core
 
 KEY = webhooks.KEY
@@ -118,6 +118,13 @@ def parse_webhook(host, integration, delivery):
         return None
     body = core.read_body(host, delivery)
     return core.parse(site.CloudQuestions(host, integration), body)
+
+
+@hookimpl
+def poll_changes(host, integration, since, linked, check):
+    if integration.provider != KEY:
+        return None
+    return reconcile.poll(CLOUD, host, integration, since, linked, check)
 
 
 # ---- outbound ----

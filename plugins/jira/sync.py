@@ -37,6 +37,7 @@ CLOUD = dialect.register(
         body_text=adf.to_text,
         # /rest/api/3/search answers 410 on Cloud since 2025.
         wiki=False,
+        questions=site.CloudQuestions,
         search_path="/rest/api/3/search/jql",
         client=site.client_for,
     ),

@@ -29,6 +29,8 @@ class Dialect:
     search_path: str
     #: Whether bodies are wiki markup (Server, REST v2) rather than ADF.
     wiki: bool
+    #: What parsing asks this provider's Jira (``plugins.jira_core.events``).
+    questions: Callable[[Any, Any], Any]
     #: The client for one integration.
     client: Callable[[Any, Any], JiraClient]
 

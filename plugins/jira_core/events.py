@@ -118,6 +118,36 @@ def accept(host, integration, raw: bytes) -> WebhookVerdict:
     return verdict(integration.id, body)
 
 
+def history_events(
+    questions: Questions, issue: Mapping[str, Any], history: Mapping
+) -> list[IssueEvent]:
+    """The assignee and status events of one changelog history of an issue
+    read through the REST API, as its webhook would have carried them, at
+    the time of the history."""
+    body = {"changelog": {"items": history.get("items")}, "user": history.get("author")}
+    payload = Payload(questions, body, issue, issue["key"], history.get("created"))
+    return [
+        e for e in payload.events() if isinstance(e, AssigneeChanged | StatusChanged)
+    ]
+
+
+def polled_comment(
+    questions: Questions, issue: Mapping[str, Any], comment: Mapping
+) -> CommentAdded | None:
+    """A comment of an issue read through the REST API (``fields.comment``)
+    as its webhook would have carried it: edited when it changed after it
+    was made."""
+    if comment.get("id") is None:
+        return None
+    edited = comment.get("updated") not in (None, comment.get("created"))
+    body = {
+        "comment": comment,
+        "user": comment.get("updateAuthor") or comment.get("author"),
+        "issue_event_type_name": "issue_comment_edited" if edited else "",
+    }
+    return Payload(questions, body, issue, issue["key"])._comment(comment)
+
+
 def verdict(integration_id: int | None, body: Mapping[str, Any]) -> WebhookVerdict:
     """Whether an authentic delivery is worth storing, and the issue it
     is about (so one no organization links is not kept)."""

@@ -11,17 +11,14 @@ from typing import Any
 
 from host.errors import RetryLater
 from host.types import (
-    AssigneeChanged,
-    CommentAdded,
     Delivery,
     Integration,
     IssueEvent,
-    StatusChanged,
 )
 from plugins.jira_core import cache
 from plugins.jira_core import events as core
 from plugins.jira_core.client import JiraError, dicts
-from plugins.jira_core.events import Payload, Questions, _dict, _text
+from plugins.jira_core.events import Questions, _dict, _text
 from plugins.jira_server import install
 from plugins.jira_server.setup import integration_client
 
@@ -40,43 +37,6 @@ def parse(host, integration: Integration, delivery: Delivery) -> list[IssueEvent
     if not found and not _dict(body.get("issue")).get("key"):
         log.info("jira_server delivery %s names no issue key", delivery.id)
     return found
-
-
-def history_events(
-    host, integration: Integration, issue: Mapping[str, Any], history: Mapping
-) -> list[IssueEvent]:
-    """The assignee and status events of one changelog history of an issue
-    read through the REST API (``expand=changelog``), as its webhook would
-    have carried them, at the time of the history."""
-    body = {"changelog": {"items": history.get("items")}, "user": history.get("author")}
-    payload = Payload(
-        ServerQuestions(host, integration),
-        body,
-        issue,
-        issue["key"],
-        history.get("created"),
-    )
-    return [
-        e for e in payload.events() if isinstance(e, AssigneeChanged | StatusChanged)
-    ]
-
-
-def polled_comment(
-    host, integration: Integration, issue: Mapping[str, Any], comment: Mapping
-) -> CommentAdded | None:
-    """A comment of an issue read through the REST API (``fields.comment``)
-    as its webhook would have carried it: edited when it changed after it
-    was made."""
-    if comment.get("id") is None:
-        return None
-    edited = comment.get("updated") not in (None, comment.get("created"))
-    body = {
-        "comment": comment,
-        "user": comment.get("updateAuthor") or comment.get("author"),
-        "issue_event_type_name": "issue_comment_edited" if edited else "",
-    }
-    questions = ServerQuestions(host, integration)
-    return Payload(questions, body, issue, issue["key"])._comment(comment)
 
 
 class ServerQuestions(Questions):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from host import hookimpl
 from host.types import Provider
-from plugins.jira_core import create, org_config
+from plugins.jira_core import create, org_config, reconcile
 from plugins.jira_server import (
     events,
     issues,
-    reconcile,
     setup,
     sync,
     webhooks,
@@ -103,7 +102,7 @@ def parse_webhook(host, integration, delivery):
 def poll_changes(host, integration, since, linked, check):
     if integration.provider != KEY:
         return None
-    return reconcile.poll(host, integration, since, linked, check)
+    return reconcile.poll(sync.SERVER, host, integration, since, linked, check)
 
 
 # ---- organization settings ----

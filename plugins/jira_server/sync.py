@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from plugins.jira_core import dialect, sync
 from plugins.jira_core.dialect import Dialect, quoted_comment, same_text
+from plugins.jira_server.events import ServerQuestions
 from plugins.jira_server.setup import integration_client
 
 SERVER = dialect.register(
@@ -17,6 +18,7 @@ SERVER = dialect.register(
         text_body=same_text,
         body_text=same_text,
         wiki=True,
+        questions=ServerQuestions,
         search_path="/rest/api/2/search",
         client=integration_client,
     ),

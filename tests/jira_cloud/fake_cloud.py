@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -43,6 +44,8 @@ class FakeJiraCloud:
         self.users: dict[str, dict] = {}
         #: (method, path, query, claims) of each request that passed.
         self.requests: list[tuple[str, str, str, dict]] = []
+        #: Every JQL searched.
+        self.searches: list[str] = []
         #: Why requests were refused.
         self.refused: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -94,6 +97,37 @@ class FakeJiraCloud:
             return {"fields": self.FIELDS[start : start + 2], "startAt": start,
                     "maxResults": 2, "total": len(self.FIELDS)}  # fmt: skip
         return None
+
+    def search(self, query: dict) -> dict:
+        """``search/jql``: ``id in (...)``, ``id="KEY"``, ``text ~``, or every
+        issue for ``updated >= -Nm``; one issue a page, paged by
+        ``nextPageToken`` (no ``startAt``, no ``total``)."""
+        jql = (query.get("jql") or [""])[0]
+        ids = re.search(r"id in \(([^)]*)\)", jql)
+        if ids:
+            wanted = {i.strip() for i in ids[1].split(",")}
+            found = [(k, i) for k, i in self.issues.items() if i["id"] in wanted]
+        elif jql.startswith("updated >="):
+            found = list(self.issues.items())
+        else:
+            found = [
+                (k, i)
+                for k, i in self.issues.items()
+                if k.lower() in jql.lower() or "text ~" in jql
+            ]
+        self.searches.append(jql)
+        at = int((query.get("nextPageToken") or ["0"])[0])
+        page = [
+            {"id": i["id"], "key": k, "fields": {
+                "summary": i.get("summary", ""), "status": {"id": i["status"]},
+                "project": {"id": i["project"]}, "updated": i.get("updated"),
+                "comment": {"comments": []}}}
+            for k, i in found[at : at + 1]
+        ]  # fmt: skip
+        more = at + 1 < len(found)
+        return {"issues": page, "isLast": not more} | (
+            {"nextPageToken": str(at + 1)} if more else {}
+        )
 
     def create(self, fields: dict) -> tuple[int, dict]:
         description = fields.get("description")
@@ -187,6 +221,14 @@ class FakeJiraCloud:
                 parts = self._checked("POST")
                 if parts is None:
                     return
+                if parts.path == "/rest/api/3/changelog/bulkfetch":
+                    wanted = set(self.sent["issueIdsOrKeys"])
+                    logs = [
+                        {"issueId": i["id"], "changeHistories": i.get("histories", [])}
+                        for i in fake.issues.values()
+                        if i["id"] in wanted
+                    ]
+                    return self._answer(200, {"issueChangeLogs": logs})
                 if parts.path == "/rest/api/3/issue":
                     return self._answer(*fake.create(self.sent["fields"]))
                 if parts.path == "/rest/webhooks/1.0/webhook":
@@ -246,17 +288,7 @@ class FakeJiraCloud:
                         410, {"errorMessages": ["Gone: use search/jql"]}
                     )
                 if parts.path == "/rest/api/3/search/jql":
-                    jql = (query.get("jql") or [""])[0]
-                    found = [
-                        {
-                            "id": i["id"],
-                            "key": k,
-                            "fields": {"summary": i.get("summary", "")},
-                        }
-                        for k, i in fake.issues.items()
-                        if k.lower() in jql.lower() or "text ~" in jql
-                    ]
-                    return self._answer(200, {"issues": found, "isLast": True})
+                    return self._answer(200, fake.search(query))
                 if issue is not None and parts.path.endswith("/transitions"):
                     return self._answer(
                         200,

@@ -209,3 +209,40 @@ def test_the_settings_read_the_projects_statuses(cloud_host, org, claimed, insta
             },
         )
     assert "sync_status_forward_mapping" in refused.value.errors
+
+
+def test_reconciliation_pages_search_jql_and_reads_bulk_changelogs(
+    cloud_host, org, claimed, installed, clock
+):
+    """A missed resolution is repaired: ``search/jql`` followed page by page
+    with ``nextPageToken``, the changelog from the bulk changelog API."""
+    import time
+    from datetime import UTC, datetime
+
+    clock.now = time.time()
+    cloud_host.integrations.update_config(
+        org, claimed.id, {"sync_status_reverse": True}
+    )
+    when = datetime.fromtimestamp(clock.now - 60, UTC).isoformat()
+    for n, key in enumerate(("APP-1", "APP-2", "APP-3")):
+        installed.issues[key] = {
+            "id": str(10100 + n), "status": "1", "project": "10000",
+            "assignee": None, "comments": [], "updated": when, "histories": [],
+        }  # fmt: skip
+    installed.issues["APP-2"]["status"] = "10001"
+    installed.issues["APP-2"]["histories"] = [
+        {
+            "id": "1",
+            "created": when,
+            "author": {"accountId": ANN["accountId"]},
+            "items": [{"field": "status", "from": "1", "to": "10001"}],
+        }
+    ]
+    group = linked_group(cloud_host, org, claimed.id, "APP-2", "10101")
+    result = cloud_host.reconcile.run(claimed.id)
+    assert (result.found, result.repaired) == (1, 1)
+    assert cloud_host.groups.get(org, group.id).status == "resolved"
+    pages = [r for r in installed.requests if r[1] == "/rest/api/3/search/jql"]
+    assert len(pages) >= 3 and any("nextPageToken=" in r[2] for r in pages)
+    assert seen(installed, "POST", "/rest/api/3/changelog/bulkfetch")
+    assert not seen(installed, "GET", "/rest/api/3/search")

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from plugins.jira_server import reconcile
+from plugins.jira_core import reconcile
 from tests.fake_jira import add_comment, add_issue, change, jira_time
 from tests.fake_jira_create import add_project
 
@@ -235,12 +235,12 @@ def test_an_issue_the_search_misses_but_jira_has_stays_linked(
     """The search may not show an issue (index lag, permissions): only a
     404 for its id unlinks it."""
     [group] = linked()
-    real = reconcile._search
+    real = reconcile._offset_pages
     monkeypatch.setattr(
         reconcile,
-        "_search",
-        lambda client, jql, fields, expand=None: (
-            iter(()) if fields == "key" else real(client, jql, fields, expand)
+        "_offset_pages",
+        lambda dialect, client, jql, fields, expand=None: (
+            iter(()) if fields == "key" else real(dialect, client, jql, fields, expand)
         ),
     )
     assert passes(jira_host, jira_integration).repairs == ()

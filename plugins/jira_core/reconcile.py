@@ -1,7 +1,9 @@
-"""Reconciliation for Jira Server: what changed that no webhook brought.
+"""Reconciliation, for both Jira providers: what changed that no webhook
+brought.
 
 Jira Server/DC never redelivers a webhook it failed to send (field notes
-§1c), so each pass asks Jira for the issues updated since the last one:
+§1c), and Cloud's may be lost too, so each pass asks Jira for the issues
+updated since the last one:
 
 1. one JQL search, ``updated >= -Nm``, paged, reading only ids and keys.
    The window is relative (minutes before Jira's own now), so it means the
@@ -18,6 +20,11 @@ Jira Server/DC never redelivers a webhook it failed to send (field notes
 
 A pass that finds only changes webhooks already brought changes nothing:
 the host applies them by the webhook rules.
+
+Server searches ``/rest/api/2/search`` paged by ``startAt`` and ``total``,
+with ``expand=changelog``. Cloud's ``/search`` answers 410: it searches
+``/rest/api/3/search/jql``, paged by ``nextPageToken`` (no ``total``), and
+reads changelogs through ``POST /rest/api/3/changelog/bulkfetch``.
 """
 
 from __future__ import annotations
@@ -29,18 +36,21 @@ from datetime import datetime, timedelta
 from host.errors import RetryLater
 from host.types import Integration, IssueDeleted, IssueEvent, IssueMoved
 from plugins.jira_core.client import JiraClient, JiraError, dicts, jira_path
-from plugins.jira_server.events import history_events, polled_comment
-from plugins.jira_server.setup import integration_client
+from plugins.jira_core.dialect import Dialect
+from plugins.jira_core.events import history_events, polled_comment
 
 #: Searched before ``since``: clock skew between us and Jira, and the time
 #: Jira's index takes to show a change.
 OVERLAP = timedelta(minutes=5)
 #: Issues per search page (Jira DC's default limit is 1000; keep pages light).
 PAGE = 100
-SEARCH = "/rest/api/2/search"
+#: Pages one search reads at most (a runaway token never loops forever).
+MAX_PAGES = 200
+BULK_CHANGELOG = "/rest/api/3/changelog/bulkfetch"
 
 
 def poll(
+    dialect: Dialect,
     host,
     integration: Integration,
     since: str,
@@ -55,12 +65,17 @@ def poll(
     start = datetime.fromisoformat(since) - OVERLAP
     now = datetime.fromtimestamp(host.clock(), start.tzinfo)
     minutes = max(1, math.ceil((now - start).total_seconds() / 60))
-    client = integration_client(host, integration)
+    client = dialect.client(host, integration)
+    questions = dialect.questions(host, integration)
+    search = _token_pages if dialect.search_path.endswith("/jql") else _offset_pages
     try:
         changed = [
             (str(issue["id"]), issue["key"])
-            for issue in _search(
-                client, f"updated >= -{minutes}m ORDER BY updated ASC", "updated"
+            for issue in search(
+                dialect,
+                client,
+                f"updated >= -{minutes}m ORDER BY updated ASC",
+                "updated",
             )
         ]
         wanted = linked(changed)
@@ -68,21 +83,29 @@ def poll(
         events: list[IssueEvent] = []
         for chunk in _chunks(ids, PAGE):
             jql = f"id in ({', '.join(chunk)}) ORDER BY updated ASC"
-            for issue in _search(
-                client,
-                jql,
-                "status,assignee,project,updated,comment",
-                expand="changelog",
-            ):
-                events.extend(_latest_changes(host, integration, issue, start))
-                events.extend(_comments(host, integration, issue, start))
-        events.extend(_gone_or_moved(client, check))
+            issues = list(
+                search(
+                    dialect,
+                    client,
+                    jql,
+                    "status,assignee,project,updated,comment",
+                    expand=None if search is _token_pages else "changelog",
+                )
+            )
+            if search is _token_pages:
+                histories = _bulk_changelogs(client, chunk)
+                for issue in issues:
+                    issue["changelog"] = {"histories": histories.get(str(issue["id"]))}
+            for issue in issues:
+                events.extend(_latest_changes(questions, issue, start))
+                events.extend(_comments(questions, issue, start))
+        events.extend(_gone_or_moved(dialect, client, search, check))
     except JiraError as ex:
         raise RetryLater(f"Searching Jira for changes: {ex}", ex.retry_after) from None
     return events
 
 
-def _latest_changes(host, integration, issue: dict, start: datetime) -> list:
+def _latest_changes(questions, issue: dict, start: datetime) -> list:
     """The last status and the last assignee change after ``start``."""
     histories = (issue.get("changelog") or {}).get("histories") or []
     latest: dict[type, tuple[datetime, IssueEvent]] = {}
@@ -90,27 +113,30 @@ def _latest_changes(host, integration, issue: dict, start: datetime) -> list:
         created = _instant(history.get("created"))
         if created is None or created < start:
             continue
-        for event in history_events(host, integration, issue, history):
+        for event in history_events(questions, issue, history):
             if type(event) not in latest or latest[type(event)][0] <= created:
                 latest[type(event)] = (created, event)
     return [event for _, event in sorted(latest.values(), key=lambda kept: kept[0])]
 
 
-def _comments(host, integration, issue: dict, start: datetime) -> list:
+def _comments(questions, issue: dict, start: datetime) -> list:
     """The issue's comments made or edited after ``start``."""
     comment_field = (issue.get("fields") or {}).get("comment")
     found = []
     for comment in dicts((comment_field or {}).get("comments")):
         changed = _instant(comment.get("updated") or comment.get("created"))
         if changed is not None and changed >= start:
-            event = polled_comment(host, integration, issue, comment)
+            event = polled_comment(questions, issue, comment)
             if event is not None:
                 found.append((changed, event))
     return [event for _, event in sorted(found, key=lambda kept: kept[0])]
 
 
 def _gone_or_moved(
-    client: JiraClient, check: Sequence[tuple[str | None, str]]
+    dialect: Dialect,
+    client: JiraClient,
+    search,
+    check: Sequence[tuple[str | None, str]],
 ) -> list[IssueEvent]:
     """Deletions and moves among ``check`` (issues without a Jira id are
     skipped: only an id says it is the same issue)."""
@@ -118,9 +144,9 @@ def _gone_or_moved(
     events: list[IssueEvent] = []
     for chunk in _chunks(list(keys), PAGE):
         jql = f"id in ({', '.join(chunk)}) ORDER BY updated ASC"
-        found = {str(i["id"]): i["key"] for i in _search(client, jql, "key")}
+        found = {str(i["id"]): i["key"] for i in search(dialect, client, jql, "key")}
         for issue_id in chunk:
-            key = found.get(issue_id) or _key_of(client, issue_id)
+            key = found.get(issue_id) or _key_of(dialect, client, issue_id)
             if key is None:
                 events.append(IssueDeleted(issue_key=keys[issue_id], issue_id=issue_id))
             elif key and key != keys[issue_id]:
@@ -131,12 +157,14 @@ def _gone_or_moved(
     return events
 
 
-def _key_of(client: JiraClient, issue_id: str) -> str | None:
+def _key_of(dialect: Dialect, client: JiraClient, issue_id: str) -> str | None:
     """The issue's key, asked for by id; ``None`` when Jira answers 404
     (deleted: a search that missed it may only lack permission or index)."""
     try:
         found = client.request(
-            "GET", jira_path("/rest/api/2/issue/{}", issue_id), params={"fields": "key"}
+            "GET",
+            jira_path(dialect.api + "/issue/{}", issue_id),
+            params={"fields": "key"},
         )
     except JiraError as ex:
         if ex.http_status == 404:
@@ -146,10 +174,10 @@ def _key_of(client: JiraClient, issue_id: str) -> str | None:
     return key if isinstance(key, str) else ""  # "": it exists, key unknown
 
 
-def _search(
-    client: JiraClient, jql: str, fields: str, expand: str | None = None
+def _offset_pages(
+    dialect: Dialect, client: JiraClient, jql: str, fields: str, expand=None
 ) -> Iterator[dict]:
-    """Every issue the JQL finds, page by page."""
+    """Every issue the JQL finds, page by page (Server: ``startAt``)."""
     start_at = 0
     while True:
         params = {
@@ -161,13 +189,51 @@ def _search(
         }
         if expand:
             params["expand"] = expand
-        page = client.request("GET", SEARCH, params=params)
+        page = client.request("GET", dialect.search_path, params=params)
         issues = dicts(page.get("issues"))
         yield from (i for i in issues if i.get("id") is not None and i.get("key"))
         start_at += len(issues)
         total = page.get("total")
         if not issues or not isinstance(total, int) or start_at >= total:
             return
+
+
+def _token_pages(
+    dialect: Dialect, client: JiraClient, jql: str, fields: str, expand=None
+) -> Iterator[dict]:
+    """Every issue the JQL finds (Cloud's ``search/jql``: pages follow
+    ``nextPageToken`` until ``isLast``; there is no ``total``)."""
+    token = None
+    for _ in range(MAX_PAGES):
+        params = {"jql": jql, "maxResults": PAGE, "fields": fields}
+        if token:
+            params["nextPageToken"] = token
+        page = client.request("GET", dialect.search_path, params=params)
+        issues = dicts(page.get("issues"))
+        yield from (i for i in issues if i.get("id") is not None and i.get("key"))
+        token = page.get("nextPageToken")
+        if page.get("isLast", not token) or not token or not issues:
+            return
+
+
+def _bulk_changelogs(client: JiraClient, issue_ids: list[str]) -> dict[str, list]:
+    """``{issue id: histories}`` of up to :data:`PAGE` issues, from Cloud's
+    bulk changelog API (paged by ``nextPageToken`` too)."""
+    found: dict[str, list] = {}
+    token = None
+    for _ in range(MAX_PAGES):
+        body = {"issueIdsOrKeys": issue_ids, "maxResults": 1000}
+        if token:
+            body["nextPageToken"] = token
+        page = client.request("POST", BULK_CHANGELOG, json_body=body)
+        for log in dicts(page.get("issueChangeLogs")):
+            found.setdefault(str(log.get("issueId")), []).extend(
+                dicts(log.get("changeHistories"))
+            )
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+    return found
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
