@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from hookspecs import hookimpl
 from host.types import Provider, Route
-from plugins.jira import api_token, claim, lifecycle, setup, site, webhooks
+from plugins.jira import api_token, claim, lifecycle, setup, webhooks
 from plugins.jira.descriptor import PATHS
+from plugins.jira.dialect import CLOUD
 from plugins.jira.install_keys import InstallKeys
-from plugins.jira.sync import CLOUD
 from plugins.jira.tenants import TenantStore, migrations
-from plugins.jira_core import create, issues, org_config, reconcile, sync
-from plugins.jira_core import events as core
+from plugins.jira_core import create, hooks
 
 KEY = webhooks.KEY
 PROVIDER = Provider(
@@ -112,137 +111,6 @@ def authenticate_webhook(host, request):
     return webhooks.authenticate(host, request)
 
 
-@hookimpl
-def parse_webhook(host, integration, delivery):
-    if integration.provider != KEY:
-        return None
-    body = core.read_body(host, delivery)
-    return core.parse(site.CloudQuestions(host, integration), body)
-
-
-@hookimpl
-def poll_changes(host, integration, since, linked, check):
-    if integration.provider != KEY:
-        return None
-    return reconcile.poll(CLOUD, host, integration, since, linked, check)
-
-
-# ---- outbound ----
-
-
-@hookimpl
-def sync_assignee_outbound(
-    host, integration, org_integration, external_issue, assignee
-):
-    if integration.provider != KEY:
-        return None
-    return sync.assignee(
-        CLOUD, host, integration, org_integration, external_issue, assignee
-    )
-
-
-@hookimpl
-def sync_status_outbound(host, integration, org_integration, external_issue, resolved):
-    if integration.provider != KEY:
-        return None
-    return sync.status(
-        CLOUD, host, integration, org_integration, external_issue, resolved
-    )
-
-
-@hookimpl
-def sync_comment_outbound(
-    host, integration, org_integration, external_issue, comment, external_comment_id
-):
-    if integration.provider != KEY:
-        return None
-    return sync.comment(
-        CLOUD,
-        host,
-        integration,
-        org_integration,
-        external_issue,
-        comment,
-        external_comment_id,
-    )
-
-
-# ---- issues: linking, searching ----
-
-
-@hookimpl
-def get_issue(host, integration, key):
-    return (
-        issues.get(CLOUD, host, integration, key)
-        if integration.provider == KEY
-        else None
-    )
-
-
-@hookimpl
-def after_link_issue(host, integration, org_integration, external_issue, data):
-    if integration.provider != KEY:
-        return None
-    return issues.after_link(CLOUD, host, integration, external_issue, data)
-
-
-@hookimpl
-def search_issues(host, integration, query):
-    if integration.provider != KEY:
-        return None
-    return issues.search(CLOUD, host, integration, query)
-
-
-@hookimpl
-def search_field_values(host, integration, field, query):
-    if integration.provider != KEY:
-        return None
-    return issues.field_values(CLOUD, host, integration, field, query)
-
-
-@hookimpl
-def search_users(host, integration, query, project):
-    if integration.provider != KEY:
-        return None
-    return issues.search_users(CLOUD, host, integration, query, project)
-
-
-@hookimpl
-def get_create_issue_config(host, integration, org_integration, group, params):
-    if integration.provider != KEY:
-        return None
-    return create.form(host, integration, org_integration, group, params)
-
-
-@hookimpl
-def create_issue(host, integration, org_integration, group, data):
-    if integration.provider != KEY:
-        return None
-    return create.create(host, integration, org_integration, group, data)
-
-
-# ---- organization settings ----
-
-
-@hookimpl
-def organization_config_fields(host, integration, org_integration):
-    return org_config.fields() if integration.provider == KEY else None
-
-
-@hookimpl
-def validate_organization_config(host, integration, org_integration, config):
-    if integration.provider != KEY:
-        return None
-    return org_config.validate(host, integration, config)
-
-
-@hookimpl
-def list_projects(host, integration):
-    return issues.projects(host, integration) if integration.provider == KEY else None
-
-
-@hookimpl
-def list_statuses(host, integration, project):
-    if integration.provider != KEY:
-        return None
-    return issues.statuses(host, integration, project)
+# Parsing, reconciliation, outbound sync, issues, create and settings:
+# the Jira core's, in Cloud's dialect.
+globals().update(hooks.for_provider(KEY, CLOUD))

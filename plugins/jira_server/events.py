@@ -1,7 +1,7 @@
-"""Jira Server webhook bodies → the host's normalized issue events: the
-shared reading (:mod:`plugins.jira_core.events`) with Jira Server's answers
-to its questions (users by name or key, ``GET /rest/api/2/user`` for a
-hidden email, where Sentry gives up; the ``done`` statuses, cached)."""
+"""Jira Server's answers to what reading its webhooks asks
+(:mod:`plugins.jira_core.events`): users by name or key, ``GET
+/rest/api/2/user`` for a hidden email (where Sentry gives up), the ``done``
+statuses (cached), whether a change was the integration's own account's."""
 
 from __future__ import annotations
 
@@ -11,32 +11,15 @@ from typing import Any
 
 from host.errors import RetryLater
 from host.types import (
-    Delivery,
     Integration,
-    IssueEvent,
 )
 from plugins.jira_core import cache
-from plugins.jira_core import events as core
 from plugins.jira_core.client import JiraError, dicts
 from plugins.jira_core.events import Questions, _dict, _text
 from plugins.jira_server import install
 from plugins.jira_server.setup import integration_client
 
 log = logging.getLogger(__name__)
-
-
-def parse(host, integration: Integration, delivery: Delivery) -> list[IssueEvent]:
-    """The events in one delivery, in the order they should be applied.
-
-    :raises RetryLater: Jira could not answer a question the events need
-        (a hidden email, the status list) for a reason that may pass.
-    :raises DeliveryUnreadable: the stored body is not a JSON object.
-    """
-    body = core.read_body(host, delivery)
-    found = core.parse(ServerQuestions(host, integration), body)
-    if not found and not _dict(body.get("issue")).get("key"):
-        log.info("jira_server delivery %s names no issue key", delivery.id)
-    return found
 
 
 class ServerQuestions(Questions):

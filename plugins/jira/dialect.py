@@ -1,7 +1,7 @@
-"""Jira Cloud's outbound sync: the shared one (:mod:`plugins.jira_core.sync`)
-in Cloud's dialect: REST v3, users by ``accountId`` (``null`` unassigns,
-searched with ``query=``), comments as ADF documents (v3 takes no wiki
-markup): who wrote it, then the text as a quote."""
+"""How the Jira core talks to Jira Cloud: REST v3, users by ``accountId``
+(``null`` unassigns, searched with ``query=``), ADF bodies (v3 takes no
+wiki markup; a comment is who wrote it, then the text as a quote),
+``search/jql`` paged by ``nextPageToken``."""
 
 from __future__ import annotations
 
