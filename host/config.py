@@ -228,7 +228,7 @@ def _parse(parser, file: Path, env: Mapping[str, str]) -> Config:
             f"[host] bind {host['bind']} serves other machines, but public_url is"
             " unset, so webhook and setup links point at this machine's"
             f" loopback ({url_for_bind(host['bind'].strip())}): set [host]"
-            " public_url to the address Jira and browsers use."
+            " public_url to the address trackers and browsers use."
         )
     defaults = JobsConfig()
     jobs_config = JobsConfig(
@@ -380,8 +380,8 @@ def public_url_problem(config: Config, bind: str) -> str | None:
     if local and public_port != int(port):
         return (
             f"[host] public_url is {config.public_url}, but this host serves"
-            f" {bind}: links and Jira's webhooks would go to port {public_port}."
-            " Set public_url to where Jira and browsers reach this host (or"
+            f" {bind}: links and trackers' webhooks would go to port {public_port}."
+            " Set public_url to where trackers and browsers reach this host (or"
             " leave it unset: it then follows the bind)."
         )
     return None
@@ -403,7 +403,7 @@ def _public_url(value: str) -> str:
             problem = "a URL with a port from 1 to 65535"
     if problem:
         raise ConfigError(
-            f"[host] public_url must be {problem} (where Jira and browsers reach"
+            f"[host] public_url must be {problem} (where trackers and browsers reach"
             f" this host), not {value!r}"
         )
     return value.strip().rstrip("/")

@@ -88,7 +88,16 @@ class Unavailable(TrackbridgeError):
 
 
 class WebhookRejected(TrackbridgeError):
-    """A webhook request failed authentication; ``detail`` says which check."""
+    """A webhook request failed authentication; ``detail`` says which check.
+
+    A provider's subclass may choose its ``status`` (the answer here) and
+    its ``routed_status``: what a control node answers for it (200 by
+    default, as Sentry's Jira Server parser does, so the tracker does not
+    retry a request that can never pass; Sentry's Jira Cloud parser
+    answers 400).
+    """
+
+    routed_status = 200
 
 
 class SetupError(TrackbridgeError):

@@ -66,8 +66,8 @@ class SetupPage:
                     resp,
                     provider,
                     title="Access approved",
-                    done="Jira approved access, but this browser has no setup in "
-                    "progress. Paste this verification code where you started: "
+                    done="The tracker approved access, but this browser has no setup"
+                    " in progress. Paste this verification code where you started: "
                     + callback["oauth_verifier"],
                 )
             return self._render_start(resp, provider, req.get_param("org") or "")
@@ -265,15 +265,15 @@ class SetupPage:
 
     def _address_warning(self, req) -> str | None:
         """What to say when this page was opened at another address than
-        ``public_url``: the URLs the install gives Jira are public_url's."""
+        ``public_url``: the URLs the install gives the tracker are public_url's."""
         public = urlsplit(self.host.config.public_url)
         opened = req.get_header("X-Forwarded-Host") or req.netloc
         if opened.lower() == public.netloc.lower():
             return None
         return (
             f"You opened this page at {opened}, but this host's public_url is"
-            f" {self.host.config.public_url}: the webhook and sign-in URLs Jira"
-            " gets point there. If Jira cannot reach that address, set [host]"
+            f" {self.host.config.public_url}: the webhook and sign-in URLs the tracker"
+            " gets point there. If it cannot reach that address, set [host]"
             " public_url (or TRACKBRIDGE_PUBLIC_URL) to where it reaches this"
             " host, restart, and start again."
         )

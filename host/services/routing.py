@@ -65,13 +65,18 @@ class RoutingService:
     def route(self, request: WebhookRequest) -> int:
         """Store or forward a webhook at the control node; the HTTP status.
 
-        :raises WebhookRejected: the integration has no active organization.
+        :raises WebhookRejected: the integration has no active organization,
+            or the provider asks a refused request to be answered so.
         """
         try:
             verdict = self.host.inbound.authenticate(request)
         except WebhookRejected as ex:
             log.info("webhook not routed: %s", ex.detail)
-            return 200
+            if ex.routed_status == 200:
+                return 200
+            refused = WebhookRejected(ex.detail)
+            refused.status = ex.routed_status  # the provider's choice here
+            raise refused from None
         organizations = (
             self._active_organizations(verdict.integration_id)
             if verdict.integration_id is not None

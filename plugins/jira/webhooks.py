@@ -27,6 +27,8 @@ class TokenConflict(WebhookRejected):
     request."""
 
     status = 409
+    #: At a control node, as Sentry's Jira Cloud parser answers.
+    routed_status = 400
 
 
 def authenticate(host, request: WebhookRequest) -> WebhookVerdict:
