@@ -22,7 +22,7 @@ from tests.contract import checked_app, served_routes
 
 #: Generated requests per operation (and both engines): enough to try each
 #: parameter's edges, few enough for the suite's budget.
-EXAMPLES = 8
+EXAMPLES = 5
 
 
 def test_every_route_and_method_is_in_the_contract(host):
