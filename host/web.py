@@ -52,7 +52,8 @@ OWN_LANE = frozenset({"/healthz"})
 #: Requests that call a tracker while the client waits (pickers, the create
 #: form and create, linking and unlinking, integration settings, a new
 #: webhook secret, setup pages and steps, the console's group page, its
-#: create form and removing an integration (the tracker's webhook goes too)):
+#: create form and removing an integration (the tracker's webhook goes too),
+#: and the API's removal of one (:data:`TRACKER_CALLS_BY_METHOD`)):
 #: they run in lanes of their own, by organization, under a deadline, so a
 #: hung tracker holds its organization's lane and not the others'.
 TRACKER_CALLS = re.compile(
@@ -64,11 +65,24 @@ TRACKER_CALLS = re.compile(
     r"(?:rotate-webhook-secret|remove)|groups/[^/]+(?:/create)?)/?$"
     r"|^/extensions/[^/]+/setup/?$"
 )
+#: Requests that call a tracker only with some methods: removing an
+#: integration (the last organization's removal deletes the tracker's
+#: webhook), where reading it calls nothing.
+TRACKER_CALLS_BY_METHOD = {
+    "DELETE": re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/integrations/[^/]+/?$")
+}
 #: Tracker lanes, and threads in each. An organization's slug picks its lane
 #: by hash: the slug is not authenticated yet here, so lanes cannot be one
 #: per slug (anyone could make thousands); a hung tracker shares its lane
 #: with about 1/16 of the other organizations.
 TRACKER_LANES, TRACKER_LANE_THREADS = 16, 2
+
+
+def tracker_call(path: str, method: str) -> re.Match | None:
+    """The match naming the organization when a ``method`` request for
+    ``path`` may wait on a tracker; None when it never does."""
+    by_method = TRACKER_CALLS_BY_METHOD.get(method.upper())
+    return TRACKER_CALLS.match(path) or (by_method.match(path) if by_method else None)
 
 
 class BodyTooLarge(Exception):
@@ -121,7 +135,7 @@ class WsgiBridge:
             return
         except ClientGone:
             return
-        pool, deadline = self._lane(scope["path"])
+        pool, deadline = self._lane(scope["path"], scope.get("method", "GET"))
         loop = asyncio.get_running_loop()
         answer = loop.run_in_executor(pool, self._call, _environ(scope, body))
         try:
@@ -141,14 +155,17 @@ class WsgiBridge:
         )
         await send({"type": "http.response.body", "body": content})
 
-    def _lane(self, path: str) -> tuple[ThreadPoolExecutor, float | None]:
-        """The threads that run a request for ``path``, and its deadline."""
+    def _lane(
+        self, path: str, method: str = "GET"
+    ) -> tuple[ThreadPoolExecutor, float | None]:
+        """The threads that run a ``method`` request for ``path``, and its
+        deadline."""
         if path in OWN_LANE:
             return self.own_lane, None
-        found = TRACKER_CALLS.match(path)
+        found = tracker_call(path, method)
         if found is None:
             return self.pool, None
-        key = found["org"] or found["settings_org"] or found["console_org"] or ""
+        key = next((org for org in found.groupdict().values() if org), "")
         number = zlib.crc32(key.encode("utf-8", "surrogateescape")) % TRACKER_LANES
         lane = self.tracker_lanes.get(number)
         if lane is None:

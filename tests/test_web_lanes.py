@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from host.web import TRACKER_CALLS
+from host.web import TRACKER_CALLS, tracker_call
 
 ORG = "/api/0/organizations/acme"
 
@@ -55,3 +55,12 @@ def test_what_waits_on_a_tracker_runs_in_its_organizations_lane(path):
 )
 def test_what_never_calls_a_tracker_stays_in_the_shared_pool(path):
     assert TRACKER_CALLS.match(path) is None
+
+
+def test_removing_an_integration_waits_on_the_tracker_reading_it_does_not():
+    """The last organization's removal deletes the tracker's webhook."""
+    path = f"{ORG}/integrations/1"
+    found = tracker_call(path, "DELETE")
+    assert found is not None and found["org"] == "acme"
+    assert tracker_call(path, "GET") is None
+    assert tracker_call(path, "PUT") is None
