@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from host.errors import SetupError, ValidationError, WebhookRejected
+from host.errors import IntegrationError, SetupError, ValidationError, WebhookRejected
 from host.types import (
     FormField,
     IntegrationSpec,
+    RotatedSecret,
     SetupStep,
     StepResult,
     StepView,
@@ -204,9 +205,57 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
                 " administrator. Choose “A Jira administrator adds it” instead."
             ) from None
         raise SetupError(f"Could not create the webhook in Jira: {ex}") from None
+    return {"webhook_id": _webhook_id(created), "webhook_status": "created"}
+
+
+def rotate_webhook_secret(host, integration) -> RotatedSecret:
+    """A new secret: a new signed webhook made first, then the old one
+    deleted (so a refusal changes nothing). A webhook an administrator
+    added by hand gets its new secret from running the setup again, which
+    shows it.
+
+    :raises ValidationError: a webhook added by hand.
+    :raises IntegrationError: Jira refused the new webhook.
+    """
+    if not integration.metadata.get("webhook_id"):
+        raise ValidationError(
+            {},
+            "This webhook was added by hand in Jira: install again (trackbridge"
+            " install jira) to get a new secret and enter it there.",
+        )
+    credentials = host.integrations.credentials(integration)
+    secret = secrets.token_urlsafe(32)
+    jira = client(
+        integration.metadata["base_url"],
+        credentials["email"],
+        credentials["api_token"],
+        host.outbound_session(integration=integration),
+    )
+    try:
+        created = jira.request(
+            "POST",
+            WEBHOOKS_API,
+            json_body={
+                "name": "trackbridge",
+                "url": webhook_url(host, integration.external_id),
+                "events": list(WEBHOOK_EVENTS),
+                "excludeBody": False,
+                "secret": secret,
+            },
+        )
+    except JiraError as ex:
+        raise IntegrationError(f"Jira refused the new webhook: {ex}") from None
+    delete_webhook(host, integration, credentials)
+    return RotatedSecret(
+        shared_credentials={"webhook_secret": secret},
+        metadata={"webhook_id": _webhook_id(created)},
+        message="Jira's webhook now uses the new secret.",
+    )
+
+
+def _webhook_id(created: Mapping[str, Any]) -> str | None:
     webhook_self = created.get("self") if isinstance(created.get("self"), str) else ""
-    webhook_id = webhook_self.rstrip("/").rsplit("/", 1)[-1] or None
-    return {"webhook_id": webhook_id, "webhook_status": "created"}
+    return webhook_self.rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def delete_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:

@@ -90,6 +90,15 @@ def uninstall(host, integration, credentials):
 
 
 @hookimpl
+def rotate_webhook_secret(host, integration, shared_credentials):
+    if integration.provider != KEY:
+        return None
+    if integration.metadata.get("auth") != api_token.MODE:
+        return None  # the app's webhooks are signed with the site's own secret
+    return api_token.rotate_webhook_secret(host, integration)
+
+
+@hookimpl
 def webhook_url(host, integration, shared_credentials):
     if (
         integration.provider != KEY

@@ -150,3 +150,39 @@ def test_signed_deliveries_are_applied_and_others_refused(
     assert refreshed.metadata["webhook_status"] == "receiving"
     # Outbound calls use the account's API token.
     assert any(r[3] == {"basic": EMAIL} for r in account.requests)
+
+
+def test_a_new_webhook_secret_replaces_the_webhook_in_jira(
+    cloud_host, cloud_client, org, account
+):
+    account.admins.add(EMAIL)
+    integration, _ = install(cloud_host, org, account)
+    [old_id] = account.webhooks
+    old_secret = cloud_host.integrations.shared_credentials(integration)[
+        "webhook_secret"
+    ]
+    rotated = cloud_host.integrations.rotate_webhook_secret(integration)
+    assert rotated.message == "Jira's webhook now uses the new secret."
+    [(new_id, webhook)] = account.webhooks.items()
+    assert new_id != old_id
+    new_secret = cloud_host.integrations.shared_credentials(integration)[
+        "webhook_secret"
+    ]
+    assert webhook["secret"] == new_secret != old_secret
+    assert (
+        cloud_host.store.integrations.get(integration.id).metadata["webhook_id"]
+        == new_id
+    )
+    # A delivery signed with the old secret is refused now.
+    body = b'{"issue": {"key": "APP-1"}, "changelog": {"items": [1]}}'
+    path = webhook["url"].removeprefix("http://tb.example")
+    stale = cloud_client.simulate_post(
+        path, body=body, headers={"X-Hub-Signature": signed(old_secret, body)}
+    )
+    assert stale.status_code == 400
+
+
+def test_a_hand_made_webhook_is_told_to_install_again(cloud_host, org, account):
+    integration, _ = install(cloud_host, org, account, mode="manual")
+    with pytest.raises(ValidationError, match="added by hand"):
+        cloud_host.integrations.rotate_webhook_secret(integration)
