@@ -19,17 +19,17 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
 from tests import fake_jira_create, jira_spec
+from tests.servers import LoopbackFake
 
 OAUTH = "/plugins/servlet/oauth"
 
@@ -118,37 +118,13 @@ class FakeJiraState:
     nonces: set[str] = field(default_factory=set)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """Says nothing when a client gave up before the answer (a deadline)."""
-
-    def handle_error(self, request, client_address) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class FakeJira:
+class FakeJira(LoopbackFake):
     """Start with ``with FakeJira() as jira:``; ``jira.url`` is its base URL."""
 
     def __init__(self) -> None:
         self.state = FakeJiraState()
         self.lock = threading.Lock()
-        self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll interval: shutdown() waits up to one interval.
-        self.thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-        )
-
-    def __enter__(self) -> FakeJira:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(_handler(self))
 
     def __getattr__(self, name):
         return getattr(self.state, name)

@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,37 @@ def serving(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+class LoopbackFake:
+    """A fake HTTP service on a free 127.0.0.1 port, served from a thread:
+    ``with Fake() as fake:``, ``fake.url`` its base URL. Subclasses call
+    ``super().__init__(handler_class)`` once their state is set."""
+
+    def __init__(self, handler: type) -> None:
+        self.server = QuietServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # A short poll interval: shutdown() waits up to one interval.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
+        )
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client gave up before the answer (a deadline)."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)

@@ -6,17 +6,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import standardwebhooks
 
 from host.services.groups import Source
 from host.services.hooks import DISABLE_AFTER_SECONDS, MAX_RETRY_SECONDS
+from tests.servers import LoopbackFake
 from tests.test_cli import run  # noqa: F401 (a fixture)
 
 
-class Receiver:
+class Receiver(LoopbackFake):
     """An application's endpoint: keeps what it got, answers ``status``."""
 
     def __init__(self) -> None:
@@ -35,27 +36,19 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever)
-        self.thread.start()
+        super().__init__(Handler)
+        self.url += "/hooks"
 
     def verified(self, secret: str) -> list[dict]:
         """Every event received, each signature checked."""
         webhook = standardwebhooks.Webhook(secret)
         return [webhook.verify(body, headers) for headers, body in self.got]
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
 
 @pytest.fixture
 def receiver():
-    running = Receiver()
-    yield running
-    running.stop()
+    with Receiver() as running:
+        yield running
 
 
 @pytest.fixture

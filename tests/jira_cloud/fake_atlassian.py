@@ -4,12 +4,13 @@ them; ways to misbehave (missing, not a key, slow) and what it was asked."""
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.servers import LoopbackFake
 
 
-class FakeInstallKeys:
+class FakeInstallKeys(LoopbackFake):
     def __init__(self) -> None:
         self.keys: dict[str, str] = {}
         #: kid -> (status, body) answered instead of the key.
@@ -17,23 +18,7 @@ class FakeInstallKeys:
         #: Seconds to wait before answering.
         self.delay = 0.0
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            # A short poll interval: shutdown() waits up to one interval.
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-        )
-
-    def __enter__(self) -> FakeInstallKeys:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def _handler(self):
         fake = self

@@ -8,16 +8,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import jwt
 
 from plugins.jira import connect
+from tests.servers import LoopbackFake
 
 
-class FakeJiraCloud:
+class FakeJiraCloud(LoopbackFake):
     def __init__(self, shared_secret: str, app_key: str = "tb.example.trackbridge"):
         self.shared_secret = shared_secret
         self.app_key = app_key
@@ -48,23 +48,7 @@ class FakeJiraCloud:
         self.searches: list[str] = []
         #: Why requests were refused.
         self.refused: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            # A short poll interval: shutdown() waits up to one interval.
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-        )
-
-    def __enter__(self) -> FakeJiraCloud:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     # ---- projects and create metadata, in Cloud's shapes ----
 
