@@ -28,6 +28,7 @@ from host.types import (
     StepView,
     WebhookVerdict,
 )
+from plugins.jira.site_url import acceptable as site_url_acceptable
 from plugins.jira_core import events as core
 from plugins.jira_core import webhook_mode
 from plugins.jira_core.client import BasicCredentials, JiraClient, JiraError, jira_path
@@ -78,6 +79,31 @@ def client(base_url: str, email: str, token: str, session) -> JiraClient:
     return JiraClient(base_url, BasicCredentials(email, token), session=session)
 
 
+def integration_client(
+    host, integration, credentials: Mapping[str, Any] | None = None, session=None
+) -> JiraClient:
+    """The account's client for an installed API-token integration (its
+    stored credentials unless the caller read them already)."""
+    credentials = credentials or host.integrations.credentials(integration)
+    return client(
+        integration.metadata["base_url"],
+        credentials["email"],
+        credentials["api_token"],
+        session or host.outbound_session(integration=integration),
+    )
+
+
+def _webhook_request(host, integration_external_id: str, secret: str) -> dict:
+    """The body that creates our signed webhook in Jira."""
+    return {
+        "name": "trackbridge",
+        "url": webhook_url(host, integration_external_id),
+        "events": list(WEBHOOK_EVENTS),
+        "excludeBody": False,
+        "secret": secret,
+    }
+
+
 def submit(host, data: Mapping[str, Any]) -> StepResult:
     """Check the site and the account; the state for the next step.
 
@@ -89,15 +115,7 @@ def submit(host, data: Mapping[str, Any]) -> StepResult:
     token = str(data.get("api_token", "")).strip()
     errors = {}
     parts = urlsplit(site_url)
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if not parts.netloc or not (
-        parts.scheme == "https"
-        or (
-            parts.scheme == "http"
-            and loopback
-            and host.config.allow_loopback_destinations
-        )
-    ):
+    if not site_url_acceptable(host, site_url):
         errors["site_url"] = ["Enter the site's https:// URL."]
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         errors["site_url"] = [
@@ -189,13 +207,9 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
     jira = client(
         state["site_url"], state["email"], state["api_token"], host.outbound_session()
     )
-    body = {
-        "name": "trackbridge",
-        "url": webhook_url(host, spec.external_id),
-        "events": list(WEBHOOK_EVENTS),
-        "excludeBody": False,
-        "secret": spec.shared_credentials["webhook_secret"],
-    }
+    body = _webhook_request(
+        host, spec.external_id, spec.shared_credentials["webhook_secret"]
+    )
     try:
         created = jira.request("POST", WEBHOOKS_API, json_body=body)
     except JiraError as ex:
@@ -225,23 +239,12 @@ def rotate_webhook_secret(host, integration) -> RotatedSecret:
         )
     credentials = host.integrations.credentials(integration)
     secret = secrets.token_urlsafe(32)
-    jira = client(
-        integration.metadata["base_url"],
-        credentials["email"],
-        credentials["api_token"],
-        host.outbound_session(integration=integration),
-    )
+    jira = integration_client(host, integration, credentials)
     try:
         created = jira.request(
             "POST",
             WEBHOOKS_API,
-            json_body={
-                "name": "trackbridge",
-                "url": webhook_url(host, integration.external_id),
-                "events": list(WEBHOOK_EVENTS),
-                "excludeBody": False,
-                "secret": secret,
-            },
+            json_body=_webhook_request(host, integration.external_id, secret),
         )
     except JiraError as ex:
         raise IntegrationError(f"Jira refused the new webhook: {ex}") from None
@@ -262,12 +265,7 @@ def delete_webhook(host, integration, credentials: Mapping[str, Any]) -> bool:
     webhook_id = integration.metadata.get("webhook_id")
     if not webhook_id:
         return True  # manual: nothing of ours to delete
-    jira = client(
-        integration.metadata["base_url"],
-        credentials["email"],
-        credentials["api_token"],
-        host.outbound_session(integration=integration),
-    )
+    jira = integration_client(host, integration, credentials)
     try:
         jira.request("DELETE", jira_path(WEBHOOKS_API + "/{}", webhook_id))
     except JiraError as ex:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import falcon
 
 from host import jsontext
-from plugins.jira import connect
+from plugins.jira import connect, site_url
 from plugins.jira.connect import TokenRefused
 from plugins.jira.descriptor import app_base_url, descriptor
 from plugins.jira.install_keys import InstallKeys
@@ -105,7 +105,7 @@ class Installed(LifecycleCall):
         if claims.get("iss") != body["clientKey"]:
             raise _refused(400, "Token issuer does not match clientKey.")
         base_url = body["baseUrl"].strip().rstrip("/")
-        if not _https_or_allowed_loopback(self.host, base_url):
+        if not site_url.acceptable(self.host, base_url):
             raise _refused(400, "baseUrl must be an https:// URL.")
         tenant, new = self.tenants.save_install(
             body["clientKey"],
@@ -151,18 +151,6 @@ class Descriptor:
 def _refused(status: int, detail: str) -> falcon.HTTPError:
     log.info("jira cloud lifecycle call refused (%s): %s", status, detail)
     return falcon.HTTPError(falcon.code_to_http_status(status), description=detail)
-
-
-def _https_or_allowed_loopback(host, url: str) -> bool:
-    """Sites are https; a fake one on loopback only where the operator
-    allows loopback destinations (tests, the quick start)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.netloc:
-        return True
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return (
-        parts.scheme == "http" and loopback and host.config.allow_loopback_destinations
-    )
 
 
 def _text(value) -> str | None:

@@ -14,12 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.errors import IntegrationError, RetryLater
-from plugins.jira import adf, connect
+from plugins.jira import adf, api_token, connect
 from plugins.jira.descriptor import app_key
 from plugins.jira.tenants import TenantStore
 from plugins.jira_core import cache
 from plugins.jira_core.client import (
-    BasicCredentials,
     ConnectCredentials,
     JiraClient,
     JiraError,
@@ -34,13 +33,8 @@ def client_for(host, integration) -> JiraClient:
     session = cache.session_for(
         host, integration.id, lambda: host.outbound_session(integration=integration)
     )
-    if integration.metadata.get("auth") == "api_token":
-        credentials = host.integrations.credentials(integration)
-        jira = JiraClient(
-            integration.metadata["base_url"],
-            BasicCredentials(credentials["email"], credentials["api_token"]),
-            session=session,
-        )
+    if integration.metadata.get("auth") == api_token.MODE:
+        jira = api_token.integration_client(host, integration, session=session)
         jira.on_unauthorized = lambda: host.integrations.mark_needs_reauth(integration)
         return jira
     return site_client(
