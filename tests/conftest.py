@@ -117,6 +117,28 @@ def _migrated_template(server) -> str:
     return url.rsplit("/", 1)[1]
 
 
+#: The config of a control node with one region (nothing listens there).
+CONTROL_NODE = """
+[regions]
+eu = http://127.0.0.1:9
+[routing]
+secret = routing secret shared by all hosts
+"""
+
+
+def host_in(directory: Path, clock, text: str = "", **plugins) -> Host:
+    """A migrated host of its own in ``directory`` (made here), with the
+    plugins given by name and no entry points; the caller closes it."""
+    directory.mkdir()
+    config = load_config(write_config(directory, text), env={})
+    pm = get_plugin_manager(load_entrypoints=False)
+    for name, plugin in plugins.items():
+        pm.register(plugin, name=name)
+    host = Host(config, Store.for_config(config), pm, clock=clock)
+    host.migrate()
+    return host
+
+
 def write_config(directory: Path, text: str = "", database: str = "trackbridge.db"):
     """A config file in ``directory``; its database lives beside it, or at
     ``database`` (a PostgreSQL URL from the ``database`` fixture)."""

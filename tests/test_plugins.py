@@ -12,7 +12,7 @@ from host.plugins import describe_plugins, get_plugin_manager
 from host.store import Store
 from host.types import Provider
 from tests import tiny_tracker
-from tests.conftest import write_config
+from tests.conftest import CONTROL_NODE, host_in, write_config
 from tests.contract import checked_app
 
 
@@ -30,7 +30,6 @@ def test_without_entry_points_nothing_is_loaded():
 
 
 def test_a_disabled_plugin_is_not_loaded(tmp_path):
-    from host.config import load_config
 
     config = load_config(write_config(tmp_path, "[plugins]\ndisabled = jira_server\n"))
     host = Host.from_config(config)
@@ -163,19 +162,7 @@ def test_a_verdict_naming_no_integration_is_acknowledged_and_never_stored(
     )
     assert forged.status_code == 400
 
-    (tmp_path / "control").mkdir()
-    config = load_config(
-        write_config(
-            tmp_path / "control",
-            "[regions]\neu = http://127.0.0.1:9\n[routing]\n"
-            "secret = routing secret shared by all hosts\n",
-        ),
-        env={},
-    )
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(tiny_tracker, name="tiny")
-    control = Host(config, Store.for_config(config), pm, clock=clock)
-    control.migrate()
+    control = host_in(tmp_path / "control", clock, CONTROL_NODE, tiny=tiny_tracker)
     try:
         routed = falcon.testing.TestClient(checked_app(control)).simulate_post(
             "/extensions/tiny/unconnected/x", body=body, headers=headers

@@ -223,27 +223,11 @@ def test_a_control_node_answers_a_refused_cloud_webhook_400(
     where its Server parser answers 200: each provider's rejection says."""
     import falcon.testing
 
-    from host.config import load_config
-    from host.core import Host
-    from host.plugins import get_plugin_manager
-    from host.store import Store
     from plugins.jira import plugin
-    from tests.conftest import write_config
+    from tests.conftest import CONTROL_NODE, host_in
     from tests.contract import checked_app
 
-    (tmp_path / "control").mkdir()
-    config = load_config(
-        write_config(
-            tmp_path / "control",
-            "[regions]\neu = http://127.0.0.1:9\n[routing]\n"
-            "secret = routing secret shared by all hosts\n",
-        ),
-        env={},
-    )
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(plugin, name="jira")
-    control = Host(config, Store.for_config(config), pm, clock=clock)
-    control.migrate()
+    control = host_in(tmp_path / "control", clock, CONTROL_NODE, jira=plugin)
     try:
         answer = falcon.testing.TestClient(checked_app(control)).simulate_post(
             PATH,

@@ -11,13 +11,9 @@ import falcon.testing
 import pytest
 
 from host import signing
-from host.config import load_config
-from host.core import Host
-from host.plugins import get_plugin_manager
-from host.store import Store
 from host.types import IntegrationSpec
 from plugins.jira_server import plugin
-from tests.conftest import shared_fixture, write_config
+from tests.conftest import host_in, shared_fixture
 from tests.contract import checked_app
 from tests.jira_server.conftest import (
     EXTERNAL_ID,
@@ -38,13 +34,7 @@ SPEC = IntegrationSpec(
 
 
 def make_host(directory, clock, text=""):
-    directory.mkdir()
-    config = load_config(write_config(directory, text), env={})
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(plugin, name="jira_server")
-    host = Host(config, Store.for_config(config), pm, clock=clock)
-    host.migrate()
-    return host
+    return host_in(directory, clock, text, jira_server=plugin)
 
 
 @pytest.fixture
