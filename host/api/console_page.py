@@ -321,19 +321,9 @@ class GroupCreateIssue(ConsolePage):
             issue = self.host.tracker_issues.create(
                 organization, group_id, integration_id, chosen
             )
-        except ValidationError as ex:
-            resp.status = falcon.HTTP_400
-            return self._render_form(
-                resp,
-                organization,
-                session_id,
-                group_id,
-                integration_id,
-                chosen,
-                errors=ex.errors,
-                error=None if ex.errors else ex.detail,
-            )
         except TrackbridgeError as ex:
+            # Field problems go beside their fields; anything else above.
+            errors = ex.errors if isinstance(ex, ValidationError) else {}
             resp.status = falcon.code_to_http_status(ex.status)
             return self._render_form(
                 resp,
@@ -342,7 +332,8 @@ class GroupCreateIssue(ConsolePage):
                 group_id,
                 integration_id,
                 chosen,
-                error=ex.detail,
+                errors=errors,
+                error=None if errors else ex.detail,
             )
         raise falcon.HTTPSeeOther(
             console_path(slug, f"/groups/{group_id}?")
