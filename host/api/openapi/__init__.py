@@ -128,13 +128,18 @@ class QueryCheck:
             )
 
 
+@cache
+def document_text() -> str:
+    """The contract as served: written once per process, on its first
+    request (indented JSON is Python's slow encoder: 60 ms, which every app
+    made paid at its creation)."""
+    return json.dumps(document(), indent=1)
+
+
 class OpenApiDocument:
     """``GET /api/0/openapi.json``: the contract (public: no token, the
     same for every organization)."""
 
-    def __init__(self) -> None:
-        self.text = json.dumps(document(), indent=1)
-
     def on_get(self, req, resp):
-        resp.text = self.text
+        resp.text = document_text()
         resp.content_type = "application/json"
