@@ -24,6 +24,7 @@ from plugins.jira.connect import TokenRefused
 from plugins.jira.descriptor import app_base_url, descriptor
 from plugins.jira.install_keys import InstallKeys
 from plugins.jira.tenants import TenantStore
+from plugins.jira.webhooks import KEY
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,28 @@ class Installed(LifecycleCall):
             "installed" if new else "re-installed",
             tenant.base_url,
         )
+        if not new:
+            _follow_a_moved_site(self.host, tenant)
         resp.status = falcon.HTTP_204
+
+
+def _follow_a_moved_site(host, tenant) -> None:
+    """A claimed site re-installed from another URL (a renamed site): the
+    integration calls and links it there from now on, not at the old URL,
+    which Atlassian redirects only for a while and never for a signed POST."""
+    integration = host.integrations.by_external_id(KEY, tenant.client_key)
+    if integration is None or integration.metadata.get("base_url") == tenant.base_url:
+        return
+    host.integrations.update_metadata(
+        integration,
+        {"base_url": tenant.base_url, "domain_name": urlsplit(tenant.base_url).netloc},
+    )
+    log.info(
+        "jira cloud integration %s: the site moved from %s to %s",
+        integration.id,
+        integration.metadata.get("base_url"),
+        tenant.base_url,
+    )
 
 
 class Uninstalled(LifecycleCall):

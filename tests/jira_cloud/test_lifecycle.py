@@ -12,7 +12,9 @@ from plugins.jira import install_keys as key_fetching
 from tests.jira_cloud.conftest import (
     CLIENT_KEY,
     KID,
+    SHARED_SECRET,
     SITE,
+    host_of,
     install_token,
     lifecycle_body,
 )
@@ -101,6 +103,32 @@ def test_reinstall_replaces_the_secret_and_uninstall_keeps_the_tenant(
     count = cloud_host.store.db.execute("SELECT count(*) FROM jira_tenants").fetchone()
     assert count[0] == 1
     assert install_keys.requests == [KID]  # the key was fetched once, then cached
+
+
+def test_a_claimed_site_reinstalled_from_a_new_url_is_called_there(
+    cloud_host, cloud_client, org, claimed, installed, atlassian_key
+):
+    """A renamed site installs again with its new baseUrl: the integration's
+    calls go there, not to the old address."""
+    from tests.jira_cloud.fake_cloud import FakeJiraCloud
+
+    with FakeJiraCloud(SHARED_SECRET) as moved:
+        answer = call_installed(cloud_client, atlassian_key, baseUrl=moved.url)
+        assert answer.status_code == 204, answer.text
+        integration, _ = cloud_host.integrations.get(org, claimed.id)
+        assert integration.metadata["base_url"] == moved.url
+        assert integration.metadata["domain_name"] == host_of(moved.url)
+        cloud_host.tracker_issues.search(org, claimed.id, "externalIssue", "crash")
+        assert moved.searches and not installed.searches
+    assert moved.refused == []
+
+
+def call_installed(cloud_client, atlassian_key, **changes):
+    return cloud_client.simulate_post(
+        INSTALLED,
+        json=lifecycle_body(sharedSecret=SHARED_SECRET, **changes),
+        headers={"Authorization": "JWT " + install_token(atlassian_key[0])},
+    )
 
 
 #: (token, status, what the detail says); every token is for this request
