@@ -4,10 +4,13 @@ organization's reach."""
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import parse_qsl
 
 import pytest
 
+from host.api import console_page
 from host.services.groups import Source
 from tests.conftest import install_tiny, link_issue
 from tests.contract import checked_app, served_routes
@@ -171,6 +174,81 @@ def test_groups_are_listed_filtered_and_searched(browser, world):
     assert "No group matches." in none.text
     # An unknown status (an old bookmark) shows them all rather than failing.
     assert "KeyError" in browser.get("/console/acme/groups", status="nonsense").text
+
+
+def pager_link(page, rel: str) -> str | None:
+    """The pager's ``rel`` link of a page (unescaped), if it has one."""
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page.text)
+    return html.unescape(found[1]) if found else None
+
+
+def follow(browser, link: str):
+    path, _, query = link.partition("?")
+    return browser.get(path, **dict(parse_qsl(query)))
+
+
+def test_groups_are_paged_with_the_filter_kept(browser, host, org, monkeypatch):
+    monkeypatch.setattr(console_page, "PAGE_ROWS", 2)
+    for n in range(3):
+        host.groups.create(org, f"Crash {n}", "app.py")
+    first = browser.get("/console/acme/groups", q="crash")
+    assert "Crash 0" in first.text and "Crash 1" in first.text
+    assert "Crash 2" not in first.text and pager_link(first, "prev") is None
+    assert "Next 2 →" in first.text and "Groups 1 to 2." in first.text
+    second = follow(browser, pager_link(first, "next"))
+    assert second.status_code == 200
+    assert "Crash 2" in second.text and "Crash 1" not in second.text
+    assert "Groups 3 to 3." in second.text and pager_link(second, "next") is None
+    # Back to the first page: its link has the filter, not a page number.
+    assert pager_link(second, "prev") == "/console/acme/groups?q=crash"
+    # Links from old bookmarks or typed by hand: the first page, or an empty
+    # page past the end with the way back; never an error.
+    for page in ("0", "-1", "x", "²", str(10**30)):
+        shown = browser.get("/console/acme/groups", q="crash", page=page)
+        assert shown.status_code == 200 and "Crash 0" in shown.text, page
+    past = browser.get("/console/acme/groups", page=str(10**8))
+    assert past.status_code == 200 and "No group on this page." in past.text
+    assert pager_link(past, "prev") == f"/console/acme/groups?page={10**8 - 1}"
+
+
+def test_deliveries_and_dead_letters_are_paged_newest_first(
+    browser, host, world, clock, monkeypatch
+):
+    monkeypatch.setattr(console_page, "PAGE_ROWS", 2)
+    integration = world["integration"]
+    with host.store.transaction():
+        for n in range(2, 6):
+            delivery = host.store.deliveries.add(
+                integration.id, "tiny", {}, f'{{"n": {n}}}'.encode()
+            )
+            host.store.deliveries.mark(delivery, "failed", f"Broken document {n}.")
+    newest = browser.get("/console/acme/deliveries", status="failed")
+    assert "Broken document 5." in newest.text and "Broken document 4." in newest.text
+    assert "Broken document 3." not in newest.text
+    assert pager_link(newest, "prev") is None
+    older = follow(browser, pager_link(newest, "next"))
+    assert "Broken document 3." in older.text and "Broken document 2." in older.text
+    assert "Broken document 4." not in older.text
+    oldest = follow(browser, pager_link(older, "next"))
+    assert "Not a tiny document." in oldest.text and "Broken" not in oldest.text
+    assert pager_link(oldest, "next") is None
+    # Each link keeps the filter; the way back is to the newest.
+    assert pager_link(oldest, "prev") == "/console/acme/deliveries?status=failed"
+    past = browser.get("/console/acme/deliveries", status="failed", before="1")
+    assert "No older delivery failed." in past.text
+
+    host.jobs.handlers["broken"] = lambda host, payload: 1 / 0
+    for n in range(3):
+        job_id = host.jobs.enqueue("broken", {"integration_id": integration.id, "n": n})
+        for _ in range(host.config.jobs.max_attempts):
+            host.store.jobs.claim("w", now=clock(), lease_seconds=1)
+            host.store.jobs.bury(job_id, "w", 1, f"ZeroDivisionError {n}")
+    jobs = browser.get("/console/acme/jobs")
+    assert "ZeroDivisionError 2" in jobs.text and "ZeroDivisionError 0" not in jobs.text
+    rest = follow(browser, pager_link(jobs, "next"))
+    assert "ZeroDivisionError 0" in rest.text and "ZeroDivisionError 2" not in rest.text
+    assert pager_link(rest, "next") is None
+    assert pager_link(rest, "prev") == "/console/acme/jobs"
 
 
 def test_a_groups_page_comments_and_unlinks(browser, host, world):

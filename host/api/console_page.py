@@ -40,12 +40,44 @@ COOKIE = "tb_console"
 COOKIE_PATH = "/console/"
 #: How many rows a list page shows.
 PAGE_ROWS = 100
+#: Page numbers and ids in links stay below this (an offset SQLite can hold).
+PAGE_LIMIT = 10**9
 #: The longest token label the console takes.
 LABEL_LENGTH = 100
 
 
 def console_path(slug: str, rest: str = "") -> str:
     return f"/console/{slug}{rest}"
+
+
+def _whole_number(req, name: str) -> int | None:
+    """A positive whole number from the query; None when absent or not one
+    (an old or mangled link shows the first page, as a bad filter does)."""
+    value = req.get_param(name) or ""
+    if value.isascii() and value.isdigit() and 0 < int(value) < PAGE_LIMIT:
+        return int(value)
+    return None
+
+
+def _this_page_with(req, **changes) -> str:
+    """This page's URL with its query's ``changes`` (None leaves one out);
+    the notice of a done action is not carried along."""
+    query = {name: value for name, value in req.params.items() if name != "done"}
+    query.update(changes)
+    kept = {name: value for name, value in query.items() if value not in (None, "")}
+    return f"{req.path}?{urlencode(kept, doseq=True)}" if kept else req.path
+
+
+def _newest_first_pager(req, rows: list[dict], before: int | None) -> dict:
+    """Links for a list newest first, paged by id (``?before=``): older
+    rows, and back to the newest. ``rows``: one more than a page holds, if
+    there are more."""
+    return {
+        "previous": ("← Newest", _this_page_with(req, before=None)) if before else None,
+        "next": ("Older →", _this_page_with(req, before=rows[PAGE_ROWS - 1]["id"]))
+        if len(rows) > PAGE_ROWS
+        else None,
+    }
 
 
 class ConsolePage:
@@ -160,7 +192,8 @@ class ConsolePage:
 
 
 class Groups(ConsolePage):
-    """``/console/{org}/groups[?status=&q=]``: groups and their linked issues."""
+    """``/console/{org}/groups[?status=&q=&page=]``: groups and their
+    linked issues, a hundred a page, oldest first."""
 
     section = "groups"
 
@@ -173,9 +206,15 @@ class Groups(ConsolePage):
         query = (req.get_param("q") or "").strip()
         if status not in (None, *STATUSES):
             status = None  # an old bookmark: show them all
-        groups = self.host.groups.list(
-            organization, status=status, limit=PAGE_ROWS, title_contains=query or None
+        page = _whole_number(req, "page") or 1
+        found = self.host.groups.list(
+            organization,
+            status=status,
+            limit=PAGE_ROWS + 1,
+            offset=(page - 1) * PAGE_ROWS,
+            title_contains=query or None,
         )
+        groups = found[:PAGE_ROWS]
         issues = {
             group.id: self.host.store.integrations.issues_for_group(group.id)
             for group in groups
@@ -191,7 +230,18 @@ class Groups(ConsolePage):
             status=status,
             statuses=STATUSES,
             query=query,
-            limit=PAGE_ROWS,
+            first=(page - 1) * PAGE_ROWS + 1,
+            pager={
+                "previous": (
+                    f"← Previous {PAGE_ROWS}",
+                    _this_page_with(req, page=page - 1 if page > 2 else None),
+                )
+                if page > 1
+                else None,
+                "next": (f"Next {PAGE_ROWS} →", _this_page_with(req, page=page + 1))
+                if len(found) > PAGE_ROWS
+                else None,
+            },
         )
 
     def on_post(self, req, resp, slug):
@@ -421,8 +471,8 @@ class ListWithAction(ConsolePage):
 
 
 class Deliveries(ListWithAction):
-    """``/console/{org}/deliveries[?status=]``: the webhook delivery log;
-    apply one again."""
+    """``/console/{org}/deliveries[?status=&before=]``: the webhook
+    delivery log, newest first; apply one again."""
 
     section = "deliveries"
     template = "deliveries.html"
@@ -437,11 +487,14 @@ class Deliveries(ListWithAction):
         if status not in (None, *DELIVERY_STATUSES):
             status = None
         integrations = self.host.integrations.list(organization)
+        before = _whole_number(req, "before")
+        found = self.host.inbound.recent(
+            organization, PAGE_ROWS + 1, before_id=before, status=status
+        )
         return {
             "title": f"{organization.name}: deliveries",
-            "deliveries": self.host.inbound.recent(
-                organization, PAGE_ROWS, status=status
-            ),
+            "deliveries": found[:PAGE_ROWS],
+            "pager": _newest_first_pager(req, found, before),
             "names": {i.id: i.name for i, _ in integrations},
             "status": status,
             "statuses": DELIVERY_STATUSES,
@@ -449,7 +502,8 @@ class Deliveries(ListWithAction):
 
 
 class DeadJobs(ListWithAction):
-    """``/console/{org}/jobs``: dead letters, and retrying one."""
+    """``/console/{org}/jobs[?before=]``: dead letters, newest first, and
+    retrying one."""
 
     section = "jobs"
     template = "jobs.html"
@@ -460,9 +514,12 @@ class DeadJobs(ListWithAction):
         self.host.jobs.retry_for(organization, object_id)
 
     def rows(self, req, organization):
+        before = _whole_number(req, "before")
+        found = self.host.jobs.dead_letters(organization, PAGE_ROWS + 1, before)
         return {
             "title": f"{organization.name}: dead letters",
-            "jobs": self.host.jobs.dead_letters(organization, PAGE_ROWS),
+            "jobs": found[:PAGE_ROWS],
+            "pager": _newest_first_pager(req, found, before),
         }
 
 
