@@ -32,6 +32,7 @@ from plugins.jira.site_url import acceptable as site_url_acceptable
 from plugins.jira_core import events as core
 from plugins.jira_core import webhook_mode
 from plugins.jira_core.client import BasicCredentials, JiraClient, JiraError, jira_path
+from plugins.jira_core.setup_failures import setup_failure
 
 MODE = "api_token"
 WEBHOOK_STEP = SetupStep(name="webhook", title="Receive Jira's updates")
@@ -131,12 +132,14 @@ def submit(host, data: Mapping[str, Any]) -> StepResult:
     try:
         me = jira.request("GET", "/rest/api/3/myself")
     except JiraError as ex:
-        if ex.http_status in (401, 403):
-            raise SetupError(
-                "Jira refused this email and API token: check both (an API token"
-                " belongs to one account)."
-            ) from None
-        raise SetupError(f"Could not check the account with Jira: {ex}") from None
+        raise SetupError(
+            setup_failure(
+                jira,
+                ex,
+                "email and API token",
+                "Check both: an API token belongs to one account.",
+            )
+        ) from None
     account_id = me.get("accountId")
     if not isinstance(account_id, str) or not account_id:
         raise SetupError("Jira's answer did not name the account (no accountId).")

@@ -28,12 +28,12 @@ from host.types import (
 from plugins.jira_core import cache, webhook_mode
 from plugins.jira_core import events as core
 from plugins.jira_core.client import (
-    OAUTH_HINTS,
     JiraClient,
     JiraError,
     OAuthCredentials,
     TokenCredentials,
 )
+from plugins.jira_core.setup_failures import setup_failure
 from plugins.jira_server import install
 
 OAUTH = "/plugins/servlet/oauth"
@@ -280,23 +280,6 @@ def authenticated_user(client: JiraClient, what: str) -> dict[str, str]:
         )
     name = me.get("name")
     return {"jira_user_key": key, "jira_user": name if isinstance(name, str) else key}
-
-
-def setup_failure(client: JiraClient, ex: JiraError, what: str) -> str:
-    """What went wrong reaching Jira during setup, by class of failure."""
-    if ex.kind:
-        return ex.detail  # ours: DNS, unreachable, timeout, TLS, redirect...
-    status = ex.http_status
-    if status in (401, 403):
-        hint = OAUTH_HINTS.get(ex.oauth_problem or "", "")
-        problem = f" (oauth_problem={ex.oauth_problem})" if hint else ""
-        return f"Jira refused the {what} (HTTP {status}){problem}. {hint}".strip()
-    if status == 404:
-        return (
-            f"{client.netloc} did not answer like Jira: it has no Jira REST API"
-            " there (HTTP 404). Check that the URL is your Jira's base URL."
-        )
-    return f"Jira could not check the {what} (HTTP {status}); try again later."
 
 
 # ---- webhook ----

@@ -84,7 +84,7 @@ def test_an_account_that_is_not_an_administrator_is_told_to_go_manual(
 
 def test_refused_credentials_and_bad_fields_say_so(cloud_host, org, account):
     status = cloud_host.setup.start(org, "jira")
-    with pytest.raises(SetupError, match="refused this email and API token"):
+    with pytest.raises(SetupError, match="refused the email and API token"):
         cloud_host.setup.submit(
             org,
             status.pipeline_id,
