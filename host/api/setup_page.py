@@ -185,7 +185,7 @@ class SetupPage:
             resp,
             provider,
             title="Installed",
-            done=f"{provider.name} “{integration.name}” is installed"
+            done=f"{_named(provider.name, integration.name)} is installed"
             + (
                 ": waiting for its first webhook."
                 if waiting
@@ -201,6 +201,7 @@ class SetupPage:
                 "toggles": toggles,
                 "nothing_syncs": not any(on for _, on in toggles),
                 "settings_url": settings,
+                "slug": organization.slug,
                 "console_url": f"/console/{organization.slug}?link="
                 + self.host.console.create_link(organization),
                 "waiting": waiting,
@@ -300,3 +301,10 @@ class SetupPage:
         }
         resp.content_type = falcon.MEDIA_HTML
         resp.text = templates.get_template("setup.html").render({**defaults, **context})
+
+
+def _named(provider: str, integration: str) -> str:
+    """``Jira Server “Fake Jira (host)”``; once only where the integration's
+    name starts with the provider's (``“Jira Cloud (acme.atlassian.net)”``)."""
+    quoted = f"“{integration}”"
+    return quoted if integration.startswith(provider) else f"{provider} {quoted}"
