@@ -8,88 +8,15 @@ the installed integration. The settings: it opens the one-time link, turns
 toggles on, adds a project's status mapping and saves.
 """
 
-import contextlib
 import json
-import os
 import urllib.request
-from pathlib import Path
 
-import pytest
-
+from tests.browser import MARKS, chromium, fits, host_with_acme, shot
 from tests.conftest import run_cli
 from tests.fake_jira_create import add_project
-from tests.servers import free_port, serving
+from tests.servers import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (apt-get install chromium);"
-        " .ci/run installs it",
-    ),
-]
-
-#: Where a test saves what it saw, for a person to look at (CI keeps it;
-#: ``TRACKBRIDGE_SCREENSHOTS=docs/screenshots`` renews the README's).
-SCREENSHOTS = Path(
-    os.environ.get("TRACKBRIDGE_SCREENSHOTS")
-    or Path(__file__).resolve().parents[2] / "var" / "screenshots"
-)
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@contextlib.contextmanager
-def chromium():
-    """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def shot(name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"
-
-
-def fits(page, name: str) -> None:
-    """Nothing sticks out sideways (tables scroll in their own box)."""
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{name}: the page is wider than the screen"
-
-
-def host_with_acme(tmp_path) -> tuple[int, dict[str, str]]:
-    """A free port and the environment of a host whose config uses it, with
-    the organization ``acme`` created."""
-    port = free_port()
-    config = tmp_path / "config.ini"
-    config.write_text(
-        f"[host]\ndatabase = tb.db\npublic_url = http://127.0.0.1:{port}\n"
-        "allow_loopback_destinations = true\n"
-    )
-    env = {"TRACKBRIDGE_CONFIG": str(config)}
-    run_cli(env, "org", "create", "acme")
-    return port, env
+pytestmark = MARKS
 
 
 def test_install_jira_server_in_a_browser(tmp_path, jira, key_pair):
