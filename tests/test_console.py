@@ -236,6 +236,11 @@ def test_deliveries_and_dead_letters_are_paged_newest_first(
     assert pager_link(oldest, "prev") == "/console/acme/deliveries?status=failed"
     past = browser.get("/console/acme/deliveries", status="failed", before="1")
     assert "No older delivery failed." in past.text
+    # A row's action comes back to the page and filter it was on.
+    older_link = pager_link(newest, "next")
+    again = browser.post(older_link, {"delivery": str(world["delivery"])})
+    assert again.status_code == 303
+    assert again.headers["location"] == older_link + "&done=Queued+to+be+applied+again."
 
     host.jobs.handlers["broken"] = lambda host, payload: 1 / 0
     for n in range(3):

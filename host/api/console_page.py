@@ -61,7 +61,7 @@ def _whole_number(req, name: str) -> int | None:
 
 def _this_page_with(req, **changes) -> str:
     """This page's URL with its query's ``changes`` (None leaves one out);
-    the notice of a done action is not carried along."""
+    the notice of an earlier action is not carried along."""
     query = {name: value for name, value in req.params.items() if name != "done"}
     query.update(changes)
     kept = {name: value for name, value in query.items() if value not in (None, "")}
@@ -187,8 +187,9 @@ class ConsolePage:
 
     @staticmethod
     def _done(req, notice: str) -> None:
-        """Back to the page, saying what was done (post, redirect, get)."""
-        raise falcon.HTTPSeeOther(f"{req.path}?{urlencode({'done': notice})}")
+        """Back to the page, saying what was done (post, redirect, get); a
+        list stays on the page and filter it was posted from."""
+        raise falcon.HTTPSeeOther(_this_page_with(req, done=notice))
 
 
 class Groups(ConsolePage):
