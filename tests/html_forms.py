@@ -115,7 +115,7 @@ class ConsoleBrowser:
         return self._keep(
             self.client.simulate_post(
                 path,
-                body=urlencode(data),
+                body=urlencode(data, doseq=True),
                 headers=self._headers({**FORM, **(headers or {})}),
             )
         )

@@ -378,6 +378,51 @@ def test_hooks_show_their_attempts_and_send_again(browser, host, org, run_jobs):
     assert wrong.status_code == 404 and 'role="alert"' in wrong.text
 
 
+def test_hooks_are_made_turned_off_and_on_and_removed(browser, host, org):
+    page = browser.get("/console/acme/hooks")
+    assert "Make a webhook" in page.text and 'value="group.created"' in page.text
+    untouched = browser.post("/console/acme/hooks", {"_action": "create"})
+    assert untouched.status_code == 400 and 'id="error-summary"' in untouched.text
+    assert 'id="f-url"' in untouched.text and 'aria-invalid="true"' in untouched.text
+    url = "http://127.0.0.1:9/hook"
+    wrong = browser.post(
+        "/console/acme/hooks",
+        {"_action": "create", "url": url, "events": ["group.created", "nonsense"]},
+    )
+    assert wrong.status_code == 400 and "Unknown event type(s): nonsense." in wrong.text
+    assert f'value="{url}"' in wrong.text  # what was typed stays
+    assert 'value="group.created" checked' in wrong.text
+    assert host.hooks.list(org) == []
+    made = browser.post(
+        "/console/acme/hooks",
+        {"_action": "create", "url": url, "events": ["group.created", "link.created"]},
+    )
+    assert made.status_code == 200
+    secret = re.search(r"<pre>([^<]+)</pre>", made.text)[1]
+    [hook] = host.hooks.list(org)
+    assert hook["url"] == url and hook["events"] == ["group.created", "link.created"]
+    assert secret not in browser.get("/console/acme/hooks").text  # shown once
+    hook_id = str(hook["id"])
+
+    off = browser.post("/console/acme/hooks", {"_action": "off", "hook": hook_id})
+    assert off.status_code == 303 and not host.hooks.get(org, hook["id"])["active"]
+    assert "Turned off" in browser.get(off.headers["location"]).text
+    on = browser.post("/console/acme/hooks", {"_action": "on", "hook": hook_id})
+    assert on.status_code == 303 and host.hooks.get(org, hook["id"])["active"]
+    # Another organization's hook is no object here.
+    other = host.organizations.create("other", "Other")
+    theirs, _ = host.hooks.create(other, {"url": "http://127.0.0.1:9/theirs"})
+    for action in ("off", "remove"):
+        refused = browser.post(
+            "/console/acme/hooks", {"_action": action, "hook": str(theirs["id"])}
+        )
+        assert refused.status_code == 404 and 'role="alert"' in refused.text
+    assert host.hooks.get(other, theirs["id"])["active"]
+    gone = browser.post("/console/acme/hooks", {"_action": "remove", "hook": hook_id})
+    assert gone.status_code == 303 and host.hooks.list(org) == []
+    assert "No webhook yet." in browser.get("/console/acme/hooks").text
+
+
 def test_forms_need_their_token_and_this_host(browser, world):
     path = f"/console/acme/groups/{world['group'].id}"
     forged = browser.post(path, {"_action": "comment", "text": "x"}, csrf=False)

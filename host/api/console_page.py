@@ -32,6 +32,7 @@ from host.api.pages import (
     token_sign_in,
 )
 from host.errors import NotFound, TrackbridgeError, ValidationError
+from host.services.events import TYPES as EVENT_TYPES
 from host.services.groups import STATUSES, Source
 from host.services.inbound import DELIVERY_STATUSES
 from host.types import FormField, Organization
@@ -572,7 +573,8 @@ class Tokens(ListWithAction):
 
 class Hooks(ListWithAction):
     """``/console/{org}/hooks``: the change feed's webhook subscriptions,
-    each with its latest delivery attempts; send one again."""
+    each with its latest delivery attempts; make one (its secret shown on
+    that answer only), turn one off or on, remove one, send one again."""
 
     section = "hooks"
     template = "hooks.html"
@@ -580,6 +582,58 @@ class Hooks(ListWithAction):
     done = "Queued to be sent again."
     #: Attempts shown per hook.
     ATTEMPTS = 10
+    #: What the other buttons say when done.
+    DONE = {
+        "on": "Turned on: it sends from where it stopped.",
+        "off": "Turned off: nothing is sent until it is turned on.",
+        "remove": "Removed: nothing more is sent to it.",
+    }
+
+    def on_post(self, req, resp, slug):
+        form = self._form(req, resp, slug)
+        if form is None:
+            return
+        organization, session_id, data = form
+        action = data.get("_action")
+        if action == "create":
+            return self._create(req, resp, organization, session_id, data)
+        if action not in self.DONE:
+            return self._act(req, resp, organization, session_id, data)
+        try:
+            hook_id = _id(data.get("hook"))
+            if action == "remove":
+                self.host.hooks.delete(organization, hook_id)
+            else:
+                self.host.hooks.update(
+                    organization, hook_id, {"active": action == "on"}
+                )
+        except TrackbridgeError as ex:
+            resp.status = falcon.code_to_http_status(ex.status)
+            return self._render_list(
+                req, resp, organization, session_id, error=ex.detail
+            )
+        self._done(req, self.DONE[action])
+
+    def _create(self, req, resp, organization, session_id, data) -> None:
+        events = data.get("events", [])
+        wanted = {
+            "url": str(data.get("url", "")).strip(),
+            "events": events if isinstance(events, list) else [events],
+        }
+        try:
+            hook, secret = self.host.hooks.create(organization, wanted)
+        except ValidationError as ex:
+            resp.status = falcon.HTTP_400
+            return self._render_list(
+                req, resp, organization, session_id, errors=ex.errors, values=wanted
+            )
+        self._render_list(
+            req,
+            resp,
+            organization,
+            session_id,
+            made={"url": hook["url"], "secret": secret},
+        )
 
     def act(self, organization, object_id, data):
         self.host.hooks.redeliver(organization, _id(data.get("hook")), object_id)
@@ -598,6 +652,10 @@ class Hooks(ListWithAction):
                 ]
                 for h in hooks
             },
+            "event_types": EVENT_TYPES,
+            "made": None,
+            "errors": {},
+            "values": {},
         }
 
 
