@@ -194,9 +194,12 @@ def build_integration(
     :param state: The complete pipeline state.
     :returns: A :class:`host.types.IntegrationSpec` (external id, metadata,
         credentials). Nothing is saved yet. A ``webhook_status`` key in the
-        metadata (a few words for people: "waiting for first webhook") is
-        the one the host reads: its changes (``host.integrations.
-        update_metadata``) are ``integration.webhook_status_changed`` events.
+        metadata (a few words for people) is the one the host reads: its
+        changes (``host.integrations.update_metadata``) are
+        ``integration.webhook_status_changed`` events, and
+        :data:`host.types.WEBHOOK_WAITING` (until
+        :data:`~host.types.WEBHOOK_RECEIVING`) makes the install's end and
+        the console say the tracker has sent nothing yet.
 
     Called by: the setup pipeline after its last step.
     """

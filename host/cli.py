@@ -44,6 +44,7 @@ from host.plugins import describe_plugins, get_plugin_manager
 from host.services import sync_flags
 from host.store.db import DatabaseUnavailable
 from host.store.engine import redacted
+from host.types import WEBHOOK_WAITING
 
 log = logging.getLogger("trackbridge")
 
@@ -688,7 +689,7 @@ def install(
         )
         click.echo(f"\nInstalled {integration.name} (integration {integration_id}).")
         webhook = integration.metadata.get("webhook_status")
-        if webhook == "waiting for first webhook":
+        if webhook == WEBHOOK_WAITING:
             click.echo(
                 "Webhook: waiting for the first one; a tracker administrator adds"
                 " the webhook shown above."

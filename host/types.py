@@ -86,6 +86,12 @@ class Integration:
     organization_id: int | None = None
 
 
+#: The ``webhook_status`` values the host itself reads (an integration's
+#: metadata; any other value is shown as it is): a webhook a person adds
+#: by hand that has not sent anything yet, and one that has.
+WEBHOOK_WAITING = "waiting for first webhook"
+WEBHOOK_RECEIVING = "receiving"
+
 #: Organization config key under which the host keeps the create-form
 #: choices of :attr:`Provider.remembered_create_fields`.
 CREATE_DEFAULTS = "create_defaults"

@@ -13,6 +13,7 @@ import falcon
 
 from host.api.console_page import ConsolePage
 from host.errors import TrackbridgeError
+from host.types import WEBHOOK_WAITING
 
 
 class OverviewPage(ConsolePage):
@@ -29,6 +30,7 @@ class OverviewPage(ConsolePage):
             session_id,
             title=f"{organization.name}: integrations",
             integrations=self.host.console.overview(organization),
+            waiting_status=WEBHOOK_WAITING,
             **{"webhook_url": None, "webhook_integration": None, **context},
         )
 

@@ -32,7 +32,7 @@ from host.errors import (
 )
 from host.services import sync_flags
 from host.services.setup import PipelineStatus
-from host.types import FormField, Provider
+from host.types import WEBHOOK_WAITING, FormField, Provider
 
 COOKIE = "tb_setup"
 
@@ -172,7 +172,7 @@ class SetupPage:
             organization, status.integration_id
         )
         webhook = integration.metadata.get("webhook_status")
-        waiting = webhook == "waiting for first webhook"
+        waiting = webhook == WEBHOOK_WAITING
         settings = (
             f"/settings/{organization.slug}/integrations/{integration.id}?link="
             + self.host.settings.create_link(organization, integration.id)

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from host.errors import IntegrationError, SetupError, ValidationError, WebhookRejected
 from host.types import (
+    WEBHOOK_WAITING,
     FormField,
     IntegrationSpec,
     RotatedSecret,
@@ -206,7 +207,7 @@ def build(state: Mapping[str, Any]) -> IntegrationSpec:
 def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
     """Create the signed webhook (automatic), or wait for the manual one."""
     if state.get("webhook_mode") == "manual":
-        return {"webhook_status": core.WAITING}
+        return {"webhook_status": WEBHOOK_WAITING}
     jira = client(
         state["site_url"], state["email"], state["api_token"], host.outbound_session()
     )

@@ -26,6 +26,8 @@ from typing import Any
 from host import jsontext
 from host.errors import DeliveryUnreadable, WebhookRejected
 from host.types import (
+    WEBHOOK_RECEIVING,
+    WEBHOOK_WAITING,
     AssigneeChanged,
     CommentAdded,
     Delivery,
@@ -93,10 +95,6 @@ def parse(questions: Questions, body: Mapping[str, Any]) -> list[IssueEvent]:
     return Payload(questions, body, issue, key).events()
 
 
-#: An integration whose webhook a person adds by hand, until one arrives.
-WAITING = "waiting for first webhook"
-
-
 def accept(host, integration, raw: bytes) -> WebhookVerdict:
     """The verdict on an authenticated delivery to ``integration`` (None:
     from a site no organization connected yet: acknowledged, not kept).
@@ -113,8 +111,10 @@ def accept(host, integration, raw: bytes) -> WebhookVerdict:
         return WebhookVerdict(
             integration_id=None, store=False, reason="not connected to an organization"
         )
-    if integration.metadata.get("webhook_status") == WAITING:
-        host.integrations.update_metadata(integration, {"webhook_status": "receiving"})
+    if integration.metadata.get("webhook_status") == WEBHOOK_WAITING:
+        host.integrations.update_metadata(
+            integration, {"webhook_status": WEBHOOK_RECEIVING}
+        )
     return verdict(integration.id, body)
 
 

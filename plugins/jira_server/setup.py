@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from host.destinations import parse_allowed_hosts
 from host.errors import SetupError
 from host.types import (
+    WEBHOOK_WAITING,
     Choice,
     FormField,
     IntegrationSpec,
@@ -26,7 +27,6 @@ from host.types import (
     StepView,
 )
 from plugins.jira_core import cache, webhook_mode
-from plugins.jira_core import events as core
 from plugins.jira_core.client import (
     JiraClient,
     JiraError,
@@ -389,7 +389,7 @@ def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dic
     if existing is not None and existing.metadata.get("webhook_status"):
         return {k: existing.metadata[k] for k in WEBHOOK_KEYS if k in existing.metadata}
     if state.get("webhook_mode") == "manual":
-        return {"webhook_status": core.WAITING}
+        return {"webhook_status": WEBHOOK_WAITING}
     client = client_for(host, state)
     install.require_admin(client, spec.name)
     token = install.webhook_token(
@@ -493,7 +493,7 @@ def rotate_webhook_secret(host, integration) -> RotatedSecret:
     if metadata.get("webhook_mode") == "manual" or not metadata.get("webhook_api"):
         return RotatedSecret(
             shared_credentials=shared,
-            metadata={"webhook_status": core.WAITING},
+            metadata={"webhook_status": WEBHOOK_WAITING},
             webhook_url=url,
             message="In Jira (System → WebHooks), replace the webhook's URL with"
             " the new one: the old URL no longer works.",
