@@ -97,7 +97,9 @@ class IntegrationWebhookUrl(IntegrationButton):
                 resp,
                 organization,
                 session_id,
-                notice=f"{integration.name} is not sent webhooks at a URL.",
+                notice=f"{integration.name} has no webhook URL of its own to show:"
+                " the tracker sends to the address it was given when it was"
+                " connected, with nothing secret in it.",
             )
         self._render_overview(
             resp,

@@ -86,3 +86,9 @@ def test_the_console_shows_both(cloud_client, cloud_host, org, both):
             f"/console/acme/integrations/{integration.id}/settings", {}
         )
         assert settings.status_code == 303
+    # The app's webhooks go to the descriptor's URL: nothing of its own to show.
+    cloud, _ = both["cloud"]
+    shown = browser.post(f"/console/acme/integrations/{cloud.id}/webhook-url", {})
+    assert shown.status_code == 200
+    assert "has no webhook URL of its own to show" in shown.text
+    assert "<pre>" not in shown.text
