@@ -52,32 +52,7 @@ def register_routes(host):
     ]
 
 
-# ---- install: claiming a tenant, or an API token ----
-
-
-@hookimpl
-def setup_steps(host, provider, state):
-    return setup.steps(state) if provider == KEY else None
-
-
-@hookimpl
-def setup_step_view(host, provider, step, state):
-    return setup.view(host, step, state) if provider == KEY else None
-
-
-@hookimpl
-def setup_step_submit(host, provider, step, state, data):
-    return setup.submit(host, step, data) if provider == KEY else None
-
-
-@hookimpl
-def build_integration(host, provider, state):
-    return setup.build(host, state) if provider == KEY else None
-
-
-@hookimpl
-def post_install(host, provider, spec, state):
-    return setup.post_install(host, spec, state) if provider == KEY else None
+# ---- removal, and the webhook's secret and URL ----
 
 
 @hookimpl
@@ -120,6 +95,8 @@ def authenticate_webhook(host, request):
     return webhooks.authenticate(host, request)
 
 
-# Parsing, reconciliation, outbound sync, issues, create and settings:
-# the Jira core's, in Cloud's dialect.
+# Parsing, reconciliation, outbound sync, issues, create and settings: the
+# Jira core's, in Cloud's dialect; the install pipeline's hooks, handing
+# each call to this plugin's setup module.
 globals().update(hooks.for_provider(KEY, CLOUD))
+globals().update(hooks.for_setup(KEY, setup))

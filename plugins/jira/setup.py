@@ -47,7 +47,8 @@ def view(host, step: str, state: Mapping[str, Any]) -> StepView:
     )
 
 
-def submit(host, step: str, data: Mapping[str, Any]):
+def submit(host, step: str, state: Mapping[str, Any], data: Mapping[str, Any]):
+    # A step's answer depends on its own data only (``state`` is unused).
     if step == api_token.WEBHOOK_STEP.name:
         return api_token.submit_webhook(data)
     mode = str(data.get("auth_mode") or APP)

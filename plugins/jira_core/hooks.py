@@ -4,12 +4,14 @@ provider's key and dialect.
 A provider's plugin module takes them with
 ``globals().update(hooks.for_provider(KEY, DIALECT))`` (pluggy finds hook
 implementations among a module's attributes), and keeps as its own only
-the hooks that differ: registration, setup, webhook authentication.
+the hooks that differ: registration and webhook authentication. Its setup
+hooks come from :func:`for_setup`, bound to its own setup module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 from hookspecs import hookimpl
 from plugins.jira_core import create, events, issues, org_config, reconcile, sync
@@ -155,5 +157,44 @@ def for_provider(key: str, dialect: Dialect) -> dict[str, Callable]:
             validate_organization_config,
             list_projects,
             list_statuses,
+        )
+    }
+
+
+def for_setup(key: str, setup: ModuleType) -> dict[str, Callable]:
+    """The install pipeline's five hooks for provider ``key``, each handing
+    its call to ``setup``, which defines ``steps(state)``, ``view(host,
+    step, state)``, ``submit(host, step, state, data)``, ``build(host,
+    state)`` and ``post_install(host, spec, state)``; each answers ``None``
+    for another provider."""
+
+    @hookimpl
+    def setup_steps(host, provider, state):
+        return setup.steps(state) if provider == key else None
+
+    @hookimpl
+    def setup_step_view(host, provider, step, state):
+        return setup.view(host, step, state) if provider == key else None
+
+    @hookimpl
+    def setup_step_submit(host, provider, step, state, data):
+        return setup.submit(host, step, state, data) if provider == key else None
+
+    @hookimpl
+    def build_integration(host, provider, state):
+        return setup.build(host, state) if provider == key else None
+
+    @hookimpl
+    def post_install(host, provider, spec, state):
+        return setup.post_install(host, spec, state) if provider == key else None
+
+    return {
+        hook.__name__: hook
+        for hook in (
+            setup_steps,
+            setup_step_view,
+            setup_step_submit,
+            build_integration,
+            post_install,
         )
     }

@@ -29,32 +29,7 @@ def register_providers(host):
     return [PROVIDER]
 
 
-# ---- install ----
-
-
-@hookimpl
-def setup_steps(host, provider, state):
-    return setup.steps(state) if provider == KEY else None
-
-
-@hookimpl
-def setup_step_view(host, provider, step, state):
-    return setup.view(host, step, state) if provider == KEY else None
-
-
-@hookimpl
-def setup_step_submit(host, provider, step, state, data):
-    return setup.submit(host, step, state, data) if provider == KEY else None
-
-
-@hookimpl
-def build_integration(host, provider, state):
-    return setup.build(host, state) if provider == KEY else None
-
-
-@hookimpl
-def post_install(host, provider, spec, state):
-    return setup.create_webhook(host, spec, state) if provider == KEY else None
+# ---- removal, and the webhook's secret and URL ----
 
 
 @hookimpl
@@ -86,6 +61,8 @@ def authenticate_webhook(host, request):
     return webhooks.authenticate(host, request) if request.provider == KEY else None
 
 
-# Parsing, reconciliation, outbound sync, issues, create and settings:
-# the Jira core's, in Server's dialect.
+# Parsing, reconciliation, outbound sync, issues, create and settings: the
+# Jira core's, in Server's dialect; the install pipeline's hooks, handing
+# each call to this plugin's setup module.
 globals().update(hooks.for_provider(KEY, SERVER))
+globals().update(hooks.for_setup(KEY, setup))

@@ -380,7 +380,7 @@ def build(host, state: Mapping[str, Any]) -> IntegrationSpec:
 WEBHOOK_KEYS = ("webhook_id", "webhook_self", "webhook_api", "webhook_status")
 
 
-def create_webhook(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
+def post_install(host, spec: IntegrationSpec, state: Mapping[str, Any]) -> dict:
     """Create the Jira webhook (automatic mode), or wait for a manual one.
 
     An integration that already has its webhook (installed again) keeps it.
