@@ -15,6 +15,14 @@ from tests.conftest import install_tiny
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SETUP = "/extensions/tiny/setup"
 EVIL = [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+#: The console overview's buttons, each a POST route of its own.
+BUTTONS = (
+    "settings",
+    "reauthenticate",
+    "webhook-url",
+    "rotate-webhook-secret",
+    "remove",
+)
 
 #: Every route outside the API that takes a POST, and what guards it.
 POST_ROUTES = {
@@ -34,13 +42,7 @@ POST_ROUTES = {
             "/console/{slug}/groups/{group_id:id}/create",
             *(
                 f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}"
-                for action in (
-                    "settings",
-                    "reauthenticate",
-                    "webhook-url",
-                    "rotate-webhook-secret",
-                    "remove",
-                )
+                for action in BUTTONS
             ),
         ),
         "form: same origin, CSRF (and the sign-in form: same origin)",
@@ -180,13 +182,7 @@ def test_every_console_form(post, host, org, token, integration):
         "/console/{slug}/hooks": {"attempt": "1", "hook": "1"},
         **{
             f"/console/{{slug}}/integrations/{{integration_id:id}}/{action}": {}
-            for action in (
-                "settings",
-                "reauthenticate",
-                "webhook-url",
-                "rotate-webhook-secret",
-                "remove",
-            )
+            for action in BUTTONS
         },
     }
     console = {r for r in POST_ROUTES if r.startswith("/console/")}
