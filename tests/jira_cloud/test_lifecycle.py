@@ -202,6 +202,17 @@ def test_a_body_without_what_an_install_needs_is_a_400(call, atlassian_key, clou
     assert "sharedSecret" in lacking.json["detail"]
     plain = call(INSTALLED, lifecycle_body(baseUrl="http://acme.example"), token)
     assert plain.status_code == 400 and "https" in plain.json["detail"]
+    # The site's URL goes into its configure page's frame-ancestors: nothing
+    # that would add a directive or split the header.
+    for url in (
+        "https://acme.atlassian.net; script-src *",
+        "https://acme.atlassian.net,https://evil.example",
+        "https://acme atlassian.net",
+        "https://acme.atlassian.net:port",
+        "https://-acme.atlassian.net",
+    ):
+        odd = call(INSTALLED, lifecycle_body(baseUrl=url), token)
+        assert odd.status_code == 400 and "https" in odd.json["detail"], url
     assert tenants(cloud_host).get(CLIENT_KEY) is None
 
 
