@@ -95,11 +95,7 @@ def postgres_server(request):
 def sqlite_template(tmp_path_factory) -> Path:
     """A SQLite database the host's migrations ran on, once per session."""
     path = tmp_path_factory.mktemp("template") / "trackbridge.db"
-    store = Store.open(path)
-    try:
-        store.migrate()
-    finally:
-        store.close()
+    _migrate(str(path))
     return path
 
 
@@ -138,6 +134,7 @@ def postgres_databases(postgres_server):
 
 
 def _migrate(url: str) -> None:
+    """Run the host's migrations on the database at ``url`` (a template)."""
     store = Store.open(url, secret_key=TEST_SECRET_KEY)
     try:
         store.migrate()
