@@ -183,10 +183,6 @@ def webhook_view(host, state: Mapping[str, Any]) -> StepView:
     )
 
 
-def submit_webhook(data: Mapping[str, Any]) -> StepResult:
-    return webhook_mode.submit(data)
-
-
 def build(state: Mapping[str, Any]) -> IntegrationSpec:
     netloc = urlsplit(state["site_url"]).netloc
     return IntegrationSpec(

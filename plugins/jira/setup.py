@@ -10,6 +10,7 @@ from typing import Any
 from host.errors import SetupError, ValidationError
 from host.types import Choice, FormField, SetupStep, StepView
 from plugins.jira import api_token, claim, site
+from plugins.jira_core import webhook_mode
 from plugins.jira_core.client import JiraError
 
 CONNECT = SetupStep(name="connect", title="Connect a Jira Cloud site")
@@ -50,7 +51,7 @@ def view(host, step: str, state: Mapping[str, Any]) -> StepView:
 def submit(host, step: str, state: Mapping[str, Any], data: Mapping[str, Any]):
     # A step's answer depends on its own data only (``state`` is unused).
     if step == api_token.WEBHOOK_STEP.name:
-        return api_token.submit_webhook(data)
+        return webhook_mode.submit(data)
     mode = str(data.get("auth_mode") or APP)
     if mode == APP:
         return claim.submit(host, data)

@@ -67,7 +67,7 @@ def submit(host, step: str, state: Mapping[str, Any], data: Mapping[str, Any]):
         return submit_config(host, data)
     if step == AUTHORIZE.name:
         return submit_authorize(host, state, data)
-    return submit_webhook(data)
+    return webhook_mode.submit(data)
 
 
 # ---- installation_config ----
@@ -318,10 +318,6 @@ ADMIN_STEPS = (
     " above (Issue: created, updated, deleted; Comment: created, updated),"
     " leave “Exclude body” unticked and the JQL filter empty, and save."
 )
-
-
-def submit_webhook(data: Mapping[str, Any]) -> StepResult:
-    return webhook_mode.submit(data)
 
 
 # ---- building and finishing ----
