@@ -138,7 +138,9 @@ class DatabasePool:
 
     Two servers take turns: a test's database is on one while the next is
     made (and the last dropped) on the other, in one background thread, so
-    no test shares its server with a write it did not make.
+    no test shares its server with a write it did not make. (A test that
+    makes databases itself on ``postgres_server``, the first, may share it:
+    those copy and migrate, and read no feed.)
     """
 
     def __init__(self, first: Server, migrate: Callable[[str], None]) -> None:
